@@ -1,0 +1,1 @@
+//! Runnable examples: a whole local London federation with synthetic data.

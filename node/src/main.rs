@@ -1,0 +1,6 @@
+//! evfed-node binary.
+
+fn main() -> anyhow::Result<()> {
+    println!("evfed-node {}", env!("CARGO_PKG_VERSION"));
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! OCPI `DateTime`: RFC 3339 in UTC, written with a `Z` and only as many fraction digits as needed.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{NaiveDateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A UTC instant as OCPI writes it: `2015-06-29T20:39:09Z`. A missing zone designator means UTC
+/// (OCPI 2.2.1 §16.2); any other offset is converted to UTC when parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(try_from = "String", into = "String")]
+#[schema(value_type = String, format = DateTime, example = "2026-11-22T10:15:00Z")]
+pub struct DateTime(chrono::DateTime<Utc>);
+
+/// Why a timestamp was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not an RFC 3339 date-time (e.g. 2026-11-22T10:15:00Z): {0:?}")]
+pub struct DateTimeError(String);
+
+impl DateTime {
+    /// OCPI's limit for the written form.
+    pub const MAX_LEN: usize = 25;
+
+    pub fn now() -> Self {
+        Self(Utc::now())
+    }
+
+    pub fn from_utc(t: chrono::DateTime<Utc>) -> Self {
+        Self(t)
+    }
+
+    /// Whole seconds since the Unix epoch.
+    pub fn from_unix_seconds(secs: i64) -> Option<Self> {
+        chrono::DateTime::from_timestamp(secs, 0).map(Self)
+    }
+
+    pub fn as_utc(&self) -> chrono::DateTime<Utc> {
+        self.0
+    }
+
+    pub fn unix_seconds(&self) -> i64 {
+        self.0.timestamp()
+    }
+}
+
+impl FromStr for DateTime {
+    type Err = DateTimeError;
+    fn from_str(s: &str) -> Result<Self, DateTimeError> {
+        let err = || DateTimeError(s.chars().take(40).collect());
+        if s.len() > 35 {
+            return Err(err());
+        }
+        if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+            return Ok(Self(t.with_timezone(&Utc)));
+        }
+        // OCPI: "The absence of the timezone designator implies a UTC timestamp."
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+            .map(|n| Self(n.and_utc()))
+            .map_err(|_| err())
+    }
+}
+
+impl TryFrom<String> for DateTime {
+    type Error = DateTimeError;
+    fn try_from(s: String) -> Result<Self, DateTimeError> {
+        s.parse()
+    }
+}
+
+impl From<DateTime> for String {
+    fn from(t: DateTime) -> String {
+        t.to_string()
+    }
+}
+
+impl fmt::Display for DateTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ocpi_forms() {
+        let t: DateTime = "2015-06-29T20:39:09Z".parse().unwrap();
+        assert_eq!(t.to_string(), "2015-06-29T20:39:09Z");
+        let t: DateTime = "2015-06-29T20:39:09".parse().unwrap();
+        assert_eq!(t.to_string(), "2015-06-29T20:39:09Z");
+        let t: DateTime = "2015-06-29T22:39:09.5+02:00".parse().unwrap();
+        assert_eq!(t.to_string(), "2015-06-29T20:39:09.500Z");
+        assert!("2015-06-29".parse::<DateTime>().is_err());
+        assert!("yesterday".parse::<DateTime>().is_err());
+    }
+}

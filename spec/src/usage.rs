@@ -1,0 +1,1 @@
+//! Usage records and status changes: what a node publishes about use, without personal data.
