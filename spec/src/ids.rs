@@ -28,7 +28,12 @@ fn invalid(kind: &'static str, expected: &'static str, got: &str) -> IdError {
 }
 
 /// OCPI `CiString(n)`: printable ASCII (0x20..=0x7E), 1 to `max` characters.
-fn ci_string(kind: &'static str, expected: &'static str, s: &str, max: usize) -> Result<(), IdError> {
+fn ci_string(
+    kind: &'static str,
+    expected: &'static str,
+    s: &str,
+    max: usize,
+) -> Result<(), IdError> {
     if s.is_empty() || s.len() > max || !s.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
         return Err(invalid(kind, expected, s));
     }
@@ -136,7 +141,11 @@ impl TryFrom<String> for CountryCode {
     /// Case-insensitive, as OCPI says; the canonical form is upper-case.
     fn try_from(s: String) -> Result<Self, IdError> {
         if s.len() != 2 || !s.bytes().all(|b| b.is_ascii_alphabetic()) {
-            return Err(invalid("country_code", "two ASCII letters (ISO 3166-1 alpha-2)", &s));
+            return Err(invalid(
+                "country_code",
+                "two ASCII letters (ISO 3166-1 alpha-2)",
+                &s,
+            ));
         }
         Ok(Self(s.to_ascii_uppercase()))
     }
@@ -274,6 +283,9 @@ mod tests {
         assert!(LocationId::try_from(String::new()).is_err());
         assert!(LocationId::try_from("caf\u{e9}".to_owned()).is_err());
         assert!(LocationId::try_from("a\nb".to_owned()).is_err());
-        assert_eq!(LocationId::try_from("Loc1".to_owned()).unwrap().as_str(), "Loc1");
+        assert_eq!(
+            LocationId::try_from("Loc1".to_owned()).unwrap().as_str(),
+            "Loc1"
+        );
     }
 }

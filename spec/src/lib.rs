@@ -6,10 +6,17 @@
 //! for key generation is passed in by the caller.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod checkpoint;
 pub mod ids;
+pub mod jcs;
+pub mod merkle;
+pub mod note;
 pub mod ocpi;
 pub mod time;
+pub mod trust;
 pub mod usage;
 
-pub use ids::{ConnectorId, CountryCode, EvseId, EvseUid, LocationId, Party, PartyId, SessionId, TariffId};
+pub use ids::{
+    ConnectorId, CountryCode, EvseId, EvseUid, LocationId, Party, PartyId, SessionId, TariffId,
+};
 pub use time::DateTime;
