@@ -73,19 +73,59 @@ pub fn empty_root() -> Hash {
     Hash(Sha256::digest([]).into())
 }
 
-/// The root over a list of leaf hashes (MTH of RFC 9162 §2.1.1), bottom-up in place.
+/// The root over a list of leaf hashes (MTH of RFC 9162 §2.1.1), on all cores when large.
 pub fn root(leaves: &[Hash]) -> Hash {
-    match leaves {
-        [] => empty_root(),
-        [one] => *one,
-        _ => {
-            let mut level: Vec<Hash> = leaves.to_vec();
-            while level.len() > 1 {
-                level = parent_level(&level);
-            }
-            level.first().copied().unwrap_or_else(empty_root)
-        }
+    chunked_root(leaves, |part| {
+        let mut level = part.to_vec();
+        reduce(&mut level)
+    })
+}
+
+/// Leaf hashes and root of many entries in one pass: each core hashes and reduces its own
+/// aligned chunk, so the leaf hashes never leave the cache-sized working set of one thread.
+pub fn root_of_entries<E: AsRef<[u8]> + Sync>(entries: &[E]) -> Hash {
+    chunked_root(entries, |part| {
+        let mut level: Vec<Hash> = part.iter().map(|e| leaf_hash(e.as_ref())).collect();
+        reduce(&mut level)
+    })
+}
+
+/// Splits `items` into power-of-two aligned chunks, one per worker, reduces each to its root
+/// with `chunk_root`, then reduces the chunk roots. Aligned chunks are nodes of the RFC 9162
+/// tree (the last one possibly unbalanced), so reducing their roots bottom-up yields MTH.
+fn chunked_root<I: Sync>(items: &[I], chunk_root: impl Fn(&[I]) -> Hash + Sync) -> Hash {
+    let threads = worker_count(items.len());
+    if threads <= 1 {
+        return chunk_root(items);
     }
+    let chunk = items.len().div_ceil(threads).next_power_of_two();
+    let chunk_root = &chunk_root;
+    let mut roots: Vec<Hash> = std::thread::scope(|s| {
+        let handles: Vec<_> = items.chunks(chunk).map(|part| s.spawn(move || chunk_root(part))).collect();
+        // A worker only hashes; it cannot panic short of memory exhaustion.
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    reduce(&mut roots)
+}
+
+/// Reduces one level of hashes to its root in place: pairs hashed, an odd last node carried up
+/// unchanged (RFC 9162's split at the largest power of two gives exactly this shape).
+fn reduce(level: &mut Vec<Hash>) -> Hash {
+    if level.is_empty() {
+        return empty_root();
+    }
+    while level.len() > 1 {
+        let n = level.len();
+        for i in 0..n / 2 {
+            let h = node_hash(&level[2 * i], &level[2 * i + 1]);
+            level[i] = h;
+        }
+        if n % 2 == 1 {
+            level[n / 2] = level[n - 1];
+        }
+        level.truncate(n.div_ceil(2));
+    }
+    level[0]
 }
 
 /// Leaf hashes of many entries, spread over the available cores.
@@ -115,20 +155,6 @@ pub fn leaf_hashes<E: AsRef<[u8]> + Sync>(entries: &[E]) -> Vec<Hash> {
         }
         out
     })
-}
-
-/// One level up: pairs hashed, an odd last node carried up unchanged (RFC 9162's split at the
-/// largest power of two gives exactly this shape).
-fn parent_level(level: &[Hash]) -> Vec<Hash> {
-    let mut up = Vec::with_capacity(level.len().div_ceil(2));
-    let mut pairs = level.chunks_exact(2);
-    for pair in &mut pairs {
-        if let [l, r] = pair {
-            up.push(node_hash(l, r));
-        }
-    }
-    up.extend_from_slice(pairs.remainder());
-    up
 }
 
 fn worker_count(items: usize) -> usize {
@@ -681,6 +707,7 @@ mod tests {
             assert_eq!(par.root(), seq.root(), "n = {n}");
             assert_eq!(par.levels, seq.levels, "n = {n}");
             assert_eq!(root(&leaf_hashes(&es)), seq.root());
+            assert_eq!(root_of_entries(&es), seq.root());
         }
     }
 
