@@ -170,6 +170,13 @@ fn vectors_merkle() {
     }
 }
 
+/// The next base64 alphabet character: flips padding bits of a final character.
+fn next_b64_char(c: &str) -> String {
+    const ALPHABET: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let i = ALPHABET.find(c).unwrap();
+    ALPHABET[(i + 1) % 64..][..1].to_owned()
+}
+
 fn key(name: &str, seed: u8) -> SigningKey {
     SigningKey::from_seed(name, &[seed; 32]).unwrap()
 }
@@ -197,6 +204,21 @@ fn vectors_checkpoints() {
         format!("{text}\n\n{prefix} {}\n", B64.encode(raw))
     };
 
+    // A known key's signature line carrying a 63-byte signature.
+    let short_sig = {
+        let (text, line) = valid20.split_once("\n\n").unwrap();
+        let (prefix, b) = line.trim_end().rsplit_once(' ').unwrap();
+        let raw = B64.decode(b).unwrap();
+        format!("{text}\n\n{prefix} {}\n", B64.encode(&raw[..raw.len() - 1]))
+    };
+    let root20 = tree.root().to_base64();
+    // The same root written with non-zero padding bits: decodes to the same bytes, not canonical.
+    let noncanonical_root = {
+        let mut r = root20.clone();
+        r.replace_range(42..43, &next_b64_char(&root20[42..43]));
+        r
+    };
+
     let cases: Vec<(&str, String, &str)> = vec![
         ("valid-empty-log", signed(&cp(0)), "valid"),
         ("valid-size-20", valid20.clone(), "valid"),
@@ -215,6 +237,13 @@ fn vectors_checkpoints() {
         ("malformed-signature-not-base64", valid20.replacen(&sig_line[sig_line.len() - 10..], "!!!!!!!!!\n", 1), "malformed"),
         ("malformed-body-missing-time-signed", sign_text(&format!("{ORIGIN}\n20\n{}\n", tree.root().to_base64()), &[&k]), "malformed"),
         ("malformed-body-leading-zero-signed", sign_text(&format!("{ORIGIN}\n020\n{}\ntime 5\n", tree.root().to_base64()), &[&k]), "malformed"),
+        ("invalid-signature-wrong-length", short_sig, "invalid-signature"),
+        ("unknown-key-same-id-other-name", valid20.replacen("\u{2014} evfed.example/camden ", "\u{2014} evfed.example/islington ", 1), "unknown-key"),
+        ("malformed-tab-in-note", valid20.replacen("time ", "time\t", 1), "malformed"),
+        ("malformed-body-empty-origin-signed", sign_text(&format!("\n20\n{root20}\ntime 5\n"), &[&k]), "malformed"),
+        ("malformed-body-five-lines-signed", sign_text(&format!("{ORIGIN}\n20\n{root20}\ntime 5\nextra\n"), &[&k]), "malformed"),
+        ("malformed-body-time-leading-zero-signed", sign_text(&format!("{ORIGIN}\n20\n{root20}\ntime 05\n"), &[&k]), "malformed"),
+        ("malformed-body-noncanonical-base64-root-signed", sign_text(&format!("{ORIGIN}\n20\n{noncanonical_root}\ntime 5\n"), &[&k]), "malformed"),
         ("malformed-body-short-root-signed", sign_text(&format!("{ORIGIN}\n20\nAAAA\ntime 5\n"), &[&k]), "malformed"),
     ];
     let known: Vec<VerifierKey> = vec![k.verifier().clone()];
