@@ -18,7 +18,11 @@ fn main() {
     let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
     let entries = make_entries(n);
     let bytes: usize = entries.iter().map(Vec::len).sum();
-    println!("entries: {n}, mean size {:.0} bytes, total {:.1} MB, cores: {cores}", bytes as f64 / n as f64, bytes as f64 / 1e6);
+    println!(
+        "entries: {n}, mean size {:.0} bytes, total {:.1} MB, cores: {cores}",
+        bytes as f64 / n as f64,
+        bytes as f64 / 1e6
+    );
 
     // The physical bound: one core hashing the same bytes, nothing else.
     let bare = best_of(3, || {
@@ -28,7 +32,11 @@ fn main() {
         }
         black_box(acc);
     });
-    println!("bare SHA-256 over the entries, 1 core:   {:>8.1} ms  {:>6.1} MB/s", ms(bare), mbps(bytes, bare));
+    println!(
+        "bare SHA-256 over the entries, 1 core:   {:>8.1} ms  {:>6.1} MB/s",
+        ms(bare),
+        mbps(bytes, bare)
+    );
 
     let seq = best_of(3, || {
         let mut f = Frontier::new();
@@ -39,7 +47,9 @@ fn main() {
     });
     println!(
         "leaf hashes + root, 1 core:              {:>8.1} ms  {:>6.1} MB/s  ratio to bound {:.2}",
-        ms(seq), mbps(bytes, seq), secs(bare) / secs(seq)
+        ms(seq),
+        mbps(bytes, seq),
+        secs(bare) / secs(seq)
     );
 
     let par = best_of(3, || {
@@ -47,7 +57,9 @@ fn main() {
     });
     println!(
         "leaf_hashes + root, all cores:           {:>8.1} ms  {:>6.1} MB/s  ratio to bound {:.2}",
-        ms(par), mbps(bytes, par), secs(bare) / secs(par)
+        ms(par),
+        mbps(bytes, par),
+        secs(bare) / secs(par)
     );
 
     let fused = best_of(3, || {
@@ -55,7 +67,9 @@ fn main() {
     });
     println!(
         "root_of_entries (fused), all cores:      {:>8.1} ms  {:>6.1} MB/s  ratio to bound {:.2}",
-        ms(fused), mbps(bytes, fused), secs(bare) / secs(fused)
+        ms(fused),
+        mbps(bytes, fused),
+        secs(bare) / secs(fused)
     );
 
     let mut tree = MemoryTree::new();
@@ -64,7 +78,9 @@ fn main() {
     });
     println!(
         "MemoryTree::from_entries (all levels):   {:>8.1} ms  {:>6.1} MB/s  ratio to bound {:.2}",
-        ms(build), mbps(bytes, build), secs(bare) / secs(build)
+        ms(build),
+        mbps(bytes, build),
+        secs(bare) / secs(build)
     );
 
     // Appends onto the 1M tree, one entry at a time, each followed by nothing else.
@@ -75,21 +91,32 @@ fn main() {
         grown.append(e);
     }
     let append = t.elapsed();
-    println!("append to a {n}-entry tree:          {:>8.0} appends/s ({:.2} µs each)", per_sec(extra.len(), append), us(append) / extra.len() as f64);
+    println!(
+        "append to a {n}-entry tree:          {:>8.0} appends/s ({:.2} µs each)",
+        per_sec(extra.len(), append),
+        us(append) / extra.len() as f64
+    );
     let t = Instant::now();
     for e in extra.iter().take(10_000) {
         grown.append(e);
         black_box(grown.root());
     }
     let append_root = t.elapsed();
-    println!("append + new root:                       {:>8.0} /s ({:.2} µs each)", per_sec(10_000, append_root), us(append_root) / 10_000.0);
+    println!(
+        "append + new root:                       {:>8.0} /s ({:.2} µs each)",
+        per_sec(10_000, append_root),
+        us(append_root) / 10_000.0
+    );
     let mut frontier = Frontier::from_tree(&tree, tree.size()).unwrap();
     let t = Instant::now();
     for e in &extra {
         frontier.append(e);
     }
     let fr = t.elapsed();
-    println!("frontier append (verifier side):         {:>8.0} appends/s", per_sec(extra.len(), fr));
+    println!(
+        "frontier append (verifier side):         {:>8.0} appends/s",
+        per_sec(extra.len(), fr)
+    );
 
     // Inclusion proofs at the full size, random indices.
     let size = tree.size();
@@ -97,23 +124,39 @@ fn main() {
     let mut rng = 0x9e37_79b9_7f4a_7c15u64;
     let idx: Vec<u64> = (0..100_000).map(|_| xorshift(&mut rng) % size).collect();
     let t = Instant::now();
-    let proofs: Vec<_> = idx.iter().map(|&i| tree.inclusion_proof(i, size).unwrap()).collect();
+    let proofs: Vec<_> = idx
+        .iter()
+        .map(|&i| tree.inclusion_proof(i, size).unwrap())
+        .collect();
     let gen_t = t.elapsed();
-    println!("inclusion proofs from the {n} tree:  {:>8.0} proofs/s ({} hashes each)", per_sec(idx.len(), gen_t), proofs[0].len());
-    let leaf_hashes: Vec<_> = idx.iter().map(|&i| merkle::leaf_hash(&entries[i as usize])).collect();
+    println!(
+        "inclusion proofs from the {n} tree:  {:>8.0} proofs/s ({} hashes each)",
+        per_sec(idx.len(), gen_t),
+        proofs[0].len()
+    );
+    let leaf_hashes: Vec<_> = idx
+        .iter()
+        .map(|&i| merkle::leaf_hash(&entries[i as usize]))
+        .collect();
     let t = Instant::now();
     for ((&i, p), leaf) in idx.iter().zip(&proofs).zip(&leaf_hashes) {
         merkle::verify_inclusion(leaf, i, size, p, &root).unwrap();
     }
     let ver_t = t.elapsed();
-    println!("inclusion proof verification:            {:>8.0} proofs/s", per_sec(idx.len(), ver_t));
+    println!(
+        "inclusion proof verification:            {:>8.0} proofs/s",
+        per_sec(idx.len(), ver_t)
+    );
     let t = Instant::now();
     for _ in 0..10_000 {
         let m = 1 + xorshift(&mut rng) % size;
         black_box(tree.consistency_proof(m, size).unwrap());
     }
     let cons = t.elapsed();
-    println!("consistency proofs:                      {:>8.0} proofs/s", per_sec(10_000, cons));
+    println!(
+        "consistency proofs:                      {:>8.0} proofs/s",
+        per_sec(10_000, cons)
+    );
 }
 
 /// Deterministic entries shaped like real log entries, 260–340 bytes.

@@ -7,11 +7,14 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod checkpoint;
+pub mod entry;
+pub mod ext;
 pub mod ids;
 pub mod jcs;
 pub mod merkle;
 pub mod note;
 pub mod ocpi;
+pub mod problem;
 pub mod time;
 pub mod trust;
 pub mod usage;

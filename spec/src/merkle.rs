@@ -101,7 +101,10 @@ fn chunked_root<I: Sync>(items: &[I], chunk_root: impl Fn(&[I]) -> Hash + Sync) 
     let chunk = items.len().div_ceil(threads).next_power_of_two();
     let chunk_root = &chunk_root;
     let mut roots: Vec<Hash> = std::thread::scope(|s| {
-        let handles: Vec<_> = items.chunks(chunk).map(|part| s.spawn(move || chunk_root(part))).collect();
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| s.spawn(move || chunk_root(part)))
+            .collect();
         // A worker only hashes; it cannot panic short of memory exhaustion.
         handles.into_iter().filter_map(|h| h.join().ok()).collect()
     });
@@ -198,7 +201,7 @@ pub fn range_root<T: TreeHashes + ?Sized>(
     if len == 0 {
         return Ok(empty_root());
     }
-    if len.is_power_of_two() && start % len == 0 {
+    if len.is_power_of_two() && start.is_multiple_of(len) {
         let level = len.trailing_zeros();
         return tree.subtree(level, start >> level);
     }

@@ -1,4 +1,6 @@
 //! The spec crate's one integration-test binary.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod ocpi;
+mod props;
 mod vectors;

@@ -1,0 +1,351 @@
+//! Log entries: the envelope `{"v":1,"type":…,"party":"CC*PID","recorded_at":…,"data":{…}}`,
+//! encoded with RFC 8785. An entry, once signed into a log, can never change, so this shape is
+//! fixed for `v: 1`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::note::VerifierKey;
+use crate::ocpi::{Location, Tariff};
+use crate::usage::{StatusChange, UsageRecord};
+use crate::{CountryCode, DateTime, LocationId, Party, PartyId, TariffId, jcs};
+
+/// The envelope version this code writes and reads.
+pub const VERSION: u64 = 1;
+
+/// The longest entry a reader must accept; larger ones are refused before parsing.
+pub const MAX_ENTRY_BYTES: usize = 256 * 1024;
+
+/// What an entry records.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EntryData {
+    /// A location was created or changed: the whole object with its `evfed` member and without
+    /// `publish_allowed_to`.
+    Location(Box<Location>),
+    LocationRemoved(RecordRef<LocationId>),
+    EvseStatus(StatusChange),
+    Tariff(Box<Tariff>),
+    TariffRemoved(RecordRef<TariffId>),
+    /// A charging session without personal data (restricted log only).
+    Session(UsageRecord),
+    /// The node's signing key changed; covered by the last checkpoint the old key signs.
+    KeyRotation(KeyRotation),
+}
+
+/// Names a removed record: `{"country_code","party_id","id"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordRef<Id> {
+    pub country_code: CountryCode,
+    pub party_id: PartyId,
+    pub id: Id,
+}
+
+impl<Id> RecordRef<Id> {
+    pub fn party(&self) -> Party {
+        Party::new(self.country_code.clone(), self.party_id.clone())
+    }
+}
+
+/// `{"vkey": new verifier key, "previous_vkey": old verifier key}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRotation {
+    pub vkey: String,
+    pub previous_vkey: String,
+}
+
+/// One log entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntry {
+    pub recorded_at: DateTime,
+    pub data: EntryData,
+}
+
+/// Why bytes are not a valid entry.
+#[derive(Debug, thiserror::Error)]
+pub enum EntryError {
+    #[error("entry is larger than {MAX_ENTRY_BYTES} bytes")]
+    TooLarge,
+    #[error("entry bytes are not in RFC 8785 canonical form")]
+    NotCanonical,
+    #[error("entry is not valid JSON: {0}")]
+    Json(#[source] serde_json::Error),
+    #[error("entry envelope version {0} is not supported (this reader knows v1)")]
+    Version(u64),
+    #[error("entry `data` is not a valid {kind}: {source}")]
+    Data {
+        kind: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("entry `party` {envelope:?} does not match the party of its data {data}")]
+    PartyMismatch {
+        envelope: Option<String>,
+        data: String,
+    },
+    #[error("a key_rotation entry carries no `party`")]
+    UnexpectedParty,
+    #[error("a location entry must not carry publish_allowed_to (personal data)")]
+    PersonalData,
+    #[error("key_rotation carries an invalid verifier key")]
+    BadKey,
+    #[error("entry could not be encoded: {0}")]
+    Encode(#[source] jcs::JcsError),
+}
+
+/// A parsed entry, or one of a type this reader does not know: it still counts in the tree
+/// (its bytes are hashed) but is not applied.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Parsed {
+    Known(Box<LogEntry>),
+    Opaque { entry_type: String },
+}
+
+#[derive(Serialize, Deserialize)]
+struct Envelope<D> {
+    v: u64,
+    #[serde(rename = "type")]
+    entry_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    party: Option<Party>,
+    recorded_at: DateTime,
+    data: D,
+}
+
+impl EntryData {
+    /// The `type` member.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            EntryData::Location(_) => "location",
+            EntryData::LocationRemoved(_) => "location_removed",
+            EntryData::EvseStatus(_) => "evse_status",
+            EntryData::Tariff(_) => "tariff",
+            EntryData::TariffRemoved(_) => "tariff_removed",
+            EntryData::Session(_) => "session",
+            EntryData::KeyRotation(_) => "key_rotation",
+        }
+    }
+
+    /// The party that owns the record; `None` for node-level entries (key rotation).
+    pub fn party(&self) -> Option<Party> {
+        match self {
+            EntryData::Location(l) => Some(l.party()),
+            EntryData::LocationRemoved(r) => Some(r.party()),
+            EntryData::EvseStatus(s) => Some(s.party()),
+            EntryData::Tariff(t) => Some(t.party()),
+            EntryData::TariffRemoved(r) => Some(r.party()),
+            EntryData::Session(s) => Some(s.party()),
+            EntryData::KeyRotation(_) => None,
+        }
+    }
+}
+
+impl LogEntry {
+    /// A location entry; `publish_allowed_to` is dropped, because it never enters a log.
+    pub fn location(mut location: Location, recorded_at: DateTime) -> Self {
+        location.take_publish_allowed_to();
+        Self {
+            recorded_at,
+            data: EntryData::Location(Box::new(location)),
+        }
+    }
+
+    /// The canonical bytes that are hashed into the log.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, EntryError> {
+        let party = self.data.party();
+        let entry_type = self.data.type_name().to_owned();
+        let recorded_at = self.recorded_at;
+        let bytes = match &self.data {
+            EntryData::Location(l) => {
+                if l.publish_allowed_to.is_empty() {
+                    jcs::to_canonical_vec(&Envelope {
+                        v: VERSION,
+                        entry_type,
+                        party,
+                        recorded_at,
+                        data: l,
+                    })
+                } else {
+                    return Err(EntryError::PersonalData);
+                }
+            }
+            EntryData::LocationRemoved(r) => jcs::to_canonical_vec(&Envelope {
+                v: VERSION,
+                entry_type,
+                party,
+                recorded_at,
+                data: r,
+            }),
+            EntryData::EvseStatus(s) => jcs::to_canonical_vec(&Envelope {
+                v: VERSION,
+                entry_type,
+                party,
+                recorded_at,
+                data: s,
+            }),
+            EntryData::Tariff(t) => jcs::to_canonical_vec(&Envelope {
+                v: VERSION,
+                entry_type,
+                party,
+                recorded_at,
+                data: t,
+            }),
+            EntryData::TariffRemoved(r) => jcs::to_canonical_vec(&Envelope {
+                v: VERSION,
+                entry_type,
+                party,
+                recorded_at,
+                data: r,
+            }),
+            EntryData::Session(s) => jcs::to_canonical_vec(&Envelope {
+                v: VERSION,
+                entry_type,
+                party,
+                recorded_at,
+                data: s,
+            }),
+            EntryData::KeyRotation(k) => jcs::to_canonical_vec(&Envelope {
+                v: VERSION,
+                entry_type,
+                party,
+                recorded_at,
+                data: k,
+            }),
+        };
+        bytes.map_err(EntryError::Encode)
+    }
+
+    /// Parses entry bytes as stored in a log: bounded, canonical, `v: 1`, and the envelope's
+    /// party equal to the data's.
+    pub fn parse(bytes: &[u8]) -> Result<Parsed, EntryError> {
+        if bytes.len() > MAX_ENTRY_BYTES {
+            return Err(EntryError::TooLarge);
+        }
+        if !jcs::is_canonical(bytes) {
+            return Err(EntryError::NotCanonical);
+        }
+        let env: Envelope<serde_json::Value> =
+            serde_json::from_slice(bytes).map_err(EntryError::Json)?;
+        if env.v != VERSION {
+            return Err(EntryError::Version(env.v));
+        }
+        fn data<T: serde::de::DeserializeOwned>(
+            kind: &'static str,
+            v: serde_json::Value,
+        ) -> Result<T, EntryError> {
+            serde_json::from_value(v).map_err(|source| EntryError::Data { kind, source })
+        }
+        let d = match env.entry_type.as_str() {
+            "location" => {
+                let l: Location = data("location", env.data)?;
+                if !l.publish_allowed_to.is_empty() {
+                    return Err(EntryError::PersonalData);
+                }
+                EntryData::Location(Box::new(l))
+            }
+            "location_removed" => EntryData::LocationRemoved(data("location reference", env.data)?),
+            "evse_status" => EntryData::EvseStatus(data("status change", env.data)?),
+            "tariff" => EntryData::Tariff(Box::new(data("tariff", env.data)?)),
+            "tariff_removed" => EntryData::TariffRemoved(data("tariff reference", env.data)?),
+            "session" => EntryData::Session(data("usage record", env.data)?),
+            "key_rotation" => {
+                let k: KeyRotation = data("key rotation", env.data)?;
+                if k.vkey.parse::<VerifierKey>().is_err()
+                    || k.previous_vkey.parse::<VerifierKey>().is_err()
+                {
+                    return Err(EntryError::BadKey);
+                }
+                EntryData::KeyRotation(k)
+            }
+            _ => {
+                return Ok(Parsed::Opaque {
+                    entry_type: env.entry_type,
+                });
+            }
+        };
+        match (d.party(), env.party) {
+            (None, Some(_)) => return Err(EntryError::UnexpectedParty),
+            (Some(p), e) if e.as_ref() != Some(&p) => {
+                return Err(EntryError::PartyMismatch {
+                    envelope: e.map(|e| e.to_string()),
+                    data: p.to_string(),
+                });
+            }
+            _ => {}
+        }
+        Ok(Parsed::Known(Box::new(LogEntry {
+            recorded_at: env.recorded_at,
+            data: d,
+        })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STATUS: &str = r#"{"data":{"country_code":"GB","event_time":"2026-11-22T08:14:03Z","evse_uid":"E1","location_id":"L1","party_id":"ABC","status":"CHARGING"},"party":"GB*ABC","recorded_at":"2026-11-22T08:14:04Z","type":"evse_status","v":1}"#;
+
+    #[test]
+    fn parses_and_reencodes_exactly() {
+        let Parsed::Known(e) = LogEntry::parse(STATUS.as_bytes()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(e.to_bytes().unwrap(), STATUS.as_bytes());
+    }
+
+    #[test]
+    fn refuses_what_a_log_must_not_hold() {
+        let cases = [
+            (STATUS.replace("\"v\":1", "\"v\":2"), "Version"),
+            (STATUS.replace("GB*ABC", "GB*XYZ"), "PartyMismatch"),
+            (STATUS.replace(",\"party\":\"GB*ABC\"", ""), "PartyMismatch"),
+            (STATUS.replace("{\"data\"", "{ \"data\""), "NotCanonical"),
+            (STATUS.replace("CHARGING", "WORKING"), "Data"),
+        ];
+        for (bytes, want) in cases {
+            let err = LogEntry::parse(bytes.as_bytes()).unwrap_err();
+            assert!(format!("{err:?}").starts_with(want), "{want}: {err:?}");
+        }
+        assert!(matches!(
+            LogEntry::parse(&vec![b' '; MAX_ENTRY_BYTES + 1]),
+            Err(EntryError::TooLarge)
+        ));
+    }
+
+    #[test]
+    fn unknown_types_are_opaque() {
+        let future = STATUS.replace("evse_status", "evse_tariff_hint");
+        assert_eq!(
+            LogEntry::parse(future.as_bytes()).unwrap(),
+            Parsed::Opaque {
+                entry_type: "evse_tariff_hint".into()
+            }
+        );
+    }
+
+    #[test]
+    fn personal_data_never_enters_a_log() {
+        let loc = r#"{"data":{"address":"1 A St","city":"London","coordinates":{"latitude":"51.500000","longitude":"-0.100000"},"country":"GBR","country_code":"GB","id":"L1","last_updated":"2026-11-01T09:00:00Z","party_id":"ABC","publish":false,"publish_allowed_to":[{"issuer":"X","visual_number":"123"}],"time_zone":"Europe/London"},"party":"GB*ABC","recorded_at":"2026-11-01T09:00:01Z","type":"location","v":1}"#;
+        assert!(matches!(
+            LogEntry::parse(loc.as_bytes()),
+            Err(EntryError::PersonalData)
+        ));
+        let clean = loc.replace(
+            r#""publish_allowed_to":[{"issuer":"X","visual_number":"123"}],"#,
+            "",
+        );
+        let Parsed::Known(e) = LogEntry::parse(clean.as_bytes()).unwrap() else {
+            panic!()
+        };
+        let EntryData::Location(mut l) = e.data else {
+            panic!()
+        };
+        l.publish_allowed_to =
+            vec![serde_json::from_str(r#"{"issuer":"X","visual_number":"123"}"#).unwrap()];
+        let entry = LogEntry::location(*l, e.recorded_at);
+        assert_eq!(
+            entry.to_bytes().unwrap(),
+            clean.as_bytes(),
+            "the constructor drops publish_allowed_to"
+        );
+    }
+}
