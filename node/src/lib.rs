@@ -1,0 +1,5 @@
+//! evfed-node: publishes a borough's or an operator's chargepoint data as a signed,
+//! tamper-evident log under the evfed standard.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod openapi;

@@ -1,0 +1,4 @@
+//! The node's one integration-test binary.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod openapi;
