@@ -159,7 +159,7 @@ fn main() {
     );
 }
 
-/// Deterministic entries shaped like real log entries, 260–340 bytes.
+/// Deterministic entries shaped like real log entries, about 290–370 bytes.
 fn make_entries(n: usize) -> Vec<Vec<u8>> {
     let mut rng = 42u64;
     (0..n)

@@ -111,9 +111,10 @@ impl Checkpoint {
 }
 
 fn check_origin(origin: &str) -> Result<(), CheckpointError> {
-    if origin.is_empty() || origin.len() > MAX_ORIGIN_LEN || origin.chars().any(char::is_control) {
+    let bad = |c: char| c.is_control() || c.is_whitespace() || c == '+';
+    if origin.is_empty() || origin.len() > MAX_ORIGIN_LEN || origin.chars().any(bad) {
         return Err(CheckpointError::Body(
-            "origin must be 1 to 255 bytes without control characters",
+            "origin must be 1 to 255 bytes without white space, control characters or '+'",
         ));
     }
     Ok(())
@@ -240,6 +241,7 @@ mod tests {
         assert_eq!(Checkpoint::parse_text(&cp.to_text()).unwrap(), cp);
         for bad in [
             "o\n012\nx\ntime 1\n",
+            "o o\n1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\ntime 1\n",
             "o\n1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n",
             "o\n1\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\ntime 1\nextra\n",
         ] {
