@@ -138,26 +138,7 @@ impl FromStr for VerifierKey {
                 "this is a private key; publish its verifier key instead",
             ));
         }
-        let mut parts = s.rsplitn(3, '+');
-        let (Some(b64), Some(hex), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(KeyError::BadVerifierKey(
-                "expected three '+'-separated parts",
-            ));
-        };
-        let id = parse_id(hex).ok_or(KeyError::BadVerifierKey(
-            "key id must be 8 lower-case hex digits",
-        ))?;
-        let raw = B64
-            .decode(b64)
-            .map_err(|_| KeyError::BadVerifierKey("key is not base64"))?;
-        let [ALG_ED25519, rest @ ..] = raw.as_slice() else {
-            return Err(KeyError::BadVerifierKey(
-                "only Ed25519 (type 0x01) keys are supported",
-            ));
-        };
-        let pk: [u8; 32] = rest
-            .try_into()
-            .map_err(|_| KeyError::BadVerifierKey("Ed25519 key must be 32 bytes"))?;
+        let (name, id, pk) = split_key_string(s, KeyError::BadVerifierKey)?;
         let key = DalekVerifying::from_bytes(&pk)
             .map_err(|_| KeyError::BadVerifierKey("not a valid Ed25519 point"))?;
         let vk = Self::new(name, key)?;
@@ -166,6 +147,27 @@ impl FromStr for VerifierKey {
         }
         Ok(vk)
     }
+}
+
+/// Splits `<name>+<hex key id>+<base64(0x01 ‖ 32 bytes)>`, the shape shared by verifier and
+/// private keys, reporting problems through `err`.
+fn split_key_string(
+    s: &str,
+    err: fn(&'static str) -> KeyError,
+) -> Result<(&str, u32, [u8; 32]), KeyError> {
+    let mut parts = s.rsplitn(3, '+');
+    let (Some(b64), Some(hex), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(err("expected name, key id and key separated by '+'"));
+    };
+    let id = parse_id(hex).ok_or(err("key id must be 8 lower-case hex digits"))?;
+    let raw = B64.decode(b64).map_err(|_| err("key is not base64"))?;
+    let [ALG_ED25519, rest @ ..] = raw.as_slice() else {
+        return Err(err("only Ed25519 (type 0x01) keys are supported"));
+    };
+    let bytes: [u8; 32] = rest
+        .try_into()
+        .map_err(|_| err("Ed25519 key must be 32 bytes"))?;
+    Ok((name, id, bytes))
 }
 
 fn parse_id(hex: &str) -> Option<u32> {
@@ -237,24 +239,7 @@ impl FromStr for SigningKey {
         let rest = s
             .strip_prefix(PRIVATE_PREFIX)
             .ok_or(KeyError::BadPrivateKey("missing the PRIVATE+KEY+ prefix"))?;
-        let mut parts = rest.rsplitn(3, '+');
-        let (Some(b64), Some(hex), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(KeyError::BadPrivateKey("expected name, key id and key"));
-        };
-        let id = parse_id(hex).ok_or(KeyError::BadPrivateKey(
-            "key id must be 8 lower-case hex digits",
-        ))?;
-        let raw = B64
-            .decode(b64)
-            .map_err(|_| KeyError::BadPrivateKey("key is not base64"))?;
-        let [ALG_ED25519, rest @ ..] = raw.as_slice() else {
-            return Err(KeyError::BadPrivateKey(
-                "only Ed25519 (type 0x01) keys are supported",
-            ));
-        };
-        let seed: [u8; 32] = rest
-            .try_into()
-            .map_err(|_| KeyError::BadPrivateKey("Ed25519 seed must be 32 bytes"))?;
+        let (name, id, seed) = split_key_string(rest, KeyError::BadPrivateKey)?;
         let key = Self::from_seed(name, &seed)?;
         if key.verifier.id != id {
             return Err(KeyError::IdMismatch);
