@@ -10,6 +10,15 @@ use crate::trust::{Unverified, Verified};
 /// The longest origin line accepted.
 pub const MAX_ORIGIN_LEN: usize = 255;
 
+/// Appended to a node's origin to name its restricted log (usage records, unpublished
+/// locations). Both logs share one format and one signing key.
+pub const RESTRICTED_SUFFIX: &str = "/restricted";
+
+/// The origin of the restricted log of the node whose public log is `origin`.
+pub fn restricted_origin(origin: &str) -> String {
+    format!("{origin}{RESTRICTED_SUFFIX}")
+}
+
 /// A log's signed claim: the tree of `tree_size` entries has root `root`; the signer says it
 /// signed at `time` (its own claim, which witnesses do not vouch for; readers record when they
 /// received it beside it).
@@ -247,6 +256,19 @@ mod tests {
         ] {
             assert!(Checkpoint::parse_text(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn restricted_log_has_its_own_valid_origin() {
+        let o = restricted_origin("evfed.camden.example");
+        assert_eq!(o, "evfed.camden.example/restricted");
+        let cp = Checkpoint {
+            origin: o,
+            tree_size: 0,
+            root: merkle::empty_root(),
+            time: 1,
+        };
+        assert!(cp.sign(&key()).is_ok());
     }
 
     #[test]
