@@ -27,17 +27,15 @@ fn invalid(kind: &'static str, expected: &'static str, got: &str) -> IdError {
     }
 }
 
-/// OCPI `CiString(n)`: printable ASCII (0x20..=0x7E), 1 to `max` characters.
+/// OCPI `CiString(n)`: printable ASCII (0x20..=0x7E), 1 to `max` characters; the rule itself lives
+/// with the other OCPI field rules in `ocpi::de`.
 fn ci_string(
     kind: &'static str,
     expected: &'static str,
     s: &str,
     max: usize,
 ) -> Result<(), IdError> {
-    if s.is_empty() || s.len() > max || !s.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
-        return Err(invalid(kind, expected, s));
-    }
-    Ok(())
+    crate::ocpi::de::check_ci_string(s, max).map_err(|_| invalid(kind, expected, s))
 }
 
 macro_rules! ci_id {
