@@ -155,8 +155,9 @@ fn split_key_string(
     s: &str,
     err: fn(&'static str) -> KeyError,
 ) -> Result<(&str, u32, [u8; 32]), KeyError> {
-    let mut parts = s.rsplitn(3, '+');
-    let (Some(b64), Some(hex), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+    // Names never contain '+', but base64 may: split from the left.
+    let mut parts = s.splitn(3, '+');
+    let (Some(name), Some(hex), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(err("expected name, key id and key separated by '+'"));
     };
     let id = parse_id(hex).ok_or(err("key id must be 8 lower-case hex digits"))?;
@@ -381,6 +382,23 @@ mod tests {
 
     fn key(name: &str, seed: u8) -> SigningKey {
         SigningKey::from_seed(name, &[seed; 32]).unwrap()
+    }
+
+    #[test]
+    fn keys_whose_base64_holds_a_plus_round_trip() {
+        let mut seen = 0;
+        for seed in 0..=255u8 {
+            let k = key("evfed.example/a-b", seed);
+            let vkey = k.verifier().to_string();
+            let b64 = vkey.splitn(3, '+').nth(2).unwrap();
+            if b64.contains('+') {
+                seen += 1;
+                assert_eq!(&vkey.parse::<VerifierKey>().unwrap(), k.verifier());
+                let private: SigningKey = k.to_private_string().parse().unwrap();
+                assert_eq!(private.verifier(), k.verifier());
+            }
+        }
+        assert!(seen > 0, "no seed gave a '+' in base64");
     }
 
     #[test]

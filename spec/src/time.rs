@@ -45,6 +45,15 @@ impl DateTime {
     pub fn unix_seconds(&self) -> i64 {
         self.0.timestamp()
     }
+
+    /// Milliseconds since the Unix epoch, truncated: the node's sortable storage form.
+    pub fn unix_millis(&self) -> i64 {
+        self.0.timestamp_millis()
+    }
+
+    pub fn from_unix_millis(millis: i64) -> Option<Self> {
+        chrono::DateTime::from_timestamp_millis(millis).map(Self)
+    }
 }
 
 impl FromStr for DateTime {
