@@ -2,4 +2,11 @@
 //! tamper-evident log under the evfed standard.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod commands;
+pub mod config;
+pub mod domain;
+pub mod home;
+pub mod http;
 pub mod openapi;
+pub mod store;
+pub mod tokens;

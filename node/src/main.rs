@@ -2,8 +2,14 @@
 //! evfed standard.
 
 use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+use evfed_node::commands::{self, ServeOptions};
+use evfed_node::config::{LogFormat, Origin, parse_duration};
+use evfed_spec::ext::GssCode;
+use evfed_spec::ids::Party;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -16,17 +22,169 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum KindArg {
+    Borough,
+    Cpo,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Create a node directory: config.toml, signing and issuer keys, database, first checkpoints.
+    Init {
+        #[arg(long)]
+        dir: PathBuf,
+        /// The public log's origin, e.g. evfed.camden.example (never reuse one).
+        #[arg(long)]
+        origin: Origin,
+        #[arg(long, value_enum)]
+        kind: KindArg,
+        /// The borough's ONS GSS code (kind borough), e.g. E09000007.
+        #[arg(long)]
+        borough: Option<GssCode>,
+        /// Accept records of these parties only (CC*PID; repeat for several).
+        #[arg(long = "party")]
+        parties: Vec<Party>,
+    },
+    /// Serve the node until SIGINT or SIGTERM.
+    Serve {
+        #[arg(long)]
+        dir: PathBuf,
+        /// Address to listen on (default from config.toml, else 127.0.0.1:8080); port 0 picks one.
+        #[arg(long, env = "EVFED_LISTEN")]
+        listen: Option<SocketAddr>,
+        /// Write {"url": "http://ADDR"} here once ready.
+        #[arg(long)]
+        ready_file: Option<PathBuf>,
+        #[arg(long, value_enum, env = "EVFED_LOG_FORMAT")]
+        log_format: Option<LogFormat>,
+    },
+    /// Signing key management.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+    /// Copy the database to OUT while the node may be serving.
+    Backup {
+        #[arg(long)]
+        dir: PathBuf,
+        out: PathBuf,
+    },
+    /// Replace the database with a backup (the node must be stopped).
+    Restore {
+        #[arg(long)]
+        dir: PathBuf,
+        backup: PathBuf,
+        /// Restore even a backup older than the last signed checkpoint.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Access tokens from the node's built-in issuer.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Print the node's OpenAPI 3.1 document (the one committed as spec/openapi/node.json).
     Openapi,
 }
 
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Replace the signing key, announced by a key_rotation entry signed with the old key.
+    Rotate {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Print a JWT access token (last line of stdout).
+    Issue {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        party: Option<Party>,
+        /// data:write, usage:read or admin; repeat for several.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        #[arg(long, default_value = "1h", value_parser = parse_duration)]
+        ttl: std::time::Duration,
+    },
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let mut out = std::io::stdout();
     match cli.command {
+        Command::Init {
+            dir,
+            origin,
+            kind,
+            borough,
+            parties,
+        } => {
+            let kind = match kind {
+                KindArg::Borough => evfed_node::config::Kind::Borough,
+                KindArg::Cpo => evfed_node::config::Kind::Cpo,
+            };
+            let vkey = commands::init(&dir, &origin, kind, borough.as_ref(), &parties)?;
+            writeln!(out, "initialised {}\nverifier key:\n{vkey}", dir.display())?;
+        }
+        Command::Serve {
+            dir,
+            listen,
+            ready_file,
+            log_format,
+        } => {
+            commands::serve(
+                &dir,
+                ServeOptions {
+                    listen,
+                    ready_file,
+                    log_format,
+                },
+            )?;
+        }
+        Command::Key {
+            command: KeyCommand::Rotate { dir },
+        } => {
+            let vkey = commands::rotate_key(&dir)?;
+            writeln!(out, "rotated; new verifier key:\n{vkey}")?;
+        }
+        Command::Backup { dir, out: path } => {
+            let heads = commands::backup(&dir, &path)?;
+            writeln!(
+                out,
+                "backed up to {}: public log {} entries, restricted log {} entries",
+                path.display(),
+                heads[0].0,
+                heads[1].0
+            )?;
+        }
+        Command::Restore { dir, backup, force } => {
+            commands::restore(&dir, &backup, force)?;
+            writeln!(out, "restored {} into {}", backup.display(), dir.display())?;
+        }
+        Command::Token {
+            command:
+                TokenCommand::Issue {
+                    dir,
+                    party,
+                    scopes,
+                    ttl,
+                },
+        } => {
+            let scopes: Vec<String> = scopes
+                .iter()
+                .flat_map(|s| s.split_whitespace())
+                .map(str::to_owned)
+                .collect();
+            let token = commands::issue_token(&dir, party.as_ref(), &scopes, ttl)?;
+            writeln!(out, "{token}")?;
+        }
         Command::Openapi => {
-            std::io::stdout().write_all(evfed_node::openapi::document_json().as_bytes())?;
+            out.write_all(evfed_node::openapi::document_json().as_bytes())?;
         }
     }
     Ok(())

@@ -1,13 +1,13 @@
-//! The node's OpenAPI 3.1 document, generated from the spec's wire types and committed as
-//! `spec/openapi/node.json` (a test fails when the two differ).
-//!
-//! Routes join the document as the HTTP layer registers them through utoipa-actix-web; until
-//! then the document carries the shared schemas every evfed implementation exchanges.
+//! The node's OpenAPI 3.1 document, collected from the real routes (utoipa-actix-web) plus the
+//! shared schemas, and committed as `spec/openapi/node.json` (a test fails when the two differ).
 
+use evfed_spec::api::{BatchResult, Discovery, Endpoints, Proof};
 use evfed_spec::ocpi::{Connector, Evse, Location, Tariff};
 use evfed_spec::problem::{Problem, ProblemCode};
 use evfed_spec::usage::{StatusChange, UsageRecord};
-use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::AppExt as _;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -26,14 +26,44 @@ use utoipa::OpenApi;
         UsageRecord,
         StatusChange,
         Problem,
-        ProblemCode
-    ))
+        ProblemCode,
+        Discovery,
+        Endpoints,
+        BatchResult,
+        Proof
+    )),
+    modifiers(&BearerAuth)
 )]
 struct NodeApi;
 
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            components.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .bearer_format("JWT")
+                        .description(Some(
+                            "RFC 9068 JWT access token (typ at+jwt, EdDSA) with `scope` and `party` claims",
+                        ))
+                        .build(),
+                ),
+            );
+        }
+    }
+}
+
 /// The document as a value.
 pub fn document() -> utoipa::openapi::OpenApi {
-    NodeApi::openapi()
+    let (_, routes) =
+        crate::http::routes(actix_web::App::new().into_utoipa_app()).split_for_parts();
+    let mut doc = NodeApi::openapi();
+    doc.merge(routes);
+    doc
 }
 
 /// The document exactly as committed: pretty JSON with a final newline.

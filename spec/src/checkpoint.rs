@@ -108,13 +108,19 @@ impl Checkpoint {
 
     /// Signs this checkpoint as a note with `key` (whose name should be the origin).
     pub fn sign(&self, key: &SigningKey) -> Result<SignedCheckpoint, CheckpointError> {
+        self.sign_with(&[key])
+    }
+
+    /// Signs with several keys in order, e.g. the current key and, for a while after a
+    /// rotation, the previous one.
+    pub fn sign_with(&self, keys: &[&SigningKey]) -> Result<SignedCheckpoint, CheckpointError> {
         check_origin(&self.origin)?;
         let text = self.to_text();
-        let note = note::sign(&text, &[key])?;
+        let note = note::sign(&text, keys)?;
         Ok(SignedCheckpoint {
             note: note.into_bytes(),
             checkpoint: self.clone(),
-            signed_by: vec![key.name().to_owned()],
+            signed_by: keys.iter().map(|k| k.name().to_owned()).collect(),
         })
     }
 }

@@ -6,6 +6,7 @@
 //! for key generation is passed in by the caller.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod api;
 pub mod checkpoint;
 pub mod entry;
 pub mod ext;

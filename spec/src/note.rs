@@ -204,6 +204,13 @@ impl SigningKey {
         &self.verifier
     }
 
+    /// The private key as PKCS #8 DER (RFC 8410), for libraries such as JWT signers that take
+    /// that form. As secret as the key itself.
+    pub fn to_pkcs8_der(&self) -> Option<Vec<u8>> {
+        use ed25519_dalek::pkcs8::EncodePrivateKey as _;
+        self.key.to_pkcs8_der().ok().map(|d| d.as_bytes().to_vec())
+    }
+
     pub fn name(&self) -> &str {
         self.verifier.name()
     }

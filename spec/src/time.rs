@@ -25,8 +25,10 @@ impl DateTime {
     /// OCPI's limit for the written form.
     pub const MAX_LEN: usize = 25;
 
+    /// The current time, truncated to milliseconds (spec §12.1: at most millisecond precision).
     pub fn now() -> Self {
-        Self(Utc::now())
+        let t = Utc::now();
+        Self(chrono::DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t))
     }
 
     pub fn from_utc(t: chrono::DateTime<Utc>) -> Self {

@@ -1,0 +1,310 @@
+//! The `evfed-node` subcommands: set-up, serving, key rotation, backup and restore, tokens.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web;
+use anyhow::{Context as _, anyhow, bail};
+use evfed_spec::entry::{EntryData, KeyRotation, LogEntry};
+use evfed_spec::ext::GssCode;
+use evfed_spec::ids::Party;
+use evfed_spec::note::SigningKey;
+use evfed_spec::time::DateTime;
+
+use crate::config::{Config, Kind, LogFormat, Origin};
+use crate::domain::boroughs::Boroughs;
+use crate::domain::records::Policy;
+use crate::domain::signer::{SignError, Signer};
+use crate::home::{Home, create_new, write_atomic};
+use crate::http::{self, AppState, Metrics};
+use crate::store::{self, LogId, Store};
+use crate::tokens::{Issuer, SCOPES};
+
+/// Exit status when the node refuses to sign (spec §9.4).
+pub const EXIT_REFUSES_TO_SIGN: i32 = 3;
+
+/// `init`: a new node directory. Returns the verifier key.
+pub fn init(
+    dir: &Path,
+    origin: &Origin,
+    kind: Kind,
+    borough: Option<&GssCode>,
+    parties: &[Party],
+) -> anyhow::Result<String> {
+    let text = Config::template(origin, kind, borough, parties);
+    // Check the combination before anything is written.
+    let probe = dir.join(".config-check.toml");
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let home = Home::new(dir);
+    let _lock = home.lock()?;
+    if home.config_path().exists() || home.database_path().exists() || home.key_path().exists() {
+        bail!(
+            "{} already holds a node; choose an empty directory",
+            dir.display()
+        );
+    }
+    write_atomic(&probe, text.as_bytes(), 0o644)?;
+    let checked = Config::load(&probe);
+    let _ = std::fs::remove_file(&probe);
+    checked?;
+    let mut rng = rand::rngs::OsRng;
+    let key = SigningKey::generate(origin.as_str(), &mut rng)?;
+    let issuer = SigningKey::generate(&format!("{origin}/issuer"), &mut rng)?;
+    create_new(
+        &home.key_path(),
+        format!("{}\n", key.to_private_string()).as_bytes(),
+        0o600,
+    )?;
+    create_new(
+        &home.issuer_key_path(),
+        format!("{}\n", issuer.to_private_string()).as_bytes(),
+        0o600,
+    )?;
+    create_new(&home.config_path(), text.as_bytes(), 0o644)?;
+    let store = Store::create(&home.database_path())?;
+    Signer::initialise(&home, origin.as_str(), &key, &store, unix_now())?;
+    Ok(key.verifier().to_string())
+}
+
+/// Options of `serve` that override the configuration file.
+#[derive(Debug, Default)]
+pub struct ServeOptions {
+    pub listen: Option<SocketAddr>,
+    pub ready_file: Option<PathBuf>,
+    pub log_format: Option<LogFormat>,
+}
+
+/// `serve`: runs until SIGINT or SIGTERM, then signs a final checkpoint.
+pub fn serve(dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
+    let home = Home::new(dir);
+    let _lock = home.lock()?;
+    let mut config = home.config()?;
+    if let Some(l) = opts.listen {
+        config.listen = l;
+    }
+    if let Some(f) = opts.log_format {
+        config.log_format = f;
+    }
+    init_tracing(config.log_format);
+    let started = std::time::Instant::now();
+    let store = Arc::new(Store::open(&home.database_path())?);
+    let signer = match open_signer(&home, &config, &store) {
+        Ok(s) => Arc::new(s),
+        Err(SignError::Inconsistent(reason)) => {
+            tracing::error!("{reason}");
+            eprintln!("evfed-node: {reason}");
+            std::process::exit(EXIT_REFUSES_TO_SIGN);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let boroughs_ready = Boroughs::embedded().iter().count();
+    tracing::info!(boroughs = boroughs_ready, "borough boundaries loaded");
+    let issuer = Issuer::new(config.origin.as_str(), &home.issuer_key()?)?;
+    let vkeys = home.vkeys()?.iter().map(ToString::to_string).collect();
+    let policy = policy(&config);
+    let listen = config.listen;
+    let interval = config.checkpoint_interval;
+    let state = web::Data::new(AppState {
+        openapi_json: crate::openapi::document_json(),
+        config,
+        store: store.clone(),
+        signer: signer.clone(),
+        issuer,
+        policy,
+        vkeys,
+        metrics: Metrics::default(),
+    });
+    let app_state = state.clone();
+    actix_web::rt::System::new().block_on(async move {
+        let server = actix_web::HttpServer::new(move || http::app(app_state.clone()))
+            .bind(listen)
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = server
+            .addrs()
+            .first()
+            .copied()
+            .ok_or_else(|| anyhow!("no address bound"))?;
+        let server = server.shutdown_timeout(10).run();
+        if let Some(path) = &opts.ready_file {
+            let ready = serde_json::json!({ "url": format!("http://{addr}") });
+            write_atomic(path, ready.to_string().as_bytes(), 0o644)?;
+        }
+        tracing::info!(%addr, ready_ms = started.elapsed().as_millis() as u64, "evfed-node ready");
+        let ticker = actix_web::rt::spawn(checkpoint_loop(state.clone(), interval));
+        server.await.context("server failed")?;
+        ticker.abort();
+        let st = state.clone();
+        let signed = web::block(move || st.signer.sign_grown(&st.store, unix_now(), false)).await;
+        match signed {
+            Ok(Ok(n)) => tracing::info!(signed = n, "final checkpoint signed; stopped"),
+            Ok(Err(e)) => tracing::error!(error = %e, "final checkpoint not signed"),
+            Err(e) => tracing::error!(error = %e, "final checkpoint not signed"),
+        }
+        Ok(())
+    })
+}
+
+async fn checkpoint_loop(state: web::Data<AppState>, interval: Duration) {
+    let mut tick = actix_web::rt::time::interval(interval);
+    loop {
+        tick.tick().await;
+        let st = state.clone();
+        match web::block(move || st.signer.sign_grown(&st.store, unix_now(), false)).await {
+            Ok(Ok(n)) => {
+                state
+                    .metrics
+                    .checkpoints_signed
+                    .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+            }
+            Ok(Err(e)) => tracing::error!(error = %e, "checkpoint not signed"),
+            Err(e) => tracing::error!(error = %e, "checkpoint task failed"),
+        }
+    }
+}
+
+fn open_signer(home: &Home, config: &Config, store: &Store) -> Result<Signer, SignError> {
+    let signer = Signer::open(home.clone(), config.origin.as_str(), store, unix_now())?;
+    // Cover whatever the log holds before announcing readiness.
+    signer.sign_grown(store, unix_now(), false)?;
+    Ok(signer)
+}
+
+/// The write policy of a configured node.
+pub fn policy(config: &Config) -> Policy {
+    Policy {
+        kind: config.kind,
+        borough: config.borough.clone(),
+        parties: config.parties.clone(),
+        locate: |lat, lon| {
+            Boroughs::embedded()
+                .locate(lat, lon)
+                .map(|b| b.gss_code.clone())
+        },
+    }
+}
+
+/// `key rotate`: appends a `key_rotation` entry, signs it with the old key, switches keys.
+/// Returns the new verifier key.
+pub fn rotate_key(dir: &Path) -> anyhow::Result<String> {
+    let home = Home::new(dir);
+    let _lock = home.lock()?;
+    let config = home.config()?;
+    let store = Store::open(&home.database_path())?;
+    let signer = open_signer(&home, &config, &store).map_err(explain)?;
+    let old = home.signing_key()?;
+    let new = SigningKey::generate(config.origin.as_str(), &mut rand::rngs::OsRng)?;
+    let entry = LogEntry {
+        recorded_at: DateTime::now(),
+        data: EntryData::KeyRotation(KeyRotation {
+            vkey: new.verifier().to_string(),
+            previous_vkey: old.verifier().to_string(),
+        }),
+    };
+    let bytes = entry.to_bytes()?;
+    store.write(|tx| tx.append(LogId::Public, &bytes).map(|_| ()))?;
+    signer
+        .sign_grown(&store, unix_now(), true)
+        .map_err(explain)?;
+    home.rotate_key(&old, &new, unix_now())?;
+    Ok(new.verifier().to_string())
+}
+
+/// `backup`: an online copy of the database (safe while serving).
+pub fn backup(dir: &Path, out: &Path) -> anyhow::Result<[(u64, evfed_spec::merkle::Hash); 2]> {
+    let home = Home::new(dir);
+    store::backup(&home.database_path(), out)?;
+    Ok(store::heads_of(out)?)
+}
+
+/// `restore`: replaces the database with a backup. Refuses (unless `force`) a backup older than
+/// the last signed checkpoint, since the node would then refuse to sign.
+pub fn restore(dir: &Path, backup: &Path, force: bool) -> anyhow::Result<()> {
+    let home = Home::new(dir);
+    let _lock = home.lock()?;
+    let heads = store::heads_of(backup).with_context(|| format!("reading {}", backup.display()))?;
+    if let Some(signed) = home.signed_state()? {
+        for (log, name, last) in [
+            (0, "public", signed.public),
+            (1, "restricted", signed.restricted),
+        ] {
+            let (size, root) = heads[log];
+            let behind = size < last.size || (size == last.size && root != last.root);
+            if behind && !force {
+                bail!(
+                    "{} is older than the last checkpoint this node signed: its {name} log has {size} \
+                     entries, the signed one {}. After this restore the node would refuse to sign, \
+                     because the signed history would be contradicted. Restore a newer backup, or \
+                     pass --force and then start a new node (new origin and key) and tell the aggregator.",
+                    backup.display(),
+                    last.size
+                );
+            }
+        }
+    }
+    let db = home.database_path();
+    let tmp = dir.join(".restore.db");
+    let _ = std::fs::remove_file(&tmp);
+    store::backup(backup, &tmp)?;
+    for suffix in ["-wal", "-shm"] {
+        let mut p = db.clone().into_os_string();
+        p.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(p));
+    }
+    std::fs::rename(&tmp, &db).with_context(|| format!("replacing {}", db.display()))?;
+    Ok(())
+}
+
+/// `token issue`: a JWT from the node's built-in issuer.
+pub fn issue_token(
+    dir: &Path,
+    party: Option<&Party>,
+    scopes: &[String],
+    ttl: Duration,
+) -> anyhow::Result<String> {
+    let home = Home::new(dir);
+    let config = home.config()?;
+    for s in scopes {
+        if !SCOPES.contains(&s.as_str()) {
+            bail!("unknown scope {s}; known scopes: {}", SCOPES.join(", "));
+        }
+    }
+    if scopes.iter().any(|s| s == "data:write") && party.is_none() {
+        bail!("a data:write token needs --party 'CC*PID'");
+    }
+    if let Some(p) = party {
+        if !config.accepts(p) {
+            bail!(
+                "this node does not accept party {p} (see `parties` in {})",
+                home.config_path().display()
+            );
+        }
+    }
+    let issuer = Issuer::new(config.origin.as_str(), &home.issuer_key()?)?;
+    let subject = party
+        .map(|p| format!("party:{p}"))
+        .unwrap_or_else(|| "evfed-node-cli".into());
+    Ok(issuer.issue(&subject, party, scopes, ttl, unix_now())?)
+}
+
+fn explain(e: SignError) -> anyhow::Error {
+    anyhow!("{e}")
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    DateTime::now().unix_seconds().max(0) as u64
+}

@@ -1,0 +1,314 @@
+//! The node's one configuration file, `DIR/config.toml`: typed, every key documented, unknown
+//! keys refused. Layering is defaults → file → environment/command line (the `serve` flags,
+//! which clap also reads from `EVFED_*` variables).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use evfed_spec::checkpoint::RESTRICTED_SUFFIX;
+use evfed_spec::ext::GssCode;
+use evfed_spec::ids::Party;
+use serde::{Deserialize, Deserializer};
+
+/// Default address `serve` listens on.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// What kind of organisation runs the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A London borough: hosts several operators' data for its area.
+    Borough,
+    /// A chargepoint operator: publishes its own parties' data.
+    Cpo,
+}
+
+/// Text or JSON log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// `DIR/config.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The public log's origin; names the node everywhere. Set once by `init`.
+    pub origin: Origin,
+    pub kind: Kind,
+    /// The borough's ONS GSS code; required for `kind = "borough"`, refused otherwise.
+    #[serde(default)]
+    pub borough: Option<GssCode>,
+    /// Parties whose records the node accepts. Empty: any party holding a trusted `data:write`
+    /// token.
+    #[serde(default, deserialize_with = "parties")]
+    pub parties: Vec<Party>,
+    /// Address to listen on.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Longest wait between a log growing and a checkpoint covering it.
+    #[serde(default = "default_checkpoint_interval", deserialize_with = "duration")]
+    pub checkpoint_interval: Duration,
+    /// Largest accepted request body, in bytes.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+    /// Log line format.
+    #[serde(default)]
+    pub log_format: LogFormat,
+}
+
+/// A log origin (spec §3.1), checked to leave room for the restricted suffix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin(String);
+
+/// A problem with the configuration, said so that the operator knows what to change.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Parse {
+        path: String,
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Reads and checks `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let config: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.display().to_string(),
+            source: Box::new(source),
+        })?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        match (self.kind, &self.borough) {
+            (Kind::Borough, None) => Err(ConfigError::Invalid(
+                "kind = \"borough\" needs `borough = \"E09…\"` (the borough's ONS GSS code)".into(),
+            )),
+            (Kind::Cpo, Some(_)) => Err(ConfigError::Invalid(
+                "`borough` is only for kind = \"borough\"; remove it for a CPO node".into(),
+            )),
+            (Kind::Borough, Some(b)) if !is_london_borough(b) => Err(ConfigError::Invalid(
+                format!("borough {b} is not a London borough (E09000001 to E09000033)"),
+            )),
+            _ if self.checkpoint_interval.is_zero() => Err(ConfigError::Invalid(
+                "checkpoint_interval must be above zero, e.g. \"1s\"".into(),
+            )),
+            _ if self.max_body_bytes < 1024 * 1024 => Err(ConfigError::Invalid(
+                "max_body_bytes must be at least 1048576 (the standard requires 1 MiB bodies)"
+                    .into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// May the node hold records of `party`?
+    pub fn accepts(&self, party: &Party) -> bool {
+        self.parties.is_empty() || self.parties.contains(party)
+    }
+
+    /// The commented file `init` writes.
+    pub fn template(
+        origin: &Origin,
+        kind: Kind,
+        borough: Option<&GssCode>,
+        parties: &[Party],
+    ) -> String {
+        let kind = match kind {
+            Kind::Borough => "borough",
+            Kind::Cpo => "cpo",
+        };
+        let borough = match borough {
+            Some(b) => format!("borough = \"{b}\""),
+            None => "# borough = \"E09000007\"".to_owned(),
+        };
+        let parties = parties
+            .iter()
+            .map(|p| format!("\"{p}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            r#"# evfed-node configuration. Every key is listed; commented keys show their default.
+
+# The public log's origin (spec §3.1): names this node in checkpoints, keys and token audiences.
+# Set once by `evfed-node init`; never change it or reuse it for another log.
+origin = "{origin}"
+
+# "borough" (hosts several operators' data for one London borough) or "cpo" (an operator).
+kind = "{kind}"
+
+# The borough's ONS GSS code, for kind = "borough" only. Locations outside it are kept without a
+# borough and flagged `outside_area`.
+{borough}
+
+# Parties (CC*PID) whose records this node accepts. Empty: any party with a trusted token.
+parties = [{parties}]
+
+# Address to listen on (overridden by `serve --listen` or EVFED_LISTEN).
+# listen = "{DEFAULT_LISTEN}"
+
+# Longest wait between a log growing and a signed checkpoint covering it ("500ms", "1s", "2m").
+# checkpoint_interval = "1s"
+
+# Largest request body accepted, in bytes (at least 1 MiB).
+# max_body_bytes = 1048576
+
+# "text" or "json" log lines on standard error (overridden by `serve --log-format`).
+# log_format = "text"
+"#
+        )
+    }
+}
+
+impl Origin {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Origin {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let max = evfed_spec::checkpoint::MAX_ORIGIN_LEN - RESTRICTED_SUFFIX.len();
+        if s.is_empty() || s.len() > max {
+            return Err(format!("an origin is 1 to {max} bytes"));
+        }
+        if s.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '+')
+        {
+            return Err("an origin has no white space, control characters or '+'".into());
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Origin {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Is `code` one of the 33 London boroughs (E09000001 to E09000033)?
+pub fn is_london_borough(code: &GssCode) -> bool {
+    let s = code.as_str();
+    s.strip_prefix("E09")
+        .and_then(|n| n.parse::<u32>().ok())
+        .is_some_and(|n| (1..=33).contains(&n))
+}
+
+/// Parses "250ms", "1s", "5m", "1h", "7d".
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration such as \"500ms\", \"1s\", \"1h\""))?;
+    let ms = match unit {
+        "ms" => Some(n),
+        "s" => n.checked_mul(1000),
+        "m" => n.checked_mul(60_000),
+        "h" => n.checked_mul(3_600_000),
+        "d" => n.checked_mul(86_400_000),
+        _ => None,
+    };
+    ms.map(Duration::from_millis)
+        .ok_or_else(|| format!("`{s}` is not a duration such as \"500ms\", \"1s\", \"1h\""))
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+fn default_checkpoint_interval() -> Duration {
+    Duration::from_secs(1)
+}
+
+fn default_max_body_bytes() -> usize {
+    1024 * 1024
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    parse_duration(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+}
+
+fn parties<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Party>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|p| {
+            p.parse()
+                .map_err(|e| serde::de::Error::custom(format!("party `{p}`: {e}")))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_round_trips_and_unknown_keys_are_refused() {
+        let origin: Origin = "evfed.camden.example".parse().unwrap();
+        let borough: GssCode = "E09000007".parse().unwrap();
+        let parties = vec!["GB*ABC".parse().unwrap()];
+        let text = Config::template(&origin, Kind::Borough, Some(&borough), &parties);
+        let config: Config = toml::from_str(&text).unwrap();
+        config.check().unwrap();
+        assert_eq!(config.origin, origin);
+        assert_eq!(config.listen, default_listen());
+        assert_eq!(config.checkpoint_interval, Duration::from_secs(1));
+        assert_eq!(config.parties, parties);
+        let typo = format!("{text}\ncheckpoint_intervall = \"2s\"\n");
+        let err = toml::from_str::<Config>(&typo).unwrap_err().to_string();
+        assert!(err.contains("checkpoint_intervall"), "{err}");
+    }
+
+    #[test]
+    fn borough_rules() {
+        let cpo = "origin = \"o\"\nkind = \"cpo\"\nborough = \"E09000007\"\n";
+        assert!(toml::from_str::<Config>(cpo).unwrap().check().is_err());
+        let borough = "origin = \"o\"\nkind = \"borough\"\n";
+        assert!(toml::from_str::<Config>(borough).unwrap().check().is_err());
+        let outside = "origin = \"o\"\nkind = \"borough\"\nborough = \"E08000003\"\n";
+        assert!(toml::from_str::<Config>(outside).unwrap().check().is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
+        assert!(parse_duration("1 fortnight").is_err());
+        assert!(parse_duration("").is_err());
+        assert!("has space".parse::<Origin>().is_err());
+        assert!("a+b".parse::<Origin>().is_err());
+    }
+}

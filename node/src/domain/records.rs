@@ -1,0 +1,859 @@
+//! Writes and reads of Locations, Tariffs, status and usage (spec §10.3–§10.5): OCPI receiver
+//! semantics for PUT and PATCH, the no-churn rule (an unchanged write appends nothing), clock
+//! rules, borough assignment, and exactly the log entries of spec §6.2, all in one store
+//! transaction per request.
+//!
+//! Architecture Invariant: every accepted change appends its entries in the same transaction as
+//! the state change; a rejected request writes nothing. `publish_allowed_to` never reaches an
+//! entry.
+
+use std::collections::HashMap;
+
+use evfed_spec::api::BatchResult;
+use evfed_spec::entry::{EntryData, LogEntry, RecordRef};
+use evfed_spec::ext::GssCode;
+use evfed_spec::ids::{ConnectorId, EvseUid, LocationId, Party, TariffId};
+use evfed_spec::ocpi::{self, Connector, Evse, Location, PublishTokenType, Tariff};
+use evfed_spec::time::DateTime;
+use evfed_spec::usage::{StatusChange, UsageRecord};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::Error;
+use crate::config::Kind;
+use crate::store::{EvseRow, LocationWrite, LogId, Store, Tx};
+
+/// The most items in one batch (spec §10.1).
+pub const MAX_BATCH: usize = 1000;
+
+/// How far ahead of the node's clock a written time may be (spec §12.2).
+pub const CLOCK_SKEW_MS: i64 = 60_000;
+
+/// What the node accepts and how it places locations.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub kind: Kind,
+    /// The borough of a borough node.
+    pub borough: Option<GssCode>,
+    /// Parties the node accepts; empty means any.
+    pub parties: Vec<Party>,
+    /// The London borough containing a point (latitude, longitude), if any.
+    pub locate: fn(f64, f64) -> Option<GssCode>,
+}
+
+/// A location's key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocationKey {
+    pub party: Party,
+    pub id: LocationId,
+}
+
+/// A tariff's key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TariffKey {
+    pub party: Party,
+    pub id: TariffId,
+}
+
+/// Which object under a location path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
+    Location,
+    Evse(EvseUid),
+    Connector(EvseUid, ConnectorId),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Put,
+    Patch,
+}
+
+/// The result of a write.
+#[derive(Debug)]
+pub struct Written {
+    /// A PUT created the object.
+    pub created: bool,
+    /// Entries appended (0 for a write that changed nothing).
+    pub appended: u64,
+    /// The object as `GET` returns it.
+    pub body: Vec<u8>,
+}
+
+/// Who is reading, for hidden objects (spec §10.5).
+#[derive(Debug, Clone, Default)]
+pub struct Viewer {
+    /// May see every unpublished location (`usage:read`).
+    pub all_hidden: bool,
+    /// May see this party's unpublished locations and `publish_allowed_to` (`data:write`).
+    pub writer_for: Option<Party>,
+}
+
+impl Policy {
+    fn authorize(&self, caller: &Party, owner: &Party) -> Result<(), Error> {
+        if caller != owner {
+            return Err(Error::PartyMismatch(format!(
+                "the token is for party {caller}; the record belongs to {owner}"
+            )));
+        }
+        if !self.parties.is_empty() && !self.parties.contains(owner) {
+            return Err(Error::PartyMismatch(format!(
+                "this node does not accept records of party {owner}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Sets the borough and `outside_area` of a location (spec §4.4, issue rules: a location
+    /// outside the node's borough, or outside London, is kept without a borough and flagged).
+    fn place(&self, loc: &mut Location) {
+        let found = loc
+            .evfed
+            .borough
+            .clone()
+            .or_else(|| (self.locate)(loc.coordinates.lat(), loc.coordinates.lon()));
+        let inside = match (&found, self.kind, &self.borough) {
+            (None, _, _) => false,
+            (Some(b), Kind::Borough, Some(own)) => b == own,
+            (Some(b), _, _) => crate::config::is_london_borough(b),
+        };
+        if inside {
+            loc.evfed.borough = found;
+            loc.evfed.outside_area = false;
+        } else {
+            loc.evfed.borough = None;
+            loc.evfed.outside_area = true;
+        }
+    }
+}
+
+/// `PUT` or `PATCH` of a Location, EVSE or Connector.
+#[allow(clippy::too_many_arguments)]
+pub fn write_location(
+    store: &Store,
+    policy: &Policy,
+    caller: &Party,
+    key: &LocationKey,
+    part: &Part,
+    method: Method,
+    body: &[u8],
+    now: DateTime,
+) -> Result<Written, Error> {
+    policy.authorize(caller, &key.party)?;
+    let patch = match method {
+        Method::Patch => Some(patch_object(body)?),
+        Method::Put => None,
+    };
+    store.write(|tx| {
+        let party = key.party.to_string();
+        let row = tx.location(&party, key.id.as_str())?;
+        let (current, current_pat) = match &row {
+            Some(r) => (
+                Some(decode::<Location>(&r.body)?),
+                decode_pat(r.publish_allowed_to.as_deref())?,
+            ),
+            None => (None, Vec::new()),
+        };
+        let not_found = || Error::NotFound(format!("no location {party}/{}", key.id));
+        let (mut new, new_pat, created) = match (part, &patch) {
+            (Part::Location, None) => {
+                let mut loc: Location = parse(body)?;
+                check_location_ids(&loc, key)?;
+                let pat = loc.take_publish_allowed_to();
+                (loc, pat, current.is_none())
+            }
+            (Part::Location, Some(patch)) => {
+                let cur = current.clone().ok_or_else(not_found)?;
+                check_patch_ids(
+                    patch,
+                    &[
+                        ("country_code", key.party.country_code.as_str()),
+                        ("party_id", key.party.party_id.as_str()),
+                        ("id", key.id.as_str()),
+                    ],
+                )?;
+                let mut full = cur;
+                full.publish_allowed_to = current_pat.clone();
+                let mut loc: Location = merge(&full, patch)?;
+                let pat = loc.take_publish_allowed_to();
+                (loc, pat, false)
+            }
+            (Part::Evse(uid), _) => {
+                let mut loc = current.clone().ok_or_else(not_found)?;
+                let slot = loc.evses.iter().position(|e| &e.uid == uid);
+                let evse: Evse = match (&patch, slot) {
+                    (None, _) => parse(body)?,
+                    (Some(p), Some(i)) => {
+                        check_patch_ids(p, &[("uid", uid.as_str())])?;
+                        merge(&loc.evses[i], p)?
+                    }
+                    (Some(_), None) => {
+                        return Err(Error::NotFound(format!(
+                            "no EVSE {uid} in location {party}/{}",
+                            key.id
+                        )));
+                    }
+                };
+                if &evse.uid != uid {
+                    return Err(Error::InvalidField(format!(
+                        "uid {} differs from the path's {uid}",
+                        evse.uid
+                    )));
+                }
+                let created = slot.is_none();
+                match slot {
+                    Some(i) => loc.evses[i] = evse,
+                    None => loc.evses.push(evse),
+                }
+                roll_up(&mut loc);
+                (loc, current_pat.clone(), created)
+            }
+            (Part::Connector(uid, cid), _) => {
+                let mut loc = current.clone().ok_or_else(not_found)?;
+                let evse = loc
+                    .evses
+                    .iter_mut()
+                    .find(|e| &e.uid == uid)
+                    .ok_or_else(|| {
+                        Error::NotFound(format!("no EVSE {uid} in location {party}/{}", key.id))
+                    })?;
+                let slot = evse.connectors.iter().position(|c| &c.id == cid);
+                let connector: Connector = match (&patch, slot) {
+                    (None, _) => parse(body)?,
+                    (Some(p), Some(i)) => {
+                        check_patch_ids(p, &[("id", cid.as_str())])?;
+                        merge(&evse.connectors[i], p)?
+                    }
+                    (Some(_), None) => {
+                        return Err(Error::NotFound(format!("no connector {cid} on EVSE {uid}")));
+                    }
+                };
+                if &connector.id != cid {
+                    return Err(Error::InvalidField(format!(
+                        "id {} differs from the path's {cid}",
+                        connector.id
+                    )));
+                }
+                let created = slot.is_none();
+                match slot {
+                    Some(i) => evse.connectors[i] = connector,
+                    None => evse.connectors.push(connector),
+                }
+                roll_up(&mut loc);
+                (loc, current_pat.clone(), created)
+            }
+        };
+        clock_location(&mut new, &now)?;
+        policy.place(&mut new);
+
+        if let Some(cur) = &current {
+            if same_location(cur, &new) && current_pat == new_pat {
+                return Ok(Written {
+                    created: false,
+                    appended: 0,
+                    body: part_body(cur, part)?,
+                });
+            }
+        }
+        let appended = append_location_entries(tx, current.as_ref(), &new, &now)?;
+        store_location(tx, &party, &new, &new_pat, current.as_ref())?;
+        Ok(Written {
+            created,
+            appended,
+            body: part_body(&new, part)?,
+        })
+    })
+}
+
+/// `PUT` of a Tariff.
+pub fn put_tariff(
+    store: &Store,
+    policy: &Policy,
+    caller: &Party,
+    key: &TariffKey,
+    body: &[u8],
+    now: DateTime,
+) -> Result<Written, Error> {
+    policy.authorize(caller, &key.party)?;
+    let mut tariff: Tariff = parse(body)?;
+    if tariff.party() != key.party || tariff.id != key.id {
+        return Err(Error::InvalidField(format!(
+            "country_code, party_id and id ({}/{}) differ from the path ({}/{})",
+            tariff.party(),
+            tariff.id,
+            key.party,
+            key.id
+        )));
+    }
+    clock(&mut tariff.last_updated, &now, "last_updated")?;
+    let party = key.party.to_string();
+    store.write(|tx| {
+        let current = tx
+            .tariff(&party, key.id.as_str())?
+            .map(|b| decode::<Tariff>(&b))
+            .transpose()?;
+        if let Some(cur) = &current {
+            let mut a = cur.clone();
+            a.last_updated = tariff.last_updated.clone();
+            if a == tariff {
+                return Ok(Written {
+                    created: false,
+                    appended: 0,
+                    body: encode(cur)?,
+                });
+            }
+        }
+        let entry = LogEntry {
+            recorded_at: now.clone(),
+            data: EntryData::Tariff(Box::new(tariff.clone())),
+        };
+        tx.append(LogId::Public, &entry_bytes(&entry)?)?;
+        let body = encode(&tariff)?;
+        tx.put_tariff(
+            &party,
+            key.id.as_str(),
+            tariff.last_updated.unix_millis(),
+            &body,
+        )?;
+        Ok(Written {
+            created: current.is_none(),
+            appended: 1,
+            body,
+        })
+    })
+}
+
+/// `DELETE` of a Tariff.
+pub fn delete_tariff(
+    store: &Store,
+    policy: &Policy,
+    caller: &Party,
+    key: &TariffKey,
+    now: DateTime,
+) -> Result<(), Error> {
+    policy.authorize(caller, &key.party)?;
+    let party = key.party.to_string();
+    store.write(|tx| {
+        if !tx.delete_tariff(&party, key.id.as_str())? {
+            return Err(Error::NotFound(format!("no tariff {party}/{}", key.id)));
+        }
+        let data = EntryData::TariffRemoved(RecordRef {
+            country_code: key.party.country_code.clone(),
+            party_id: key.party.party_id.clone(),
+            id: key.id.clone(),
+        });
+        tx.append(
+            LogId::Public,
+            &entry_bytes(&LogEntry {
+                recorded_at: now,
+                data,
+            })?,
+        )?;
+        Ok(())
+    })
+}
+
+/// `POST /v1/status`: a batch of status changes, all or nothing (spec §10.4).
+pub fn post_status(
+    store: &Store,
+    policy: &Policy,
+    caller: &Party,
+    body: &[u8],
+    now: DateTime,
+) -> Result<BatchResult, Error> {
+    let mut changes: Vec<StatusChange> = parse(body)?;
+    check_batch(changes.len())?;
+    for (i, c) in changes.iter_mut().enumerate() {
+        policy.authorize(caller, &c.party())?;
+        clock(&mut c.event_time, &now, &format!("[{i}].event_time"))?;
+    }
+    struct Loaded {
+        loc: Location,
+        publish: bool,
+        evses: Vec<EvseRow>,
+        dirty: bool,
+    }
+    store.write(|tx| {
+        let mut cache: HashMap<(String, String), Loaded> = HashMap::new();
+        let mut appended = 0;
+        for (i, c) in changes.iter().enumerate() {
+            let party = c.party().to_string();
+            let k = (party.clone(), c.location_id.as_str().to_owned());
+            if !cache.contains_key(&k) {
+                let row = tx
+                    .location(&party, c.location_id.as_str())?
+                    .ok_or_else(|| {
+                        Error::Conflict(format!(
+                            "[{i}]: no location {party}/{} on this node",
+                            c.location_id
+                        ))
+                    })?;
+                let loc = decode::<Location>(&row.body)?;
+                let evses = tx.evses(&party, c.location_id.as_str())?;
+                cache.insert(
+                    k.clone(),
+                    Loaded {
+                        loc,
+                        publish: row.publish,
+                        evses,
+                        dirty: false,
+                    },
+                );
+            }
+            let Some(l) = cache.get_mut(&k) else { continue };
+            let conflict = || {
+                Error::Conflict(format!(
+                    "[{i}]: no EVSE {} in location {party}/{}",
+                    c.evse_uid, c.location_id
+                ))
+            };
+            let row = l
+                .evses
+                .iter_mut()
+                .find(|r| r.uid == c.evse_uid.as_str())
+                .ok_or_else(conflict)?;
+            let status = status_name(&c.status)?;
+            let at = c.event_time.unix_millis();
+            if row.status == status || at < row.event_time_ms {
+                continue;
+            }
+            let evse = l
+                .loc
+                .evses
+                .iter_mut()
+                .find(|e| e.uid == c.evse_uid)
+                .ok_or_else(conflict)?;
+            evse.status = c.status;
+            if c.event_time > evse.last_updated {
+                evse.last_updated = c.event_time.clone();
+            }
+            if c.event_time > l.loc.last_updated {
+                l.loc.last_updated = c.event_time.clone();
+            }
+            row.status = status;
+            row.event_time_ms = at;
+            row.event_time = c.event_time.to_string();
+            tx.put_evse_status(&party, c.location_id.as_str(), row)?;
+            let entry = LogEntry {
+                recorded_at: now.clone(),
+                data: EntryData::EvseStatus(c.clone()),
+            };
+            tx.append(LogId::for_publish(l.publish), &entry_bytes(&entry)?)?;
+            l.dirty = true;
+            appended += 1;
+        }
+        for ((party, id), l) in &cache {
+            if l.dirty {
+                tx.put_location_body(
+                    party,
+                    id,
+                    l.loc.last_updated.unix_millis(),
+                    &encode(&l.loc)?,
+                )?;
+            }
+        }
+        Ok(BatchResult {
+            received: changes.len() as u64,
+            appended,
+        })
+    })
+}
+
+/// `POST /v1/sessions`: a batch of usage records, all or nothing (spec §10.4).
+pub fn post_sessions(
+    store: &Store,
+    policy: &Policy,
+    caller: &Party,
+    body: &[u8],
+    now: DateTime,
+) -> Result<BatchResult, Error> {
+    let records: Vec<UsageRecord> = parse(body)?;
+    check_batch(records.len())?;
+    let limit = now.unix_millis() + CLOCK_SKEW_MS;
+    for (i, r) in records.iter().enumerate() {
+        policy.authorize(caller, &r.party())?;
+        let future = r.start_date_time.unix_millis() > limit
+            || r.end_date_time
+                .as_ref()
+                .is_some_and(|e| e.unix_millis() > limit);
+        if future {
+            return Err(Error::InvalidField(format!(
+                "[{i}]: session times may not lie in the future"
+            )));
+        }
+    }
+    store.write(|tx| {
+        let mut appended = 0;
+        for r in &records {
+            let party = r.party().to_string();
+            let body = encode(r)?;
+            if tx.session(&party, r.id.as_str())?.as_deref() == Some(&body[..]) {
+                continue;
+            }
+            tx.put_session(
+                &party,
+                r.id.as_str(),
+                r.start_date_time.unix_millis(),
+                &body,
+            )?;
+            let entry = LogEntry {
+                recorded_at: now.clone(),
+                data: EntryData::Session(r.clone()),
+            };
+            tx.append(LogId::Restricted, &entry_bytes(&entry)?)?;
+            appended += 1;
+        }
+        Ok(BatchResult {
+            received: records.len() as u64,
+            appended,
+        })
+    })
+}
+
+/// `GET` of a Location, EVSE or Connector as `viewer` may see it; `None` when absent or hidden.
+pub fn read_location(
+    store: &Store,
+    viewer: &Viewer,
+    key: &LocationKey,
+    part: &Part,
+) -> Result<Option<Vec<u8>>, Error> {
+    let party = key.party.to_string();
+    let Some(row) = store.read(|r| r.location(&party, key.id.as_str()))? else {
+        return Ok(None);
+    };
+    let own = viewer.writer_for.as_ref() == Some(&key.party);
+    if !row.publish && !viewer.all_hidden && !own {
+        return Ok(None);
+    }
+    let with_pat = own && row.publish_allowed_to.is_some();
+    if *part == Part::Location && !with_pat {
+        return Ok(Some(row.body));
+    }
+    let mut loc = decode::<Location>(&row.body)?;
+    if with_pat {
+        loc.publish_allowed_to = decode_pat(row.publish_allowed_to.as_deref())?;
+    }
+    match part_body(&loc, part) {
+        Ok(b) => Ok(Some(b)),
+        Err(Error::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The bytes of the object at `part` in `loc`.
+pub fn part_body(loc: &Location, part: &Part) -> Result<Vec<u8>, Error> {
+    let missing = || Error::NotFound("no such EVSE or connector".into());
+    match part {
+        Part::Location => encode(loc),
+        Part::Evse(uid) => encode(
+            loc.evses
+                .iter()
+                .find(|e| &e.uid == uid)
+                .ok_or_else(missing)?,
+        ),
+        Part::Connector(uid, cid) => {
+            let evse = loc
+                .evses
+                .iter()
+                .find(|e| &e.uid == uid)
+                .ok_or_else(missing)?;
+            encode(
+                evse.connectors
+                    .iter()
+                    .find(|c| &c.id == cid)
+                    .ok_or_else(missing)?,
+            )
+        }
+    }
+}
+
+fn check_batch(n: usize) -> Result<(), Error> {
+    if n > MAX_BATCH {
+        return Err(Error::TooLarge(format!(
+            "a batch holds at most {MAX_BATCH} items; this one has {n}"
+        )));
+    }
+    Ok(())
+}
+
+fn check_location_ids(loc: &Location, key: &LocationKey) -> Result<(), Error> {
+    if loc.party() != key.party || loc.id != key.id {
+        return Err(Error::InvalidField(format!(
+            "country_code, party_id and id ({}/{}) differ from the path ({}/{})",
+            loc.party(),
+            loc.id,
+            key.party,
+            key.id
+        )));
+    }
+    Ok(())
+}
+
+/// A PATCH body: a JSON object with `last_updated`.
+fn patch_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, Error> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| Error::InvalidJson(format!("body is not valid JSON: {e}")))?;
+    let Value::Object(map) = value else {
+        return Err(Error::InvalidField("a PATCH body is a JSON object".into()));
+    };
+    if map.get("last_updated").is_none_or(Value::is_null) {
+        return Err(Error::InvalidField(
+            "last_updated: a PATCH must carry last_updated".into(),
+        ));
+    }
+    Ok(map)
+}
+
+fn check_patch_ids(
+    patch: &serde_json::Map<String, Value>,
+    ids: &[(&str, &str)],
+) -> Result<(), Error> {
+    for (name, expected) in ids {
+        match patch.get(*name) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) if s.eq_ignore_ascii_case(expected) => {}
+            Some(other) => {
+                return Err(Error::InvalidField(format!(
+                    "{name}: {other} differs from the path's {expected}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Applies PATCH members to `current`: present, non-null members replace the stored ones.
+fn merge<T: Serialize + DeserializeOwned>(
+    current: &T,
+    patch: &serde_json::Map<String, Value>,
+) -> Result<T, Error> {
+    let mut value = serde_json::to_value(current).map_err(|e| Error::Corrupt(e.to_string()))?;
+    if let Value::Object(obj) = &mut value {
+        for (k, v) in patch {
+            if !v.is_null() {
+                obj.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    let bytes = serde_json::to_vec(&value).map_err(|e| Error::Corrupt(e.to_string()))?;
+    parse(&bytes)
+}
+
+/// The enclosing objects' `last_updated` becomes the latest of their own and their children's.
+fn roll_up(loc: &mut Location) {
+    for evse in &mut loc.evses {
+        for c in &evse.connectors {
+            if c.last_updated > evse.last_updated {
+                evse.last_updated = c.last_updated.clone();
+            }
+        }
+        if evse.last_updated > loc.last_updated {
+            loc.last_updated = evse.last_updated.clone();
+        }
+    }
+}
+
+/// Clock rules (spec §12.2): refuse a time more than 60 s ahead; bring one up to 60 s ahead
+/// back to now.
+fn clock(t: &mut DateTime, now: &DateTime, what: &str) -> Result<(), Error> {
+    let ahead = t.unix_millis() - now.unix_millis();
+    if ahead > CLOCK_SKEW_MS {
+        return Err(Error::InvalidField(format!("{what}: {t} is in the future")));
+    }
+    if ahead > 0 {
+        *t = now.clone();
+    }
+    Ok(())
+}
+
+fn clock_location(loc: &mut Location, now: &DateTime) -> Result<(), Error> {
+    clock(&mut loc.last_updated, now, "last_updated")?;
+    for (i, e) in loc.evses.iter_mut().enumerate() {
+        clock(
+            &mut e.last_updated,
+            now,
+            &format!("evses[{i}].last_updated"),
+        )?;
+        for (j, c) in e.connectors.iter_mut().enumerate() {
+            clock(
+                &mut c.last_updated,
+                now,
+                &format!("evses[{i}].connectors[{j}].last_updated"),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Equal when only `last_updated` values differ.
+fn same_location(a: &Location, b: &Location) -> bool {
+    without_times(a) == without_times(b)
+}
+
+fn without_times(loc: &Location) -> Location {
+    let epoch = DateTime::from_unix_seconds(0).unwrap_or_else(DateTime::now);
+    let mut l = loc.clone();
+    l.last_updated = epoch.clone();
+    for e in &mut l.evses {
+        e.last_updated = epoch.clone();
+        for c in &mut e.connectors {
+            c.last_updated = epoch.clone();
+        }
+    }
+    l
+}
+
+/// The EVSEs whose status alone changed, when nothing else did.
+fn status_only_changes<'a>(cur: &Location, new: &'a Location) -> Option<Vec<&'a Evse>> {
+    if cur.evses.len() != new.evses.len() {
+        return None;
+    }
+    let mut masked = new.clone();
+    let mut changed = Vec::new();
+    for (m, (c, n)) in masked
+        .evses
+        .iter_mut()
+        .zip(cur.evses.iter().zip(&new.evses))
+    {
+        if m.uid != c.uid {
+            return None;
+        }
+        if n.status != c.status {
+            m.status = c.status;
+            changed.push(n);
+        }
+    }
+    (!changed.is_empty() && same_location(cur, &masked)).then_some(changed)
+}
+
+fn append_location_entries(
+    tx: &mut Tx<'_>,
+    current: Option<&Location>,
+    new: &Location,
+    now: &DateTime,
+) -> Result<u64, Error> {
+    let log = LogId::for_publish(new.publish);
+    let mut appended = 0;
+    if let Some(cur) = current {
+        if cur.publish != new.publish {
+            let data = EntryData::LocationRemoved(RecordRef {
+                country_code: cur.country_code.clone(),
+                party_id: cur.party_id.clone(),
+                id: cur.id.clone(),
+            });
+            let bytes = entry_bytes(&LogEntry {
+                recorded_at: now.clone(),
+                data,
+            })?;
+            tx.append(LogId::for_publish(cur.publish), &bytes)?;
+            appended += 1;
+        } else if let Some(evses) = status_only_changes(cur, new) {
+            for evse in evses {
+                let change = StatusChange {
+                    country_code: new.country_code.clone(),
+                    party_id: new.party_id.clone(),
+                    location_id: new.id.clone(),
+                    evse_uid: evse.uid.clone(),
+                    status: evse.status,
+                    event_time: evse.last_updated.clone(),
+                };
+                let bytes = entry_bytes(&LogEntry {
+                    recorded_at: now.clone(),
+                    data: EntryData::EvseStatus(change),
+                })?;
+                tx.append(log, &bytes)?;
+                appended += 1;
+            }
+            return Ok(appended);
+        }
+    }
+    tx.append(
+        log,
+        &entry_bytes(&LogEntry::location(new.clone(), now.clone()))?,
+    )?;
+    Ok(appended + 1)
+}
+
+fn store_location(
+    tx: &mut Tx<'_>,
+    party: &str,
+    loc: &Location,
+    pat: &[PublishTokenType],
+    current: Option<&Location>,
+) -> Result<(), Error> {
+    let previous = match current {
+        Some(_) => tx.evses(party, loc.id.as_str())?,
+        None => Vec::new(),
+    };
+    let mut evses = Vec::with_capacity(loc.evses.len());
+    for e in &loc.evses {
+        let status = status_name(&e.status)?;
+        let kept = previous
+            .iter()
+            .find(|p| p.uid == e.uid.as_str() && p.status == status);
+        evses.push(match kept {
+            Some(p) => p.clone(),
+            None => EvseRow {
+                uid: e.uid.as_str().to_owned(),
+                status,
+                event_time_ms: e.last_updated.unix_millis(),
+                event_time: e.last_updated.to_string(),
+            },
+        });
+    }
+    let body = encode(loc)?;
+    let pat_bytes = if pat.is_empty() {
+        None
+    } else {
+        Some(encode(&pat)?)
+    };
+    tx.put_location(&LocationWrite {
+        party,
+        id: loc.id.as_str(),
+        publish: loc.publish,
+        borough: loc.evfed.borough.as_ref().map(GssCode::as_str),
+        last_updated_ms: loc.last_updated.unix_millis(),
+        body: &body,
+        publish_allowed_to: pat_bytes.as_deref(),
+        evses: &evses,
+    })?;
+    Ok(())
+}
+
+fn status_name(s: &ocpi::Status) -> Result<String, Error> {
+    match serde_json::to_value(s) {
+        Ok(Value::String(name)) => Ok(name),
+        _ => Err(Error::Corrupt(
+            "status does not serialise to a string".into(),
+        )),
+    }
+}
+
+fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
+    Ok(ocpi::parse::<T>(body)?.value)
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    serde_json::from_slice(bytes).map_err(|e| Error::Corrupt(e.to_string()))
+}
+
+fn decode_pat(bytes: Option<&[u8]>) -> Result<Vec<PublishTokenType>, Error> {
+    bytes.map(decode).transpose().map(Option::unwrap_or_default)
+}
+
+fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
+    serde_json::to_vec(value).map_err(|e| Error::Corrupt(e.to_string()))
+}
+
+fn entry_bytes(entry: &LogEntry) -> Result<Vec<u8>, Error> {
+    let bytes = entry
+        .to_bytes()
+        .map_err(|e| Error::InvalidField(e.to_string()))?;
+    if bytes.len() > evfed_spec::entry::MAX_ENTRY_BYTES {
+        return Err(Error::TooLarge(
+            "the record is larger than a log entry may be (256 KiB)".into(),
+        ));
+    }
+    Ok(bytes)
+}

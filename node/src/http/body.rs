@@ -1,0 +1,70 @@
+//! The request body extractor: `application/json` only, bounded by `max_body_bytes`, answered
+//! with problem+json otherwise (actix's own extractors answer in plain text).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
+use evfed_spec::problem::ProblemCode;
+use futures_util::StreamExt as _;
+
+use super::{ApiError, AppState};
+
+/// A JSON request body, read whole.
+#[derive(Debug)]
+pub struct JsonBody(pub web::Bytes);
+
+impl FromRequest for JsonBody {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<web::Data<AppState>>()
+            .map(|s| s.config.max_body_bytes)
+            .unwrap_or(1024 * 1024);
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|m| {
+                let m = m.trim().to_ascii_lowercase();
+                m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+            })
+            .unwrap_or(false);
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !json {
+                return Err(ApiError::Problem {
+                    code: ProblemCode::UnsupportedMediaType,
+                    detail: "send the body as application/json".into(),
+                });
+            }
+            let too_large = || ApiError::Problem {
+                code: ProblemCode::PayloadTooLarge,
+                detail: format!("bodies are limited to {limit} bytes"),
+            };
+            if declared.is_some_and(|n| n > limit) {
+                return Err(too_large());
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| ApiError::Problem {
+                    code: ProblemCode::InvalidJson,
+                    detail: format!("could not read the body: {e}"),
+                })?;
+                if body.len() + chunk.len() > limit {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(JsonBody(body.freeze()))
+        })
+    }
+}

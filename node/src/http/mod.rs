@@ -1,0 +1,321 @@
+//! The HTTP layer: routes, extractors and the one error type. Handlers are thin: extract, one
+//! domain call, map the result.
+//!
+//! Architecture Invariant: only this module knows actix-web. Every error leaves as RFC 9457
+//! problem+json with a stable `code` (the `/ocpi` surface answers in OCPI's envelope), and every
+//! response carries `Evfed-Tree-Size`.
+
+mod auth;
+mod batches;
+mod body;
+mod discovery;
+mod locations;
+mod log;
+mod ocpi;
+mod ops;
+mod pages;
+mod tariffs;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use evfed_spec::problem::{CONTENT_TYPE, Problem, ProblemCode};
+use utoipa_actix_web::AppExt as _;
+use utoipa_actix_web::UtoipaApp;
+
+use crate::config::Config;
+use crate::domain::Error as DomainError;
+use crate::domain::records::Policy;
+use crate::domain::signer::Signer;
+use crate::store::{Store, StoreError};
+use crate::tokens::{Issuer, TokenError};
+
+pub use auth::Caller;
+
+/// The response header naming the public log's size (spec §10.1).
+pub const TREE_SIZE_HEADER: &str = "Evfed-Tree-Size";
+
+/// Everything handlers share.
+#[derive(Debug)]
+pub struct AppState {
+    pub config: Config,
+    pub store: Arc<Store>,
+    pub signer: Arc<Signer>,
+    pub issuer: Issuer,
+    pub policy: Policy,
+    /// Verifier keys, current first.
+    pub vkeys: Vec<String>,
+    pub metrics: Metrics,
+    /// The OpenAPI document served at `/openapi.json`.
+    pub openapi_json: String,
+}
+
+/// Counters exposed at `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub requests: [AtomicU64; 5],
+    pub entries_appended: AtomicU64,
+    pub checkpoints_signed: AtomicU64,
+}
+
+/// The one error type of the HTTP layer.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Domain(#[from] DomainError),
+    #[error("{detail}")]
+    Problem { code: ProblemCode, detail: String },
+    #[error("{0}")]
+    Token(#[from] TokenError),
+    /// No token where one is needed.
+    #[error("this request needs a bearer token")]
+    NoToken,
+    #[error("the token lacks scope {0}")]
+    Scope(&'static str),
+    #[error("internal: {0}")]
+    Internal(String),
+    #[error("{allow}")]
+    MethodNotAllowed { allow: String },
+}
+
+impl ApiError {
+    pub fn query(detail: impl Into<String>) -> Self {
+        ApiError::Problem {
+            code: ProblemCode::InvalidQuery,
+            detail: detail.into(),
+        }
+    }
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        ApiError::Problem {
+            code: ProblemCode::NotFound,
+            detail: detail.into(),
+        }
+    }
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        ApiError::Problem {
+            code: ProblemCode::Unavailable,
+            detail: detail.into(),
+        }
+    }
+
+    fn code(&self) -> ProblemCode {
+        match self {
+            ApiError::Domain(e) => match e {
+                DomainError::InvalidJson(_) => ProblemCode::InvalidJson,
+                DomainError::InvalidField(_) => ProblemCode::InvalidField,
+                DomainError::NotFound(_) => ProblemCode::NotFound,
+                DomainError::PartyMismatch(_) => ProblemCode::PartyMismatch,
+                DomainError::Conflict(_) => ProblemCode::Conflict,
+                DomainError::TooLarge(_) => ProblemCode::PayloadTooLarge,
+                DomainError::Corrupt(_) | DomainError::Store(_) => ProblemCode::Internal,
+            },
+            ApiError::Problem { code, .. } => *code,
+            ApiError::Token(_) | ApiError::NoToken => ProblemCode::Unauthorized,
+            ApiError::Scope(_) => ProblemCode::Forbidden,
+            ApiError::Internal(_) => ProblemCode::Internal,
+            ApiError::MethodNotAllowed { .. } => ProblemCode::MethodNotAllowed,
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::Domain(DomainError::Store(e))
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.code().status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let code = self.code();
+        let detail = if code.status() >= 500 {
+            tracing::error!(error = %self, "request failed");
+            match code {
+                ProblemCode::Unavailable => Some(self.to_string()),
+                _ => None,
+            }
+        } else {
+            match self {
+                ApiError::MethodNotAllowed { allow } => Some(format!("allowed: {allow}")),
+                other => Some(other.to_string()),
+            }
+        };
+        let mut res = HttpResponse::build(self.status_code());
+        res.content_type(CONTENT_TYPE);
+        match self {
+            ApiError::Token(_) => {
+                res.insert_header((header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\""));
+            }
+            ApiError::NoToken => {
+                res.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            ApiError::Scope(scope) => {
+                res.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\""),
+                ));
+            }
+            ApiError::MethodNotAllowed { allow } => {
+                res.insert_header((header::ALLOW, allow.as_str()));
+            }
+            _ if code == ProblemCode::Unavailable => {
+                res.insert_header((header::RETRY_AFTER, "5"));
+            }
+            _ => {}
+        }
+        let body = serde_json::to_vec(&Problem::new(code, detail)).unwrap_or_default();
+        res.body(body)
+    }
+}
+
+/// Registers every route (also used, without state, to generate the OpenAPI document).
+pub fn routes<T>(app: UtoipaApp<T>) -> UtoipaApp<T>
+where
+    T: actix_web::dev::ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+{
+    app.service(discovery::well_known)
+        .service(locations::list)
+        .service(locations::get_location)
+        .service(locations::get_evse)
+        .service(locations::get_connector)
+        .service(locations::put_location)
+        .service(locations::patch_location)
+        .service(locations::put_evse)
+        .service(locations::patch_evse)
+        .service(locations::put_connector)
+        .service(locations::patch_connector)
+        .service(tariffs::list)
+        .service(tariffs::get_tariff)
+        .service(tariffs::put_tariff)
+        .service(tariffs::delete_tariff)
+        .service(batches::get_status)
+        .service(batches::post_status)
+        .service(batches::get_sessions)
+        .service(batches::post_sessions)
+        .service(log::checkpoint)
+        .service(log::entries)
+        .service(log::inclusion)
+        .service(log::consistency)
+        .service(log::restricted_checkpoint)
+        .service(log::restricted_entries)
+        .service(log::restricted_inclusion)
+        .service(log::restricted_consistency)
+        .service(ocpi::versions)
+        .service(ocpi::version_details)
+        .service(ocpi::locations)
+        .service(ocpi::location)
+        .service(ocpi::evse)
+        .service(ocpi::connector)
+        .service(ocpi::tariffs)
+        .service(ops::healthz)
+        .service(ops::readyz)
+        .service(ops::metrics)
+        .service(ops::openapi_json)
+}
+
+/// Builds the whole application around `state`.
+pub fn app(
+    state: web::Data<AppState>,
+) -> actix_web::App<
+    impl actix_web::dev::ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let max_body = state.config.max_body_bytes;
+    let allowed = Arc::new(ops::RouteTable::from_document(&crate::openapi::document()));
+    let app =
+        actix_web::App::new()
+            .app_data(state.clone())
+            .app_data(web::PayloadConfig::new(max_body))
+            .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                ApiError::query(format!("malformed query string: {e}")).into()
+            }))
+            .app_data(
+                web::PathConfig::default()
+                    .error_handler(|_, _| ApiError::not_found("no such object").into()),
+            )
+            .app_data(web::Data::from(allowed))
+            .into_utoipa_app();
+    let (app, _) = routes(app).split_for_parts();
+    app.service(
+        utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
+            .url("/openapi.json", crate::openapi::document()),
+    )
+    .default_service(web::to(ops::fallback))
+    .wrap(actix_web::middleware::from_fn(tree_size_and_cors))
+    .wrap(tracing_actix_web::TracingLogger::default())
+}
+
+/// Adds `Evfed-Tree-Size` to every response and open CORS to open reads; counts responses.
+async fn tree_size_and_cors(
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let open = is_open_read(req.method(), req.path());
+    let mut res = next.call(req).await?;
+    if let Some(state) = state {
+        let size = state.store.public_size();
+        if let Ok(v) = HeaderValue::from_str(&size.to_string()) {
+            res.headers_mut()
+                .insert(header::HeaderName::from_static("evfed-tree-size"), v);
+        }
+        let class = (res.status().as_u16() / 100).clamp(1, 5) as usize - 1;
+        state.metrics.requests[class].fetch_add(1, Ordering::Relaxed);
+    }
+    if open {
+        res.headers_mut().insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+    }
+    Ok(res)
+}
+
+fn is_open_read(method: &Method, path: &str) -> bool {
+    (method == Method::GET || method == Method::HEAD)
+        && !path.starts_with("/v1/sessions")
+        && !(path.starts_with("/v1/restricted/") && path != "/v1/restricted/log/checkpoint")
+}
+
+/// Runs blocking store work off the executor.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    web::block(f).await?
+}
+
+/// Answers JSON bytes as they are.
+pub fn json_bytes(status: StatusCode, body: Vec<u8>) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("application/json")
+        .body(body)
+}
+
+/// The request's `HttpRequest`, for link building.
+pub fn request_path(req: &HttpRequest) -> &str {
+    req.path()
+}

@@ -1,0 +1,266 @@
+//! The OCPI 2.2.1 Sender interface for Locations and Tariffs (spec §10.7): OCPI envelope, OCPI
+//! status codes and pagination, no credentials, published data only, and no `evfed` member.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use evfed_spec::time::DateTime;
+use serde_json::{Value, json};
+
+use super::pages::{ListParams, next_query};
+use super::{ApiError, AppState, blocking};
+use crate::store::Hidden;
+
+/// OCPI status codes used here (OCPI §5).
+const SUCCESS: u32 = 1000;
+const INVALID_PARAMETERS: u32 = 2001;
+const UNKNOWN_LOCATION: u32 = 2003;
+const SERVER_ERROR: u32 = 3000;
+
+/// OCPI versions endpoint.
+#[utoipa::path(tag = "ocpi", responses((status = 200, description = "OCPI response with the version list", body = serde_json::Value)))]
+#[get("/ocpi/versions")]
+pub async fn versions(req: HttpRequest) -> HttpResponse {
+    let base = base_url(&req);
+    envelope(
+        StatusCode::OK,
+        SUCCESS,
+        None,
+        Some(json!([{"version": "2.2.1", "url": format!("{base}/ocpi/2.2.1")}])),
+    )
+}
+
+/// OCPI 2.2.1 version details: Locations and Tariffs as SENDER.
+#[utoipa::path(tag = "ocpi", responses((status = 200, description = "OCPI response with the endpoint list", body = serde_json::Value)))]
+#[get("/ocpi/2.2.1")]
+pub async fn version_details(req: HttpRequest) -> HttpResponse {
+    let base = base_url(&req);
+    envelope(
+        StatusCode::OK,
+        SUCCESS,
+        None,
+        Some(json!({
+            "version": "2.2.1",
+            "endpoints": [
+                {"identifier": "locations", "role": "SENDER", "url": format!("{base}/ocpi/2.2.1/locations")},
+                {"identifier": "tariffs", "role": "SENDER", "url": format!("{base}/ocpi/2.2.1/tariffs")},
+            ]
+        })),
+    )
+}
+
+/// Published locations, OCPI-paginated.
+#[utoipa::path(
+    tag = "ocpi",
+    params(("offset" = Option<u64>, Query), ("limit" = Option<u64>, Query), ("date_from" = Option<String>, Query), ("date_to" = Option<String>, Query)),
+    responses((status = 200, description = "OCPI response; headers Link, X-Total-Count, X-Limit", body = serde_json::Value))
+)]
+#[get("/ocpi/2.2.1/locations")]
+pub async fn locations(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    list(state, req, Kind::Locations).await
+}
+
+/// One published location by id.
+#[utoipa::path(tag = "ocpi", params(("location_id" = String, Path)), responses((status = 200, body = serde_json::Value), (status = 404, body = serde_json::Value)))]
+#[get("/ocpi/2.2.1/locations/{location_id}")]
+pub async fn location(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
+    one(state, path.into_inner(), None, None).await
+}
+
+/// One EVSE of a published location.
+#[utoipa::path(tag = "ocpi", params(("location_id" = String, Path), ("evse_uid" = String, Path)), responses((status = 200, body = serde_json::Value), (status = 404, body = serde_json::Value)))]
+#[get("/ocpi/2.2.1/locations/{location_id}/{evse_uid}")]
+pub async fn evse(state: web::Data<AppState>, path: web::Path<(String, String)>) -> HttpResponse {
+    let (lid, uid) = path.into_inner();
+    one(state, lid, Some(uid), None).await
+}
+
+/// One connector of a published location.
+#[utoipa::path(tag = "ocpi", params(("location_id" = String, Path), ("evse_uid" = String, Path), ("connector_id" = String, Path)), responses((status = 200, body = serde_json::Value), (status = 404, body = serde_json::Value)))]
+#[get("/ocpi/2.2.1/locations/{location_id}/{evse_uid}/{connector_id}")]
+pub async fn connector(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String, String)>,
+) -> HttpResponse {
+    let (lid, uid, cid) = path.into_inner();
+    one(state, lid, Some(uid), Some(cid)).await
+}
+
+/// Tariffs, OCPI-paginated.
+#[utoipa::path(
+    tag = "ocpi",
+    params(("offset" = Option<u64>, Query), ("limit" = Option<u64>, Query), ("date_from" = Option<String>, Query), ("date_to" = Option<String>, Query)),
+    responses((status = 200, description = "OCPI response; headers Link, X-Total-Count, X-Limit", body = serde_json::Value))
+)]
+#[get("/ocpi/2.2.1/tariffs")]
+pub async fn tariffs(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    list(state, req, Kind::Tariffs).await
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Locations,
+    Tariffs,
+}
+
+async fn list(state: web::Data<AppState>, req: HttpRequest, kind: Kind) -> HttpResponse {
+    let params = match ListParams::parse(&req) {
+        Ok(p) => p,
+        Err(e) => {
+            return envelope(
+                StatusCode::BAD_REQUEST,
+                INVALID_PARAMETERS,
+                Some(e.to_string()),
+                None,
+            );
+        }
+    };
+    // OCPI lists have no party or borough filters; ignore them rather than narrowing silently.
+    let mut filter = params.filter(Hidden::None);
+    filter.party = None;
+    filter.borough = None;
+    let (offset, limit) = (params.offset, params.limit);
+    let st = state.clone();
+    let page = blocking(move || {
+        Ok(st.store.read(|r| match kind {
+            Kind::Locations => r.locations(&filter, offset, limit),
+            Kind::Tariffs => r.tariffs(&filter, offset, limit),
+        })?)
+    })
+    .await;
+    let page = match page {
+        Ok(p) => p,
+        Err(e) => return server_error(e),
+    };
+    let items: Vec<Value> = page.items.iter().filter_map(|b| strip_evfed(b)).collect();
+    let mut res = envelope(StatusCode::OK, SUCCESS, None, Some(Value::Array(items)));
+    let headers = res.headers_mut();
+    let next = offset + page.items.len() as u64;
+    insert(headers, "x-total-count", page.total.to_string());
+    insert(headers, "x-limit", limit.to_string());
+    if next < page.total && !page.items.is_empty() {
+        let link = format!(
+            "<{}{}?{}>; rel=\"next\"",
+            base_url(&req),
+            req.path(),
+            next_query(req.query_string(), next)
+        );
+        insert(headers, "link", link);
+    }
+    res
+}
+
+async fn one(
+    state: web::Data<AppState>,
+    lid: String,
+    uid: Option<String>,
+    cid: Option<String>,
+) -> HttpResponse {
+    let st = state.clone();
+    let id = lid.clone();
+    let found =
+        blocking(move || Ok(st.store.read(|r| r.published_locations_with_id(&id, 2))?)).await;
+    let found = match found {
+        Ok(f) => f,
+        Err(e) => return server_error(e),
+    };
+    let unknown = |msg: String| envelope(StatusCode::NOT_FOUND, UNKNOWN_LOCATION, Some(msg), None);
+    let body = match found.as_slice() {
+        [] => return unknown(format!("unknown location {lid}")),
+        [one] => one,
+        _ => {
+            return unknown(format!(
+                "location id {lid} is ambiguous: several parties publish it here; use /v1/locations/{{country_code}}/{{party_id}}/{lid}"
+            ));
+        }
+    };
+    let Some(loc) = strip_evfed(body) else {
+        return server_error(ApiError::Internal("stored location is not JSON".into()));
+    };
+    let Some(uid) = uid else {
+        return envelope(StatusCode::OK, SUCCESS, None, Some(loc));
+    };
+    let found = loc["evses"]
+        .as_array()
+        .and_then(|es| es.iter().find(|e| e["uid"] == uid.as_str()))
+        .cloned();
+    let Some(found) = found else {
+        return unknown(format!("unknown EVSE {uid} in location {lid}"));
+    };
+    let Some(cid) = cid else {
+        return envelope(StatusCode::OK, SUCCESS, None, Some(found));
+    };
+    match found["connectors"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["id"] == cid.as_str()))
+    {
+        Some(c) => envelope(StatusCode::OK, SUCCESS, None, Some(c.clone())),
+        None => unknown(format!("unknown connector {cid} on EVSE {uid}")),
+    }
+}
+
+/// The OCPI object without the `evfed` members (spec §10.7).
+fn strip_evfed(body: &[u8]) -> Option<Value> {
+    let mut v: Value = serde_json::from_slice(body).ok()?;
+    if let Some(obj) = v.as_object_mut() {
+        obj.remove("evfed");
+        obj.remove("publish_allowed_to");
+        if let Some(evses) = obj.get_mut("evses").and_then(Value::as_array_mut) {
+            for e in evses {
+                if let Some(e) = e.as_object_mut() {
+                    e.remove("evfed");
+                    if let Some(cs) = e.get_mut("connectors").and_then(Value::as_array_mut) {
+                        for c in cs.iter_mut().filter_map(Value::as_object_mut) {
+                            c.remove("evfed");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Some(v)
+}
+
+fn envelope(
+    status: StatusCode,
+    code: u32,
+    message: Option<String>,
+    data: Option<Value>,
+) -> HttpResponse {
+    let body = json!({
+        "data": data,
+        "status_code": code,
+        "status_message": message.unwrap_or_else(|| if code == SUCCESS { "Success".into() } else { "Error".into() }),
+        "timestamp": DateTime::now().to_string(),
+    });
+    let mut body = body;
+    if let Some(obj) = body.as_object_mut() {
+        if obj.get("data").is_some_and(Value::is_null) {
+            obj.remove("data");
+        }
+    }
+    HttpResponse::build(status)
+        .content_type("application/json")
+        .body(body.to_string())
+}
+
+fn server_error(e: ApiError) -> HttpResponse {
+    tracing::error!(error = %e, "OCPI request failed");
+    envelope(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        SERVER_ERROR,
+        Some("internal error".into()),
+        None,
+    )
+}
+
+fn insert(headers: &mut actix_web::http::header::HeaderMap, name: &'static str, value: String) {
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&value) {
+        headers.insert(actix_web::http::header::HeaderName::from_static(name), v);
+    }
+}
+
+/// `scheme://host` of the request, for OCPI's absolute URLs.
+pub fn base_url(req: &HttpRequest) -> String {
+    let info = req.connection_info();
+    format!("{}://{}", info.scheme(), info.host())
+}

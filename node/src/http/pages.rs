@@ -1,0 +1,169 @@
+//! Query parameters of list reads and paginated responses (spec §11): `offset`/`limit`, date
+//! windows, filters, `X-Total-Count` and `Link: rel="next"`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
+use evfed_spec::ext::GssCode;
+use evfed_spec::ids::Party;
+use evfed_spec::time::DateTime;
+
+use super::ApiError;
+use crate::store::{Hidden, ListFilter};
+
+/// The largest page.
+pub const MAX_LIMIT: u64 = 1000;
+/// The page size when none is asked for.
+pub const DEFAULT_LIMIT: u64 = 100;
+
+/// Parsed list parameters.
+#[derive(Debug, Clone)]
+pub struct ListParams {
+    pub offset: u64,
+    pub limit: u64,
+    pub party: Option<Party>,
+    pub borough: Option<GssCode>,
+    pub from: Option<DateTime>,
+    pub to: Option<DateTime>,
+}
+
+impl ListParams {
+    /// Reads the query string; `invalid-query` for anything malformed.
+    pub fn parse(req: &HttpRequest) -> Result<Self, ApiError> {
+        let mut p = ListParams {
+            offset: 0,
+            limit: DEFAULT_LIMIT,
+            party: None,
+            borough: None,
+            from: None,
+            to: None,
+        };
+        for (key, value) in pairs(req.query_string())? {
+            match key.as_str() {
+                "offset" => {
+                    p.offset = value
+                        .parse()
+                        .map_err(|_| ApiError::query("offset must be a whole number ≥ 0"))?
+                }
+                "limit" => {
+                    let n: u64 = value
+                        .parse()
+                        .map_err(|_| ApiError::query("limit must be a whole number ≥ 1"))?;
+                    if n == 0 {
+                        return Err(ApiError::query("limit must be at least 1"));
+                    }
+                    p.limit = n.min(MAX_LIMIT);
+                }
+                "party" => {
+                    p.party = Some(
+                        value
+                            .parse()
+                            .map_err(|e| ApiError::query(format!("party: {e}")))?,
+                    )
+                }
+                "borough" => {
+                    p.borough = Some(
+                        value
+                            .parse()
+                            .map_err(|e| ApiError::query(format!("borough: {e}")))?,
+                    )
+                }
+                "date_from" => {
+                    p.from = Some(
+                        value
+                            .parse()
+                            .map_err(|e| ApiError::query(format!("date_from: {e}")))?,
+                    )
+                }
+                "date_to" => {
+                    p.to = Some(
+                        value
+                            .parse()
+                            .map_err(|e| ApiError::query(format!("date_to: {e}")))?,
+                    )
+                }
+                _ => {}
+            }
+        }
+        if let (Some(f), Some(t)) = (&p.from, &p.to) {
+            if f > t {
+                return Err(ApiError::query("date_from is after date_to"));
+            }
+        }
+        Ok(p)
+    }
+
+    pub fn filter(&self, hidden: Hidden) -> ListFilter {
+        ListFilter {
+            party: self.party.as_ref().map(Party::to_string),
+            borough: self.borough.as_ref().map(|b| b.as_str().to_owned()),
+            from_ms: self.from.as_ref().map(DateTime::unix_millis),
+            to_ms: self.to.as_ref().map(DateTime::unix_millis),
+            hidden,
+        }
+    }
+}
+
+/// Decoded `key=value` pairs of a query string.
+pub fn pairs(query: &str) -> Result<Vec<(String, String)>, ApiError> {
+    actix_web::web::Query::<Vec<(String, String)>>::from_query(query)
+        .map(|q| q.into_inner())
+        .map_err(|e| ApiError::query(format!("malformed query string: {e}")))
+}
+
+/// The query string with `offset` set to `offset`, other parameters kept as sent.
+pub fn next_query(query: &str, offset: u64) -> String {
+    let mut parts: Vec<String> = query
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("offset=") && *p != "offset")
+        .map(str::to_owned)
+        .collect();
+    parts.push(format!("offset={offset}"));
+    parts.join("&")
+}
+
+/// A bare JSON array of `items` (each already JSON) with the pagination headers.
+pub fn array_response(
+    req: &HttpRequest,
+    params: &ListParams,
+    total: u64,
+    items: &[Vec<u8>],
+) -> HttpResponse {
+    let mut body = Vec::with_capacity(items.iter().map(|i| i.len() + 1).sum::<usize>() + 2);
+    body.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(item);
+    }
+    body.push(b']');
+    let mut res = HttpResponse::build(StatusCode::OK);
+    res.content_type("application/json");
+    res.insert_header(("X-Total-Count", total.to_string()));
+    let next = params.offset + items.len() as u64;
+    if next < total && !items.is_empty() {
+        res.insert_header((
+            "Link",
+            format!(
+                "<{}?{}>; rel=\"next\"",
+                req.path(),
+                next_query(req.query_string(), next)
+            ),
+        ));
+    }
+    res.body(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_query_replaces_offset_only() {
+        assert_eq!(
+            next_query("limit=5&offset=10&party=GB%2AABC", 15),
+            "limit=5&party=GB%2AABC&offset=15"
+        );
+        assert_eq!(next_query("", 100), "offset=100");
+    }
+}

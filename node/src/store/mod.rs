@@ -1,0 +1,955 @@
+//! The node's SQLite store: current state, both logs as their exact entry bytes, every complete
+//! subtree hash, and every signed checkpoint.
+//!
+//! Contract:
+//! - **One writer.** [`Store::write`] runs a closure in one `IMMEDIATE` transaction on the single
+//!   writer connection. Everything the closure did commits together, or (on `Err`) nothing does.
+//!   When `write` returns `Ok` the transaction is durable (WAL, `synchronous = FULL`).
+//! - **Readers** use their own read-only connections and see the last committed state.
+//! - The log heads (size, root) kept in memory always equal the committed tree.
+//!
+//! Architecture Invariant: SQL appears only in this module.
+
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use evfed_spec::merkle::{Frontier, Hash, TreeHashes, leaf_hash, node_hash};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+pub use schema::VERSION as SCHEMA_VERSION;
+
+/// Which of a node's two logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LogId {
+    Public = 0,
+    Restricted = 1,
+}
+
+impl LogId {
+    pub const BOTH: [LogId; 2] = [LogId::Public, LogId::Restricted];
+
+    /// The log holding a location's entries.
+    pub fn for_publish(publish: bool) -> Self {
+        if publish {
+            LogId::Public
+        } else {
+            LogId::Restricted
+        }
+    }
+}
+
+/// A store failure. Constraint violations never happen for valid callers; every variant other
+/// than `TooNew`/`NotEvfed` is an internal error to the HTTP layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(
+        "the database has schema version {found}, newer than this evfed-node supports ({supported}); \
+         upgrade evfed-node"
+    )]
+    TooNew { found: u32, supported: u32 },
+    #[error("{0} is not an evfed-node database")]
+    NotEvfed(String),
+    #[error("the tree is missing a hash at level {level}, index {index}: the database is damaged")]
+    MissingHash { level: u32, index: u64 },
+    #[error("the store lock was poisoned by a panic")]
+    Poisoned,
+}
+
+/// A location's stored row.
+#[derive(Debug, Clone)]
+pub struct LocationRow {
+    pub publish: bool,
+    pub body: Vec<u8>,
+    pub publish_allowed_to: Option<Vec<u8>>,
+}
+
+/// An EVSE's current status as the store indexes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvseRow {
+    pub uid: String,
+    pub status: String,
+    pub event_time_ms: i64,
+    pub event_time: String,
+}
+
+/// What to write for a location: its row and its EVSEs' status index.
+#[derive(Debug)]
+pub struct LocationWrite<'a> {
+    pub party: &'a str,
+    pub id: &'a str,
+    pub publish: bool,
+    pub borough: Option<&'a str>,
+    pub last_updated_ms: i64,
+    pub body: &'a [u8],
+    pub publish_allowed_to: Option<&'a [u8]>,
+    pub evses: &'a [EvseRow],
+}
+
+/// Which rows a list read returns.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Only these parties' rows (`None`: every party).
+    pub party: Option<String>,
+    /// Only rows in this borough (locations only).
+    pub borough: Option<String>,
+    /// `from_ms <= t < to_ms` on the list's time column.
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    /// Include unpublished locations: all of them (`All`) or one party's (`Party`).
+    pub hidden: Hidden,
+}
+
+/// Which unpublished rows a reader may see.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Hidden {
+    #[default]
+    None,
+    Party(String),
+    All,
+}
+
+/// One page of a list: matching rows in key order, and how many match in all.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub total: u64,
+    pub items: Vec<T>,
+}
+
+/// A status row as `GET /v1/status` lists it.
+#[derive(Debug, Clone)]
+pub struct StatusRow {
+    pub party: String,
+    pub location_id: String,
+    pub uid: String,
+    pub status: String,
+    pub event_time: String,
+}
+
+/// The SQLite store of one node.
+#[derive(Debug)]
+pub struct Store {
+    path: PathBuf,
+    writer: Mutex<Writer>,
+    readers: Mutex<Vec<Connection>>,
+    public_size: AtomicU64,
+    restricted_size: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Writer {
+    conn: Connection,
+    heads: [Frontier; 2],
+}
+
+/// The writer's open transaction, handed to [`Store::write`] closures.
+#[derive(Debug)]
+pub struct Tx<'a> {
+    tx: rusqlite::Transaction<'a>,
+    heads: [Frontier; 2],
+}
+
+/// A read-only connection, handed to [`Store::read`] closures.
+#[derive(Debug)]
+pub struct Reader<'a> {
+    conn: &'a Connection,
+}
+
+/// One log's tree as stored, for proofs.
+#[derive(Debug)]
+pub struct StoredTree<'a> {
+    conn: &'a Connection,
+    log: LogId,
+}
+
+impl Store {
+    /// Creates a new database at `path` (which must not exist) with the current schema.
+    pub fn create(path: &Path) -> Result<Self, StoreError> {
+        if path.exists() {
+            return Err(StoreError::NotEvfed(format!(
+                "{} already exists",
+                path.display()
+            )));
+        }
+        Self::open_inner(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+        )
+    }
+
+    /// Opens an existing database, applying pending migrations.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::NotEvfed(format!(
+                "{} does not exist; run `evfed-node init` first",
+                path.display()
+            )));
+        }
+        Self::open_inner(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+    }
+
+    fn open_inner(path: &Path, flags: OpenFlags) -> Result<Self, StoreError> {
+        let mut conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        check_application(&conn, path)?;
+        schema::migrate(&mut conn)?;
+        let heads = [
+            load_frontier(&conn, LogId::Public)?,
+            load_frontier(&conn, LogId::Restricted)?,
+        ];
+        let store = Self {
+            path: path.to_owned(),
+            public_size: AtomicU64::new(heads[0].size()),
+            restricted_size: AtomicU64::new(heads[1].size()),
+            writer: Mutex::new(Writer { conn, heads }),
+            readers: Mutex::new(Vec::new()),
+        };
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` in one write transaction; commits (durably) when it returns `Ok`, rolls back
+    /// otherwise. Blocking: call it off the async executor.
+    pub fn write<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut guard = self.writer.lock().map_err(|_| StoreError::Poisoned)?;
+        let writer = &mut *guard;
+        let tx = writer
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(StoreError::from)?;
+        let mut tx = Tx {
+            tx,
+            heads: writer.heads.clone(),
+        };
+        let value = f(&mut tx)?;
+        let Tx { tx, heads } = tx;
+        tx.commit().map_err(StoreError::from)?;
+        writer.heads = heads;
+        self.public_size
+            .store(writer.heads[0].size(), Ordering::Release);
+        self.restricted_size
+            .store(writer.heads[1].size(), Ordering::Release);
+        Ok(value)
+    }
+
+    /// Runs `f` on a read-only connection. Blocking: call it off the async executor.
+    pub fn read<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&Reader<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let pooled = self.readers.lock().map_err(|_| StoreError::Poisoned)?.pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .map_err(StoreError::from)?;
+                c.busy_timeout(std::time::Duration::from_secs(5))
+                    .map_err(StoreError::from)?;
+                c
+            }
+        };
+        let result = f(&Reader { conn: &conn });
+        if let Ok(mut pool) = self.readers.lock() {
+            if pool.len() < 16 {
+                pool.push(conn);
+            }
+        }
+        result
+    }
+
+    /// The committed size and root of `log`.
+    pub fn head(&self, log: LogId) -> Result<(u64, Hash), StoreError> {
+        let guard = self.writer.lock().map_err(|_| StoreError::Poisoned)?;
+        let f = &guard.heads[log as usize];
+        Ok((f.size(), f.root()))
+    }
+
+    /// The committed size of the public log, without locking.
+    pub fn public_size(&self) -> u64 {
+        self.public_size.load(Ordering::Acquire)
+    }
+
+    /// The committed size of `log`, without locking.
+    pub fn size(&self, log: LogId) -> u64 {
+        match log {
+            LogId::Public => self.public_size.load(Ordering::Acquire),
+            LogId::Restricted => self.restricted_size.load(Ordering::Acquire),
+        }
+    }
+}
+
+/// Copies the database at `src` to a new file `dst` with SQLite's online backup, safe while a
+/// node is serving from `src`.
+pub fn backup(src: &Path, dst: &Path) -> Result<(), StoreError> {
+    if dst.exists() {
+        return Err(StoreError::NotEvfed(format!(
+            "{} already exists; backups never overwrite",
+            dst.display()
+        )));
+    }
+    let from = Connection::open_with_flags(src, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    check_application(&from, src)?;
+    let mut to = Connection::open(dst)?;
+    {
+        let backup = rusqlite::backup::Backup::new(&from, &mut to)?;
+        backup.run_to_completion(256, std::time::Duration::from_millis(5), None)?;
+    }
+    to.pragma_update(None, "journal_mode", "DELETE")?;
+    Ok(())
+}
+
+/// The size and root of each log in the database at `path`, read without changing it.
+pub fn heads_of(path: &Path) -> Result<[(u64, Hash); 2], StoreError> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    check_application(&conn, path)?;
+    let found = schema::version(&conn)?;
+    if found > schema::VERSION {
+        return Err(StoreError::TooNew {
+            found,
+            supported: schema::VERSION,
+        });
+    }
+    if found == 0 {
+        return Err(StoreError::NotEvfed(path.display().to_string()));
+    }
+    let p = load_frontier(&conn, LogId::Public)?;
+    let r = load_frontier(&conn, LogId::Restricted)?;
+    Ok([(p.size(), p.root()), (r.size(), r.root())])
+}
+
+/// `PRAGMA application_id` marks evfed-node databases ("evfd").
+const APPLICATION_ID: i32 = 0x6576_6664;
+
+fn check_application(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let id: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    let version = schema::version(conn)?;
+    match (id, version) {
+        (APPLICATION_ID, _) => Ok(()),
+        (0, 0) if !conn.is_readonly(rusqlite::MAIN_DB)? => {
+            conn.pragma_update(None, "application_id", APPLICATION_ID)?;
+            Ok(())
+        }
+        _ => Err(StoreError::NotEvfed(path.display().to_string())),
+    }
+}
+
+fn load_frontier(conn: &Connection, log: LogId) -> Result<Frontier, StoreError> {
+    let size: u64 = conn.query_row(
+        "SELECT COALESCE(MAX(idx) + 1, 0) FROM log_entry WHERE log = ?1",
+        [log as i64],
+        |r| get_u64(r, 0),
+    )?;
+    Frontier::from_tree(&StoredTree { conn, log }, size)
+}
+
+impl Tx<'_> {
+    /// Appends `bytes` to `log` and stores the new subtree hashes; returns the entry's index.
+    pub fn append(&mut self, log: LogId, bytes: &[u8]) -> Result<u64, StoreError> {
+        let frontier = &mut self.heads[log as usize];
+        let index = frontier.size();
+        self.tx
+            .prepare_cached("INSERT INTO log_entry (log, idx, bytes) VALUES (?1, ?2, ?3)")?
+            .execute(params![log as i64, index as i64, bytes])?;
+        let mut insert = self.tx.prepare_cached(
+            "INSERT INTO tree_node (log, level, idx, hash) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        let leaf = leaf_hash(bytes);
+        // The frontier's last hashes are the left siblings this leaf completes, smallest last.
+        let siblings = frontier.hashes();
+        let mut hash = leaf;
+        let mut i = index;
+        let mut level = 0u32;
+        loop {
+            insert.execute(params![log as i64, level, i as i64, &hash.0[..]])?;
+            if i & 1 == 0 {
+                break;
+            }
+            let left = siblings.get(siblings.len() - 1 - level as usize).ok_or(
+                StoreError::MissingHash {
+                    level,
+                    index: i - 1,
+                },
+            )?;
+            hash = node_hash(left, &hash);
+            i >>= 1;
+            level += 1;
+        }
+        frontier.push(leaf);
+        Ok(index)
+    }
+
+    pub fn log_size(&self, log: LogId) -> u64 {
+        self.heads[log as usize].size()
+    }
+
+    pub fn location(&self, party: &str, id: &str) -> Result<Option<LocationRow>, StoreError> {
+        location_row(&self.tx, party, id)
+    }
+
+    /// Creates or replaces a location and its EVSE index.
+    pub fn put_location(&mut self, w: &LocationWrite<'_>) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO location (party, id, publish, borough, last_updated_ms, body, publish_allowed_to)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (party, id) DO UPDATE SET publish = ?3, borough = ?4,
+                   last_updated_ms = ?5, body = ?6, publish_allowed_to = ?7",
+            )?
+            .execute(params![
+                w.party,
+                w.id,
+                w.publish,
+                w.borough,
+                w.last_updated_ms,
+                w.body,
+                w.publish_allowed_to
+            ])?;
+        self.tx
+            .prepare_cached("DELETE FROM evse WHERE party = ?1 AND location_id = ?2")?
+            .execute(params![w.party, w.id])?;
+        let mut insert = self.tx.prepare_cached(
+            "INSERT INTO evse (party, location_id, uid, status, event_time_ms, event_time, publish)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        for e in w.evses {
+            insert.execute(params![
+                w.party,
+                w.id,
+                e.uid,
+                e.status,
+                e.event_time_ms,
+                e.event_time,
+                w.publish
+            ])?;
+        }
+        Ok(())
+    }
+
+    /// Rewrites a location's body, e.g. after a status change; its EVSE rows stay.
+    pub fn put_location_body(
+        &mut self,
+        party: &str,
+        id: &str,
+        last_updated_ms: i64,
+        body: &[u8],
+    ) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached(
+                "UPDATE location SET body = ?3, last_updated_ms = ?4 WHERE party = ?1 AND id = ?2",
+            )?
+            .execute(params![party, id, body, last_updated_ms])?;
+        Ok(())
+    }
+
+    /// Updates one EVSE's status index row.
+    pub fn put_evse_status(
+        &mut self,
+        party: &str,
+        location_id: &str,
+        evse: &EvseRow,
+    ) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached(
+                "UPDATE evse SET status = ?4, event_time_ms = ?5, event_time = ?6
+                 WHERE party = ?1 AND location_id = ?2 AND uid = ?3",
+            )?
+            .execute(params![
+                party,
+                location_id,
+                evse.uid,
+                evse.status,
+                evse.event_time_ms,
+                evse.event_time
+            ])?;
+        Ok(())
+    }
+
+    pub fn evses(&self, party: &str, location_id: &str) -> Result<Vec<EvseRow>, StoreError> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT uid, status, event_time_ms, event_time FROM evse
+             WHERE party = ?1 AND location_id = ?2 ORDER BY uid",
+        )?;
+        let rows = stmt.query_map(params![party, location_id], |r| {
+            Ok(EvseRow {
+                uid: r.get(0)?,
+                status: r.get(1)?,
+                event_time_ms: r.get(2)?,
+                event_time: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn tariff(&self, party: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT body FROM tariff WHERE party = ?1 AND id = ?2")?
+            .query_row(params![party, id], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn put_tariff(
+        &mut self,
+        party: &str,
+        id: &str,
+        last_updated_ms: i64,
+        body: &[u8],
+    ) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO tariff (party, id, last_updated_ms, body) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (party, id) DO UPDATE SET last_updated_ms = ?3, body = ?4",
+            )?
+            .execute(params![party, id, last_updated_ms, body])?;
+        Ok(())
+    }
+
+    /// Removes a tariff; false when there was none.
+    pub fn delete_tariff(&mut self, party: &str, id: &str) -> Result<bool, StoreError> {
+        let n = self
+            .tx
+            .prepare_cached("DELETE FROM tariff WHERE party = ?1 AND id = ?2")?
+            .execute(params![party, id])?;
+        Ok(n > 0)
+    }
+
+    pub fn session(&self, party: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT body FROM session WHERE party = ?1 AND id = ?2")?
+            .query_row(params![party, id], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn put_session(
+        &mut self,
+        party: &str,
+        id: &str,
+        start_ms: i64,
+        body: &[u8],
+    ) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO session (party, id, start_ms, body) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (party, id) DO UPDATE SET start_ms = ?3, body = ?4",
+            )?
+            .execute(params![party, id, start_ms, body])?;
+        Ok(())
+    }
+
+    /// Stores a signed checkpoint of `log`.
+    pub fn put_checkpoint(
+        &mut self,
+        log: LogId,
+        tree_size: u64,
+        time: u64,
+        note: &[u8],
+    ) -> Result<(), StoreError> {
+        self.tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO checkpoint (log, tree_size, time, note) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![log as i64, tree_size as i64, time as i64, note])?;
+        Ok(())
+    }
+}
+
+impl Reader<'_> {
+    pub fn location(&self, party: &str, id: &str) -> Result<Option<LocationRow>, StoreError> {
+        location_row(self.conn, party, id)
+    }
+
+    /// Location bodies in key order.
+    pub fn locations(
+        &self,
+        filter: &ListFilter,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Page<Vec<u8>>, StoreError> {
+        let (hidden_all, hidden_party) = hidden_params(&filter.hidden);
+        let cond = "(publish = 1 OR ?1 = 1 OR party = ?2)
+            AND (?3 IS NULL OR party = ?3) AND (?4 IS NULL OR borough = ?4)
+            AND (?5 IS NULL OR last_updated_ms >= ?5) AND (?6 IS NULL OR last_updated_ms < ?6)";
+        let args = params![
+            hidden_all,
+            hidden_party,
+            filter.party,
+            filter.borough,
+            filter.from_ms,
+            filter.to_ms
+        ];
+        let total: u64 = self
+            .conn
+            .prepare_cached(&format!("SELECT COUNT(*) FROM location WHERE {cond}"))?
+            .query_row(args, |r| get_u64(r, 0))?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT body FROM location WHERE {cond} ORDER BY party, id LIMIT ?7 OFFSET ?8"
+        ))?;
+        let items = stmt
+            .query_map(
+                params![
+                    hidden_all,
+                    hidden_party,
+                    filter.party,
+                    filter.borough,
+                    filter.from_ms,
+                    filter.to_ms,
+                    limit as i64,
+                    offset as i64
+                ],
+                |r| r.get(0),
+            )?
+            .collect::<Result<_, _>>()?;
+        Ok(Page { total, items })
+    }
+
+    /// Published location bodies with this id, of any party (the OCPI surface names locations
+    /// by id alone). At most `max`.
+    pub fn published_locations_with_id(
+        &self,
+        id: &str,
+        max: u64,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT body FROM location WHERE id = ?1 AND publish = 1 ORDER BY party LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![id, max as i64], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn tariff(&self, party: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT body FROM tariff WHERE party = ?1 AND id = ?2")?
+            .query_row(params![party, id], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn tariffs(
+        &self,
+        filter: &ListFilter,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Page<Vec<u8>>, StoreError> {
+        self.simple_list("tariff", "last_updated_ms", filter, offset, limit)
+    }
+
+    pub fn sessions(
+        &self,
+        filter: &ListFilter,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Page<Vec<u8>>, StoreError> {
+        self.simple_list("session", "start_ms", filter, offset, limit)
+    }
+
+    fn simple_list(
+        &self,
+        table: &str,
+        time: &str,
+        filter: &ListFilter,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Page<Vec<u8>>, StoreError> {
+        let cond = format!(
+            "(?1 IS NULL OR party = ?1) AND (?2 IS NULL OR {time} >= ?2) AND (?3 IS NULL OR {time} < ?3)"
+        );
+        let total: u64 = self
+            .conn
+            .prepare_cached(&format!("SELECT COUNT(*) FROM {table} WHERE {cond}"))?
+            .query_row(params![filter.party, filter.from_ms, filter.to_ms], |r| {
+                get_u64(r, 0)
+            })?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT body FROM {table} WHERE {cond} ORDER BY party, id LIMIT ?4 OFFSET ?5"
+        ))?;
+        let items = stmt
+            .query_map(
+                params![
+                    filter.party,
+                    filter.from_ms,
+                    filter.to_ms,
+                    limit as i64,
+                    offset as i64
+                ],
+                |r| r.get(0),
+            )?
+            .collect::<Result<_, _>>()?;
+        Ok(Page { total, items })
+    }
+
+    /// Current status of published EVSEs, in key order.
+    pub fn statuses(
+        &self,
+        filter: &ListFilter,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Page<StatusRow>, StoreError> {
+        let cond = "publish = 1 AND (?1 IS NULL OR party = ?1)
+            AND (?2 IS NULL OR event_time_ms >= ?2) AND (?3 IS NULL OR event_time_ms < ?3)";
+        let total: u64 = self
+            .conn
+            .prepare_cached(&format!("SELECT COUNT(*) FROM evse WHERE {cond}"))?
+            .query_row(params![filter.party, filter.from_ms, filter.to_ms], |r| {
+                get_u64(r, 0)
+            })?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT party, location_id, uid, status, event_time FROM evse WHERE {cond}
+             ORDER BY party, location_id, uid LIMIT ?4 OFFSET ?5"
+        ))?;
+        let items = stmt
+            .query_map(
+                params![
+                    filter.party,
+                    filter.from_ms,
+                    filter.to_ms,
+                    limit as i64,
+                    offset as i64
+                ],
+                |r| {
+                    Ok(StatusRow {
+                        party: r.get(0)?,
+                        location_id: r.get(1)?,
+                        uid: r.get(2)?,
+                        status: r.get(3)?,
+                        event_time: r.get(4)?,
+                    })
+                },
+            )?
+            .collect::<Result<_, _>>()?;
+        Ok(Page { total, items })
+    }
+
+    /// Entries `start..end` of `log`, stopping early once `max_bytes` are gathered (but always
+    /// returning the first entry of a non-empty range).
+    pub fn entries(
+        &self,
+        log: LogId,
+        start: u64,
+        end: u64,
+        max_bytes: usize,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT bytes FROM log_entry WHERE log = ?1 AND idx >= ?2 AND idx < ?3 ORDER BY idx",
+        )?;
+        let mut rows = stmt.query(params![log as i64, start as i64, end as i64])?;
+        let mut out = Vec::new();
+        let mut total = 0;
+        while let Some(row) = rows.next()? {
+            let bytes: Vec<u8> = row.get(0)?;
+            total += bytes.len() + 1;
+            if total > max_bytes && !out.is_empty() {
+                break;
+            }
+            out.push(bytes);
+        }
+        Ok(out)
+    }
+
+    /// The newest signed checkpoint of `log`: (tree size, note).
+    pub fn latest_checkpoint(&self, log: LogId) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT tree_size, note FROM checkpoint WHERE log = ?1 ORDER BY tree_size DESC LIMIT 1",
+            )?
+            .query_row([log as i64], |r| Ok((get_u64(r, 0)?, r.get(1)?)))
+            .optional()?)
+    }
+
+    /// `log`'s tree, for proofs.
+    pub fn tree(&self, log: LogId) -> StoredTree<'_> {
+        StoredTree {
+            conn: self.conn,
+            log,
+        }
+    }
+}
+
+impl TreeHashes for StoredTree<'_> {
+    type Error = StoreError;
+    fn subtree(&self, level: u32, index: u64) -> Result<Hash, StoreError> {
+        let bytes: Option<Vec<u8>> = self
+            .conn
+            .prepare_cached(
+                "SELECT hash FROM tree_node WHERE log = ?1 AND level = ?2 AND idx = ?3",
+            )?
+            .query_row(params![self.log as i64, level, index as i64], |r| r.get(0))
+            .optional()?;
+        bytes
+            .as_deref()
+            .and_then(Hash::from_slice)
+            .ok_or(StoreError::MissingHash { level, index })
+    }
+}
+
+fn get_u64(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<u64> {
+    let v: i64 = row.get(i)?;
+    u64::try_from(v).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Integer, Box::new(e))
+    })
+}
+
+fn hidden_params(h: &Hidden) -> (bool, Option<&str>) {
+    match h {
+        Hidden::None => (false, None),
+        Hidden::Party(p) => (false, Some(p)),
+        Hidden::All => (true, None),
+    }
+}
+
+fn location_row(
+    conn: &Connection,
+    party: &str,
+    id: &str,
+) -> Result<Option<LocationRow>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT publish, body, publish_allowed_to FROM location WHERE party = ?1 AND id = ?2",
+        )?
+        .query_row(params![party, id], |r| {
+            Ok(LocationRow {
+                publish: r.get(0)?,
+                body: r.get(1)?,
+                publish_allowed_to: r.get(2)?,
+            })
+        })
+        .optional()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use evfed_spec::merkle::{MemoryTree, consistency_proof, inclusion_proof};
+
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(&dir.path().join("t.db")).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn appends_match_the_reference_tree_and_survive_reopen() {
+        let (dir, store) = store();
+        let mut reference = MemoryTree::new();
+        for n in 0..37u32 {
+            let entry = format!("{{\"n\":{n}}}");
+            store
+                .write(|tx| tx.append(LogId::Public, entry.as_bytes()).map(|_| ()))
+                .unwrap();
+            reference.append(entry.as_bytes());
+            assert_eq!(
+                store.head(LogId::Public).unwrap(),
+                (reference.size(), reference.root())
+            );
+        }
+        store
+            .read(|r| {
+                let tree = r.tree(LogId::Public);
+                for size in 1..=37 {
+                    for i in 0..size {
+                        assert_eq!(
+                            inclusion_proof(&tree, i, size).unwrap(),
+                            reference.inclusion_proof(i, size).unwrap()
+                        );
+                    }
+                    assert_eq!(
+                        consistency_proof(&tree, size / 2 + 1, size).unwrap(),
+                        reference.consistency_proof(size / 2 + 1, size).unwrap()
+                    );
+                }
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        let path = store.path().to_owned();
+        drop(store);
+        let reopened = Store::open(&path).unwrap();
+        assert_eq!(
+            reopened.head(LogId::Public).unwrap(),
+            (37, reference.root())
+        );
+        assert_eq!(reopened.head(LogId::Restricted).unwrap().0, 0);
+        drop(dir);
+    }
+
+    #[test]
+    fn a_failed_write_changes_nothing() {
+        let (_dir, store) = store();
+        store
+            .write(|tx| tx.append(LogId::Public, b"{}").map(|_| ()))
+            .unwrap();
+        let before = store.head(LogId::Public).unwrap();
+        let r: Result<(), StoreError> = store.write(|tx| {
+            tx.append(LogId::Public, b"{\"a\":1}")?;
+            Err(StoreError::Poisoned)
+        });
+        assert!(r.is_err());
+        assert_eq!(store.head(LogId::Public).unwrap(), before);
+        let n = store
+            .read(|r| r.entries(LogId::Public, 0, 10, usize::MAX))
+            .unwrap()
+            .len();
+        assert_eq!(n, 1);
+        // The frontier kept in memory still extends correctly after the rollback.
+        store
+            .write(|tx| tx.append(LogId::Public, b"{\"b\":2}").map(|_| ()))
+            .unwrap();
+        let mut reference = MemoryTree::new();
+        reference.append(b"{}");
+        reference.append(b"{\"b\":2}");
+        assert_eq!(store.head(LogId::Public).unwrap(), (2, reference.root()));
+    }
+
+    #[test]
+    fn newer_databases_and_foreign_files_are_refused() {
+        let (dir, store) = store();
+        let path = store.path().to_owned();
+        drop(store);
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        drop(conn);
+        assert!(matches!(Store::open(&path), Err(StoreError::TooNew { .. })));
+        let other = dir.path().join("other.db");
+        let conn = Connection::open(&other).unwrap();
+        conn.execute_batch("CREATE TABLE t (x); PRAGMA application_id = 7;")
+            .unwrap();
+        drop(conn);
+        assert!(matches!(Store::open(&other), Err(StoreError::NotEvfed(_))));
+    }
+
+    #[test]
+    fn backup_copies_a_consistent_snapshot() {
+        let (dir, store) = store();
+        for n in 0..10u32 {
+            let e = format!("{{\"n\":{n}}}");
+            store
+                .write(|tx| tx.append(LogId::Restricted, e.as_bytes()).map(|_| ()))
+                .unwrap();
+        }
+        let out = dir.path().join("backup.db");
+        backup(store.path(), &out).unwrap();
+        assert_eq!(
+            heads_of(&out).unwrap()[1],
+            store.head(LogId::Restricted).unwrap()
+        );
+        assert!(backup(store.path(), &out).is_err(), "never overwrites");
+    }
+}

@@ -1,0 +1,104 @@
+//! Numbered, forward-only migrations tracked in `PRAGMA user_version`, each run in a
+//! transaction. A database newer than this binary is refused.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Migration `i` takes the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: logs, tree, checkpoints and current state.
+    r#"
+    CREATE TABLE log_entry (
+        log   INTEGER NOT NULL,            -- 0 public, 1 restricted
+        idx   INTEGER NOT NULL,
+        bytes BLOB    NOT NULL,            -- exactly the canonical bytes hashed into the tree
+        PRIMARY KEY (log, idx)
+    ) STRICT, WITHOUT ROWID;
+
+    -- Every complete subtree: level 0 are leaf hashes; (level, idx) covers leaves
+    -- [idx * 2^level, (idx + 1) * 2^level).
+    CREATE TABLE tree_node (
+        log   INTEGER NOT NULL,
+        level INTEGER NOT NULL,
+        idx   INTEGER NOT NULL,
+        hash  BLOB    NOT NULL,
+        PRIMARY KEY (log, level, idx)
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE checkpoint (
+        log       INTEGER NOT NULL,
+        tree_size INTEGER NOT NULL,
+        time      INTEGER NOT NULL,
+        note      BLOB    NOT NULL,        -- the signed note exactly as served
+        PRIMARY KEY (log, tree_size)
+    ) STRICT;
+
+    CREATE TABLE location (
+        party              TEXT    NOT NULL,   -- CC*PID
+        id                 TEXT    NOT NULL,
+        publish            INTEGER NOT NULL,
+        borough            TEXT,
+        last_updated_ms    INTEGER NOT NULL,
+        body               BLOB    NOT NULL,   -- JSON as served, without publish_allowed_to
+        publish_allowed_to BLOB,               -- JSON array; restricted, never logged
+        PRIMARY KEY (party, id)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX location_borough ON location (borough, party, id);
+    CREATE INDEX location_by_id ON location (id);
+
+    CREATE TABLE evse (
+        party         TEXT    NOT NULL,
+        location_id   TEXT    NOT NULL,
+        uid           TEXT    NOT NULL,
+        status        TEXT    NOT NULL,
+        event_time_ms INTEGER NOT NULL,
+        event_time    TEXT    NOT NULL,
+        publish       INTEGER NOT NULL,
+        PRIMARY KEY (party, location_id, uid),
+        FOREIGN KEY (party, location_id) REFERENCES location (party, id) ON DELETE CASCADE
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE tariff (
+        party           TEXT    NOT NULL,
+        id              TEXT    NOT NULL,
+        last_updated_ms INTEGER NOT NULL,
+        body            BLOB    NOT NULL,
+        PRIMARY KEY (party, id)
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE session (
+        party    TEXT    NOT NULL,
+        id       TEXT    NOT NULL,
+        start_ms INTEGER NOT NULL,
+        body     BLOB    NOT NULL,
+        PRIMARY KEY (party, id)
+    ) STRICT, WITHOUT ROWID;
+    "#,
+];
+
+/// The schema version this binary writes.
+pub const VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Brings `conn` up to [`VERSION`], one transaction per migration.
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let current: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current > VERSION {
+        return Err(StoreError::TooNew {
+            found: current,
+            supported: VERSION,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as u32 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// The version stored in `conn`.
+pub fn version(conn: &Connection) -> Result<u32, StoreError> {
+    Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+}

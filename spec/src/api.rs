@@ -1,0 +1,67 @@
+//! Bodies of the node API that are not OCPI objects (spec §3.4, §10): the discovery document,
+//! batch results, proofs, the OCPI response envelope.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// `GET /.well-known/evfed` (spec §3.4). Readers ignore members they do not know.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Discovery {
+    /// `"1"` for this standard.
+    pub spec_version: String,
+    /// The public log's origin.
+    pub origin: String,
+    /// Verifier keys, current first, then previous keys newest first.
+    pub vkeys: Vec<String>,
+    /// `borough`, `cpo` or `aggregator`.
+    pub kind: String,
+    /// The borough's ONS GSS code for `kind: "borough"`, else null.
+    pub borough: Option<String>,
+    /// Parties (`CC*PID`) whose records the node holds or accepts; informative only.
+    pub parties: Vec<String>,
+    pub endpoints: Endpoints,
+}
+
+/// URLs (absolute or relative to the discovery document) of a node's resources.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Endpoints {
+    pub locations: String,
+    pub tariffs: String,
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<String>,
+    /// Base URL of the public log: append `/checkpoint`, `/entries`, `/proof/...`.
+    pub log: String,
+    /// Base URL of the restricted log.
+    pub restricted_log: String,
+    pub ocpi_versions: String,
+    pub openapi: String,
+}
+
+/// The answer to `POST /v1/status` and `POST /v1/sessions`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BatchResult {
+    /// Items in the request.
+    pub received: u64,
+    /// Log entries appended (items that changed nothing append none).
+    pub appended: u64,
+}
+
+/// An inclusion or consistency proof (spec §10.6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Proof {
+    /// Base64 SHA-256 hashes in RFC 9162 order.
+    pub hashes: Vec<String>,
+}
+
+/// The OCPI 2.2.1 response envelope (OCPI §4.1.6), used only on the `/ocpi` surface.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OcpiResponse<T> {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<T>,
+    /// 1000 for success; 2xxx client errors, 3xxx server errors (OCPI §5).
+    pub status_code: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
+    pub timestamp: crate::time::DateTime,
+}
