@@ -3,3 +3,4 @@
 
 mod openapi;
 mod support;
+mod writes;
