@@ -1,0 +1,258 @@
+//! The node's life: clean shutdown with a final checkpoint, backup while writing, restore,
+//! refusing to sign after an old backup, and key rotation.
+
+use std::process::Command;
+
+use evfed_spec::checkpoint::Checkpoint;
+use evfed_spec::note::{self, VerifierKey};
+use evfed_spec::trust::Unverified;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use evfed_spec::merkle::MemoryTree;
+
+use crate::support::{BIN, NodeDir, Running, run as cli};
+
+/// Puts `n` small published locations for GB*LPC, numbered from `from`.
+fn put_locations(node: &NodeDir, run: &Running, from: u32, n: u32) {
+    let token = node.writer("GB*LPC");
+    for i in from..from + n {
+        let body = location(i);
+        let res = run.send(
+            Method::PUT,
+            &format!("/v1/locations/GB/LPC/L{i}"),
+            Some(&token),
+            body.to_string().as_bytes(),
+        );
+        assert!(res.status().is_success(), "{}", res.text().unwrap());
+    }
+}
+
+pub fn location(i: u32) -> Value {
+    json!({
+        "country_code": "GB", "party_id": "LPC", "id": format!("L{i}"), "publish": true,
+        "address": format!("{i} Camden High Street"), "city": "London", "postal_code": "NW1 7JR",
+        "country": "GBR", "coordinates": {"latitude": "51.539200", "longitude": "-0.142600"},
+        "time_zone": "Europe/London", "last_updated": "2026-10-01T12:00:00Z",
+        "evses": [{"uid": format!("L{i}-1"), "status": "AVAILABLE", "last_updated": "2026-10-01T12:00:00Z",
+            "connectors": [{"id": "1", "standard": "IEC_62196_T2", "format": "SOCKET",
+                "power_type": "AC_1_PHASE", "max_voltage": 230, "max_amperage": 32,
+                "last_updated": "2026-10-01T12:00:00Z"}]}]
+    })
+}
+
+fn vkeys(run: &Running) -> Vec<VerifierKey> {
+    run.json("/.well-known/evfed")["vkeys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn sigterm_signs_a_final_checkpoint_and_restart_continues() {
+    let node = NodeDir::camden();
+    std::fs::write(node.path().join("config.toml"), {
+        let text = std::fs::read_to_string(node.path().join("config.toml")).unwrap();
+        // A long interval: only the shutdown can cover the writes.
+        text.replace(
+            "# checkpoint_interval = \"1s\"",
+            "checkpoint_interval = \"1h\"",
+        )
+    })
+    .unwrap();
+    let run = node.serve();
+    assert_eq!(run.get("/readyz").status(), 200);
+    put_locations(&node, &run, 0, 3);
+    let note = run.get("/v1/log/checkpoint").text().unwrap();
+    assert_eq!(note.lines().nth(1), Some("0"), "interval not yet passed");
+    let status = run.stop();
+    assert!(status.success(), "clean exit on SIGTERM: {status}");
+    let run = node.serve();
+    let note = run.get("/v1/log/checkpoint").text().unwrap();
+    assert_eq!(
+        note.lines().nth(1),
+        Some("3"),
+        "final checkpoint covers every write"
+    );
+    let cp = Unverified::new(note.into_bytes())
+        .verify_checkpoint(&vkeys(&run))
+        .unwrap();
+    assert_eq!(cp.checkpoint().origin, "evfed.camden.example");
+    // Only one process may own the directory.
+    let out = Command::new(BIN)
+        .args(["serve", "--dir", &node.dir_arg(), "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another evfed-node process"));
+}
+
+#[test]
+fn backup_while_writing_restore_and_an_old_backup_refuses_to_sign() {
+    let node = NodeDir::camden();
+    let run = node.serve();
+    put_locations(&node, &run, 0, 5);
+    run.wait_for_checkpoint(5);
+    let old = node.tmp.path().join("old.db");
+    assert!(
+        cli(&["backup", "--dir", &node.dir_arg(), old.to_str().unwrap()])
+            .status
+            .success()
+    );
+
+    // A backup taken while another thread keeps writing is a consistent snapshot: its tree is a
+    // prefix of the final one.
+    let during = node.tmp.path().join("during.db");
+    std::thread::scope(|s| {
+        let writer = s.spawn(|| put_locations(&node, &run, 5, 40));
+        let out = cli(&["backup", "--dir", &node.dir_arg(), during.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        writer.join().unwrap();
+    });
+    run.wait_for_checkpoint(45);
+    let entries = run.get("/v1/log/entries?start=0&end=45").text().unwrap();
+    let lines: Vec<&str> = entries.lines().collect();
+    assert_eq!(lines.len(), 45);
+    let tree = MemoryTree::from_entries(&lines);
+    let [(size, root), _] = evfed_node::store::heads_of(&during).unwrap();
+    assert!((5..=45).contains(&size), "backup of size {size}");
+    assert_eq!(
+        tree.root_at(size).unwrap(),
+        root,
+        "the backup is a prefix of the log"
+    );
+    assert!(run.stop().success());
+    let after = node.tmp.path().join("after.db");
+    assert!(
+        cli(&["backup", "--dir", &node.dir_arg(), after.to_str().unwrap()])
+            .status
+            .success()
+    );
+
+    // Restoring the old backup is refused: the node signed a longer history since.
+    let out = cli(&["restore", "--dir", &node.dir_arg(), old.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("older than the last checkpoint"), "{err}");
+
+    // Forced, the node then refuses to sign, says why and how to recover, and does not start.
+    let out = cli(&[
+        "restore",
+        "--force",
+        "--dir",
+        &node.dir_arg(),
+        old.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let refused = match node.try_serve() {
+        Ok(_) => panic!("a node restored from an old backup must not serve"),
+        Err(log) => log,
+    };
+    assert!(refused.contains("exit status: 3"), "{refused}");
+    assert!(refused.contains("refusing to sign"), "{refused}");
+    assert!(
+        refused.contains("restore a backup taken after that checkpoint"),
+        "{refused}"
+    );
+
+    // The backup taken after the last checkpoint restores, and the node serves every write.
+    let out = cli(&["restore", "--dir", &node.dir_arg(), after.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = node.serve();
+    assert_eq!(run.tree_size(), 45);
+    assert_eq!(run.get("/readyz").status(), 200);
+}
+
+#[test]
+fn a_newer_backup_restores_and_serves() {
+    let node = NodeDir::camden();
+    let run = node.serve();
+    put_locations(&node, &run, 0, 4);
+    run.wait_for_checkpoint(4);
+    let status = run.stop();
+    assert!(status.success());
+    let snap = node.tmp.path().join("snap.db");
+    assert!(
+        cli(&["backup", "--dir", &node.dir_arg(), snap.to_str().unwrap()])
+            .status
+            .success()
+    );
+    // Lose the database; restore the snapshot; the node serves the same signed history.
+    std::fs::remove_file(node.path().join("evfed.db")).unwrap();
+    let out = cli(&["restore", "--dir", &node.dir_arg(), snap.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = node.serve();
+    assert_eq!(run.tree_size(), 4);
+    assert_eq!(run.json("/v1/locations").as_array().unwrap().len(), 4);
+    assert_eq!(run.get("/readyz").status(), 200);
+}
+
+#[test]
+fn key_rotation_is_announced_in_the_log_and_signed_by_the_old_key() {
+    let node = NodeDir::camden();
+    let run = node.serve();
+    put_locations(&node, &run, 0, 2);
+    let old_keys = vkeys(&run);
+    assert_eq!(old_keys.len(), 1);
+    // Rotation needs the directory: a serving node holds it.
+    assert!(
+        !cli(&["key", "rotate", "--dir", &node.dir_arg()])
+            .status
+            .success()
+    );
+    assert!(run.stop().success());
+    let out = cli(&["key", "rotate", "--dir", &node.dir_arg()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let new_vkey = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
+
+    let run = node.serve();
+    let keys = vkeys(&run);
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0].to_string(), new_vkey, "current key first");
+    assert_eq!(keys[1], old_keys[0]);
+    // The rotation entry is the last one, signed by the old key's checkpoint.
+    let entries = run.get("/v1/log/entries?start=0&end=100").text().unwrap();
+    let last: Value = serde_json::from_str(entries.lines().last().unwrap()).unwrap();
+    assert_eq!(last["type"], "key_rotation");
+    assert_eq!(last["data"]["vkey"], new_vkey.as_str());
+    assert_eq!(
+        last["data"]["previous_vkey"],
+        old_keys[0].to_string().as_str()
+    );
+    // New checkpoints carry both signatures for the co-signing period.
+    put_locations(&node, &run, 2, 1);
+    let note = run.wait_for_checkpoint(4);
+    let opened = note::open(note.as_bytes(), &old_keys).unwrap();
+    assert_eq!(opened.verified_by.len(), 1, "the previous key co-signs");
+    let by_new = note::open(note.as_bytes(), &keys[..1]).unwrap();
+    assert_eq!(by_new.verified_by.len(), 1);
+    let cp = Checkpoint::parse_text(&opened.text).unwrap();
+    assert_eq!(cp.tree_size, 4);
+}
