@@ -3,5 +3,6 @@
 
 mod lifecycle;
 mod openapi;
+mod reads;
 mod support;
 mod writes;
