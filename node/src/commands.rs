@@ -273,13 +273,13 @@ pub fn issue_token(
     if scopes.iter().any(|s| s == "data:write") && party.is_none() {
         bail!("a data:write token needs --party 'CC*PID'");
     }
-    if let Some(p) = party {
-        if !config.accepts(p) {
-            bail!(
-                "this node does not accept party {p} (see `parties` in {})",
-                home.config_path().display()
-            );
-        }
+    if let Some(p) = party
+        && !config.accepts(p)
+    {
+        bail!(
+            "this node does not accept party {p} (see `parties` in {})",
+            home.config_path().display()
+        );
     }
     let issuer = Issuer::new(config.origin.as_str(), &home.issuer_key()?)?;
     let subject = party

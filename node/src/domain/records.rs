@@ -247,14 +247,15 @@ pub fn write_location(
         clock_location(&mut new, &now)?;
         policy.place(&mut new);
 
-        if let Some(cur) = &current {
-            if same_location(cur, &new) && current_pat == new_pat {
-                return Ok(Written {
-                    created: false,
-                    appended: 0,
-                    body: part_body(cur, part)?,
-                });
-            }
+        if let Some(cur) = &current
+            && same_location(cur, &new)
+            && current_pat == new_pat
+        {
+            return Ok(Written {
+                created: false,
+                appended: 0,
+                body: part_body(cur, part)?,
+            });
         }
         let appended = append_location_entries(tx, current.as_ref(), &new, &now)?;
         store_location(tx, &party, &new, &new_pat, current.as_ref())?;
@@ -295,7 +296,7 @@ pub fn put_tariff(
             .transpose()?;
         if let Some(cur) = &current {
             let mut a = cur.clone();
-            a.last_updated = tariff.last_updated.clone();
+            a.last_updated = tariff.last_updated;
             if a == tariff {
                 return Ok(Written {
                     created: false,
@@ -305,7 +306,7 @@ pub fn put_tariff(
             }
         }
         let entry = LogEntry {
-            recorded_at: now.clone(),
+            recorded_at: now,
             data: EntryData::Tariff(Box::new(tariff.clone())),
         };
         tx.append(LogId::Public, &entry_bytes(&entry)?)?;
@@ -426,17 +427,17 @@ pub fn post_status(
                 .ok_or_else(conflict)?;
             evse.status = c.status;
             if c.event_time > evse.last_updated {
-                evse.last_updated = c.event_time.clone();
+                evse.last_updated = c.event_time;
             }
             if c.event_time > l.loc.last_updated {
-                l.loc.last_updated = c.event_time.clone();
+                l.loc.last_updated = c.event_time;
             }
             row.status = status;
             row.event_time_ms = at;
             row.event_time = c.event_time.to_string();
             tx.put_evse_status(&party, c.location_id.as_str(), row)?;
             let entry = LogEntry {
-                recorded_at: now.clone(),
+                recorded_at: now,
                 data: EntryData::EvseStatus(c.clone()),
             };
             tx.append(LogId::for_publish(l.publish), &entry_bytes(&entry)?)?;
@@ -498,7 +499,7 @@ pub fn post_sessions(
                 &body,
             )?;
             let entry = LogEntry {
-                recorded_at: now.clone(),
+                recorded_at: now,
                 data: EntryData::Session(r.clone()),
             };
             tx.append(LogId::Restricted, &entry_bytes(&entry)?)?;
@@ -645,11 +646,11 @@ fn roll_up(loc: &mut Location) {
     for evse in &mut loc.evses {
         for c in &evse.connectors {
             if c.last_updated > evse.last_updated {
-                evse.last_updated = c.last_updated.clone();
+                evse.last_updated = c.last_updated;
             }
         }
         if evse.last_updated > loc.last_updated {
-            loc.last_updated = evse.last_updated.clone();
+            loc.last_updated = evse.last_updated;
         }
     }
 }
@@ -662,7 +663,7 @@ fn clock(t: &mut DateTime, now: &DateTime, what: &str) -> Result<(), Error> {
         return Err(Error::InvalidField(format!("{what}: {t} is in the future")));
     }
     if ahead > 0 {
-        *t = now.clone();
+        *t = *now;
     }
     Ok(())
 }
@@ -694,11 +695,11 @@ fn same_location(a: &Location, b: &Location) -> bool {
 fn without_times(loc: &Location) -> Location {
     let epoch = DateTime::from_unix_seconds(0).unwrap_or_else(DateTime::now);
     let mut l = loc.clone();
-    l.last_updated = epoch.clone();
+    l.last_updated = epoch;
     for e in &mut l.evses {
-        e.last_updated = epoch.clone();
+        e.last_updated = epoch;
         for c in &mut e.connectors {
-            c.last_updated = epoch.clone();
+            c.last_updated = epoch;
         }
     }
     l
@@ -743,7 +744,7 @@ fn append_location_entries(
                 id: cur.id.clone(),
             });
             let bytes = entry_bytes(&LogEntry {
-                recorded_at: now.clone(),
+                recorded_at: *now,
                 data,
             })?;
             tx.append(LogId::for_publish(cur.publish), &bytes)?;
@@ -756,10 +757,10 @@ fn append_location_entries(
                     location_id: new.id.clone(),
                     evse_uid: evse.uid.clone(),
                     status: evse.status,
-                    event_time: evse.last_updated.clone(),
+                    event_time: evse.last_updated,
                 };
                 let bytes = entry_bytes(&LogEntry {
-                    recorded_at: now.clone(),
+                    recorded_at: *now,
                     data: EntryData::EvseStatus(change),
                 })?;
                 tx.append(log, &bytes)?;
@@ -768,10 +769,7 @@ fn append_location_entries(
             return Ok(appended);
         }
     }
-    tx.append(
-        log,
-        &entry_bytes(&LogEntry::location(new.clone(), now.clone()))?,
-    )?;
+    tx.append(log, &entry_bytes(&LogEntry::location(new.clone(), *now))?)?;
     Ok(appended + 1)
 }
 

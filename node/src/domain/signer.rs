@@ -158,10 +158,10 @@ impl Signer {
                 continue;
             }
             if let Err(e) = self.check(store, log, &last, (size, root)) {
-                if let SignError::Inconsistent(reason) = &e {
-                    if let Ok(mut r) = self.refused.write() {
-                        *r = Some(reason.clone());
-                    }
+                if let SignError::Inconsistent(reason) = &e
+                    && let Ok(mut r) = self.refused.write()
+                {
+                    *r = Some(reason.clone());
                 }
                 return Err(e);
             }

@@ -233,10 +233,10 @@ fn envelope(
         "timestamp": DateTime::now().to_string(),
     });
     let mut body = body;
-    if let Some(obj) = body.as_object_mut() {
-        if obj.get("data").is_some_and(Value::is_null) {
-            obj.remove("data");
-        }
+    if let Some(obj) = body.as_object_mut()
+        && obj.get("data").is_some_and(Value::is_null)
+    {
+        obj.remove("data");
     }
     HttpResponse::build(status)
         .content_type("application/json")

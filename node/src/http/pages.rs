@@ -84,10 +84,10 @@ impl ListParams {
                 _ => {}
             }
         }
-        if let (Some(f), Some(t)) = (&p.from, &p.to) {
-            if f > t {
-                return Err(ApiError::query("date_from is after date_to"));
-            }
+        if let (Some(f), Some(t)) = (&p.from, &p.to)
+            && f > t
+        {
+            return Err(ApiError::query("date_from is after date_to"));
         }
         Ok(p)
     }
