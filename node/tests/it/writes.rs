@@ -488,3 +488,63 @@ fn batches_are_all_or_nothing() {
         .unwrap();
     assert_eq!(sessions.as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn a_cpo_node_listing_parties_accepts_only_those() {
+    let node = NodeDir::init("evfed.lpc.example", &["--kind", "cpo", "--party", "gb*lpc"]);
+    let out = crate::support::run(&[
+        "token",
+        "issue",
+        "--dir",
+        &node.dir_arg(),
+        "--party",
+        "GB*RHX",
+        "--scope",
+        "data:write",
+    ]);
+    assert!(
+        !out.status.success(),
+        "no tokens for parties the node does not accept"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not accept party GB*RHX"));
+    let run = node.serve();
+    let discovery = run.json("/.well-known/evfed");
+    assert_eq!(
+        discovery["parties"],
+        json!(["GB*LPC"]),
+        "parties are canonical upper-case"
+    );
+    assert_eq!(discovery["kind"], "cpo");
+    assert_eq!(discovery["borough"], Value::Null);
+    let token = node.writer("GB*LPC");
+    let body = read(&fixture("valid/location_westminster_lamppost.json"));
+    assert_eq!(
+        run.send(
+            Method::PUT,
+            "/v1/locations/GB/LPC/LPC-WCC-00417",
+            Some(&token),
+            &body
+        )
+        .status(),
+        201
+    );
+    // A CPO node keeps the borough of a London location.
+    assert_eq!(
+        run.json("/v1/locations/GB/LPC/LPC-WCC-00417")["evfed"]["borough"],
+        "E09000033"
+    );
+    // init refuses contradictory settings before writing anything.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("n");
+    let out = crate::support::run(&[
+        "init",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--origin",
+        "o.example",
+        "--kind",
+        "borough",
+    ]);
+    assert!(!out.status.success());
+    assert!(!dir.join("node.key").exists());
+}
