@@ -181,31 +181,18 @@ pub fn write_location(
             }
             (Part::Evse(uid), _) => {
                 let mut loc = current.clone().ok_or_else(not_found)?;
-                let slot = loc.evses.iter().position(|e| &e.uid == uid);
-                let evse: Evse = match (&patch, slot) {
-                    (None, _) => parse(body)?,
-                    (Some(p), Some(i)) => {
-                        check_patch_ids(p, &[("uid", uid.as_str())])?;
-                        merge(&loc.evses[i], p)?
-                    }
-                    (Some(_), None) => {
-                        return Err(Error::NotFound(format!(
-                            "no EVSE {uid} in location {party}/{}",
-                            key.id
-                        )));
-                    }
-                };
-                if &evse.uid != uid {
-                    return Err(Error::InvalidField(format!(
-                        "uid {} differs from the path's {uid}",
-                        evse.uid
-                    )));
-                }
-                let created = slot.is_none();
-                match slot {
-                    Some(i) => loc.evses[i] = evse,
-                    None => loc.evses.push(evse),
-                }
+                let what = format!("EVSE {uid} in location {party}/{}", key.id);
+                let created = write_child(
+                    &mut loc.evses,
+                    Child {
+                        field: "uid",
+                        id: uid.as_str(),
+                        what: &what,
+                    },
+                    |e: &Evse| e.uid.as_str(),
+                    patch.as_ref(),
+                    body,
+                )?;
                 roll_up(&mut loc);
                 (loc, current_pat.clone(), created)
             }
@@ -218,28 +205,18 @@ pub fn write_location(
                     .ok_or_else(|| {
                         Error::NotFound(format!("no EVSE {uid} in location {party}/{}", key.id))
                     })?;
-                let slot = evse.connectors.iter().position(|c| &c.id == cid);
-                let connector: Connector = match (&patch, slot) {
-                    (None, _) => parse(body)?,
-                    (Some(p), Some(i)) => {
-                        check_patch_ids(p, &[("id", cid.as_str())])?;
-                        merge(&evse.connectors[i], p)?
-                    }
-                    (Some(_), None) => {
-                        return Err(Error::NotFound(format!("no connector {cid} on EVSE {uid}")));
-                    }
-                };
-                if &connector.id != cid {
-                    return Err(Error::InvalidField(format!(
-                        "id {} differs from the path's {cid}",
-                        connector.id
-                    )));
-                }
-                let created = slot.is_none();
-                match slot {
-                    Some(i) => evse.connectors[i] = connector,
-                    None => evse.connectors.push(connector),
-                }
+                let what = format!("connector {cid} on EVSE {uid}");
+                let created = write_child(
+                    &mut evse.connectors,
+                    Child {
+                        field: "id",
+                        id: cid.as_str(),
+                        what: &what,
+                    },
+                    |c: &Connector| c.id.as_str(),
+                    patch.as_ref(),
+                    body,
+                )?;
                 roll_up(&mut loc);
                 (loc, current_pat.clone(), created)
             }
@@ -589,6 +566,46 @@ fn check_location_ids(loc: &Location, key: &LocationKey) -> Result<(), Error> {
         )));
     }
     Ok(())
+}
+
+/// Names the EVSE or Connector a path points at: its id member, the id, and words for errors.
+struct Child<'a> {
+    field: &'static str,
+    id: &'a str,
+    what: &'a str,
+}
+
+/// PUT (replace or append) or PATCH (merge into the existing one) of the child `child` in
+/// `items`. Returns whether it was created.
+fn write_child<T: Serialize + DeserializeOwned>(
+    items: &mut Vec<T>,
+    child: Child<'_>,
+    id_of: impl Fn(&T) -> &str,
+    patch: Option<&serde_json::Map<String, Value>>,
+    body: &[u8],
+) -> Result<bool, Error> {
+    let slot = items.iter().position(|t| id_of(t) == child.id);
+    let item: T = match (patch, slot) {
+        (None, _) => parse(body)?,
+        (Some(p), Some(i)) => {
+            check_patch_ids(p, &[(child.field, child.id)])?;
+            merge(&items[i], p)?
+        }
+        (Some(_), None) => return Err(Error::NotFound(format!("no {}", child.what))),
+    };
+    if id_of(&item) != child.id {
+        return Err(Error::InvalidField(format!(
+            "{} {} differs from the path's {}",
+            child.field,
+            id_of(&item),
+            child.id
+        )));
+    }
+    match slot {
+        Some(i) => items[i] = item,
+        None => items.push(item),
+    }
+    Ok(slot.is_none())
 }
 
 /// A PATCH body: a JSON object with `last_updated`.
