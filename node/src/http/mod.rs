@@ -23,7 +23,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{HttpResponse, ResponseError, web};
 use evfed_spec::problem::{CONTENT_TYPE, Problem, ProblemCode};
 use utoipa_actix_web::AppExt as _;
 use utoipa_actix_web::UtoipaApp;
@@ -37,8 +37,8 @@ use crate::tokens::{Issuer, TokenError};
 
 pub use auth::Caller;
 
-/// The response header naming the public log's size (spec §10.1).
-pub const TREE_SIZE_HEADER: &str = "Evfed-Tree-Size";
+/// The response header naming the public log's size (spec §10.1), `Evfed-Tree-Size`.
+pub const TREE_SIZE_HEADER: &str = "evfed-tree-size";
 
 /// Everything handlers share.
 #[derive(Debug)]
@@ -313,9 +313,4 @@ pub fn json_bytes(status: StatusCode, body: Vec<u8>) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("application/json")
         .body(body)
-}
-
-/// The request's `HttpRequest`, for link building.
-pub fn request_path(req: &HttpRequest) -> &str {
-    req.path()
 }
