@@ -25,14 +25,28 @@ impl NodeDir {
     pub fn init(origin: &str, args: &[&str]) -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("node");
-        let out = run(&[&["init", "--dir", dir.to_str().unwrap(), "--origin", origin], args].concat());
-        assert!(out.status.success(), "init failed: {}", String::from_utf8_lossy(&out.stderr));
-        Self { tmp, origin: origin.to_owned() }
+        let out = run(&[
+            &["init", "--dir", dir.to_str().unwrap(), "--origin", origin],
+            args,
+        ]
+        .concat());
+        assert!(
+            out.status.success(),
+            "init failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Self {
+            tmp,
+            origin: origin.to_owned(),
+        }
     }
 
     /// A borough node for Camden.
     pub fn camden() -> Self {
-        Self::init("evfed.camden.example", &["--kind", "borough", "--borough", "E09000007"])
+        Self::init(
+            "evfed.camden.example",
+            &["--kind", "borough", "--borough", "E09000007"],
+        )
     }
 
     pub fn path(&self) -> PathBuf {
@@ -45,16 +59,27 @@ impl NodeDir {
 
     /// Starts `serve` and waits for its ready file.
     pub fn serve(&self) -> Running {
-        self.try_serve().unwrap_or_else(|out| panic!("serve did not become ready: {out}"))
+        self.try_serve()
+            .unwrap_or_else(|out| panic!("serve did not become ready: {out}"))
     }
 
     /// Starts `serve`; `Err` with its stderr when it exits before being ready.
     pub fn try_serve(&self) -> Result<Running, String> {
-        let ready = self.tmp.path().join(format!("ready-{}.json", std::process::id()));
+        let ready = self
+            .tmp
+            .path()
+            .join(format!("ready-{}.json", std::process::id()));
         let _ = std::fs::remove_file(&ready);
         let stderr = std::fs::File::create(self.tmp.path().join("serve.log")).unwrap();
         let mut child = Command::new(BIN)
-            .args(["serve", "--dir", &self.dir_arg(), "--listen", "127.0.0.1:0", "--ready-file"])
+            .args([
+                "serve",
+                "--dir",
+                &self.dir_arg(),
+                "--listen",
+                "127.0.0.1:0",
+                "--ready-file",
+            ])
             .arg(&ready)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
@@ -66,11 +91,15 @@ impl NodeDir {
             if let Ok(text) = std::fs::read_to_string(&ready) {
                 let v: serde_json::Value = serde_json::from_str(&text).unwrap();
                 let url = v["url"].as_str().unwrap().to_owned();
-                let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+                let http = reqwest::blocking::Client::builder()
+                    .timeout(Duration::from_secs(30))
+                    .build()
+                    .unwrap();
                 return Ok(Running { child, url, http });
             }
             if let Some(status) = child.try_wait().unwrap() {
-                let log = std::fs::read_to_string(self.tmp.path().join("serve.log")).unwrap_or_default();
+                let log =
+                    std::fs::read_to_string(self.tmp.path().join("serve.log")).unwrap_or_default();
                 return Err(format!("exited with {status}: {log}"));
             }
             assert!(Instant::now() < deadline, "node not ready after 30 s");
@@ -90,8 +119,17 @@ impl NodeDir {
             args.extend(["--scope", s]);
         }
         let out = run(&args);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap().lines().last().unwrap().to_owned()
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .last()
+            .unwrap()
+            .to_owned()
     }
 
     pub fn writer(&self, party: &str) -> String {
@@ -105,10 +143,20 @@ impl Running {
     }
 
     pub fn get_auth(&self, path: &str, token: &str) -> reqwest::blocking::Response {
-        self.http.get(format!("{}{path}", self.url)).bearer_auth(token).send().unwrap()
+        self.http
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .send()
+            .unwrap()
     }
 
-    pub fn send(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: &[u8]) -> reqwest::blocking::Response {
+    pub fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: &[u8],
+    ) -> reqwest::blocking::Response {
         let mut req = self
             .http
             .request(method, format!("{}{path}", self.url))
@@ -148,7 +196,9 @@ impl Running {
     /// SIGTERM, then wait for a clean exit.
     pub fn stop(mut self) -> std::process::ExitStatus {
         let pid = self.child.id() as i32;
-        let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -182,7 +232,9 @@ pub fn run(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().unwrap()
 }
 
-/// The project's fixtures.
+/// The project's fixtures, under `spec/testdata/` (the node crate has none of its own).
 pub fn testdata(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../spec/testdata")
+        .join(rel)
 }
