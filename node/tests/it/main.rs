@@ -4,5 +4,6 @@
 mod lifecycle;
 mod openapi;
 mod reads;
+mod standard_client;
 mod support;
 mod writes;

@@ -1,7 +1,7 @@
 //! Runs the real `evfed-node` binary on `127.0.0.1:0` against a fresh directory, and talks to it
 //! over real HTTP.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -230,4 +230,11 @@ pub fn tree_size(res: &reqwest::blocking::Response) -> u64 {
 /// Runs the binary to completion.
 pub fn run(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().unwrap()
+}
+
+/// The project's fixtures, under `spec/testdata/` (the node crate has none of its own).
+pub fn testdata(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../spec/testdata")
+        .join(rel)
 }
