@@ -126,14 +126,26 @@ pub fn serve(dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
             .first()
             .copied()
             .ok_or_else(|| anyhow!("no address bound"))?;
-        let server = server.shutdown_timeout(10).run();
+        let server = server
+            .shutdown_timeout(10)
+            .worker_max_blocking_threads(16)
+            .run();
+        // Run the server (which installs its SIGINT/SIGTERM handlers when first polled) and
+        // prove it answers before announcing readiness.
+        let serving = actix_web::rt::spawn(server);
+        web::block(move || probe(addr))
+            .await?
+            .context("the server did not answer /healthz")?;
         if let Some(path) = &opts.ready_file {
             let ready = serde_json::json!({ "url": format!("http://{addr}") });
             write_atomic(path, ready.to_string().as_bytes(), 0o644)?;
         }
         tracing::info!(%addr, ready_ms = started.elapsed().as_millis() as u64, "evfed-node ready");
         let ticker = actix_web::rt::spawn(checkpoint_loop(state.clone(), interval));
-        server.await.context("server failed")?;
+        serving
+            .await
+            .context("server task failed")?
+            .context("server failed")?;
         ticker.abort();
         let st = state.clone();
         let signed = web::block(move || st.signer.sign_grown(&st.store, unix_now(), false)).await;
@@ -161,6 +173,25 @@ async fn checkpoint_loop(state: web::Data<AppState>, interval: Duration) {
             Ok(Err(e)) => tracing::error!(error = %e, "checkpoint not signed"),
             Err(e) => tracing::error!(error = %e, "checkpoint task failed"),
         }
+        let st = state.clone();
+        if let Ok(Err(e)) = web::block(move || st.store.checkpoint_wal()).await {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+        }
+    }
+}
+
+/// One `GET /healthz` over a plain socket.
+fn probe(addr: SocketAddr) -> std::io::Result<()> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head)?;
+    if head.starts_with(b"HTTP/1.1 200") {
+        Ok(())
+    } else {
+        Err(std::io::Error::other("unexpected answer"))
     }
 }
 

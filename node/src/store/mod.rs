@@ -13,11 +13,11 @@
 mod schema;
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex};
 
 use evfed_spec::merkle::{Frontier, Hash, TreeHashes, leaf_hash, node_hash};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
 
 pub use schema::VERSION as SCHEMA_VERSION;
 
@@ -135,10 +135,24 @@ pub struct StatusRow {
 pub struct Store {
     path: PathBuf,
     writer: Mutex<Writer>,
-    readers: Mutex<Vec<Connection>>,
+    readers: Mutex<Readers>,
+    reader_freed: Condvar,
+    /// Copies the WAL into the database off the request path (see [`Store::checkpoint_wal`]).
+    wal: Mutex<Connection>,
     public_size: AtomicU64,
     restricted_size: AtomicU64,
 }
+
+/// At most [`MAX_READERS`] read connections; a request waits for a free one rather than
+/// opening more (each holds its own page cache).
+#[derive(Debug, Default)]
+struct Readers {
+    idle: Vec<Connection>,
+    open: usize,
+}
+
+/// Read connections per store.
+pub const MAX_READERS: usize = 4;
 
 #[derive(Debug)]
 struct Writer {
@@ -198,8 +212,15 @@ impl Store {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // WAL pages are copied into the database by `checkpoint_wal`, not by the committing writer.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         check_application(&conn, path)?;
         schema::migrate(&mut conn)?;
+        let wal = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        wal.busy_timeout(std::time::Duration::from_secs(5))?;
         let heads = [
             load_frontier(&conn, LogId::Public)?,
             load_frontier(&conn, LogId::Restricted)?,
@@ -209,7 +230,9 @@ impl Store {
             public_size: AtomicU64::new(heads[0].size()),
             restricted_size: AtomicU64::new(heads[1].size()),
             writer: Mutex::new(Writer { conn, heads }),
-            readers: Mutex::new(Vec::new()),
+            readers: Mutex::new(Readers::default()),
+            reader_freed: Condvar::new(),
+            wal: Mutex::new(wal),
         };
         Ok(store)
     }
@@ -250,27 +273,52 @@ impl Store {
         &self,
         f: impl FnOnce(&Reader<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
-        let pooled = self.readers.lock().map_err(|_| StoreError::Poisoned)?.pop();
-        let conn = match pooled {
-            Some(c) => c,
-            None => {
-                let c = Connection::open_with_flags(
+        let conn = self.take_reader()?;
+        let result = f(&Reader { conn: &conn });
+        if let Ok(mut pool) = self.readers.lock() {
+            pool.idle.push(conn);
+        }
+        self.reader_freed.notify_one();
+        result
+    }
+
+    fn take_reader(&self) -> Result<Connection, StoreError> {
+        let mut pool = self.readers.lock().map_err(|_| StoreError::Poisoned)?;
+        loop {
+            if let Some(c) = pool.idle.pop() {
+                return Ok(c);
+            }
+            if pool.open < MAX_READERS {
+                pool.open += 1;
+                drop(pool);
+                let opened = Connection::open_with_flags(
                     &self.path,
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                 )
-                .map_err(StoreError::from)?;
-                c.busy_timeout(std::time::Duration::from_secs(5))
-                    .map_err(StoreError::from)?;
-                c
+                .and_then(|c| {
+                    c.busy_timeout(std::time::Duration::from_secs(5))
+                        .map(|()| c)
+                });
+                if opened.is_err() {
+                    if let Ok(mut pool) = self.readers.lock() {
+                        pool.open -= 1;
+                    }
+                }
+                return Ok(opened?);
             }
-        };
-        let result = f(&Reader { conn: &conn });
-        if let Ok(mut pool) = self.readers.lock()
-            && pool.len() < 16
-        {
-            pool.push(conn);
+            pool = self
+                .reader_freed
+                .wait(pool)
+                .map_err(|_| StoreError::Poisoned)?;
         }
-        result
+    }
+
+    /// Copies committed WAL pages into the database file (a passive checkpoint: it never waits
+    /// for readers or the writer). Call it periodically; blocking.
+    pub fn checkpoint_wal(&self) -> Result<(), StoreError> {
+        let conn = self.wal.lock().map_err(|_| StoreError::Poisoned)?;
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
     }
 
     /// The committed size and root of `log`.
@@ -350,9 +398,10 @@ fn check_application(conn: &Connection, path: &Path) -> Result<(), StoreError> {
 }
 
 fn load_frontier(conn: &Connection, log: LogId) -> Result<Frontier, StoreError> {
+    let (lo, hi) = key_range(log, 0, MAX_INDEX);
     let size: u64 = conn.query_row(
-        "SELECT COALESCE(MAX(idx) + 1, 0) FROM log_entry WHERE log = ?1",
-        [log as i64],
+        "SELECT COALESCE(MAX(key) - ?1 + 1, 0) FROM log_entry WHERE key >= ?1 AND key < ?2",
+        params![lo, hi],
         |r| get_u64(r, 0),
     )?;
     Frontier::from_tree(&StoredTree { conn, log }, size)
@@ -364,8 +413,8 @@ impl Tx<'_> {
         let frontier = &mut self.heads[log as usize];
         let index = frontier.size();
         self.tx
-            .prepare_cached("INSERT INTO log_entry (log, idx, bytes) VALUES (?1, ?2, ?3)")?
-            .execute(params![log as i64, index as i64, bytes])?;
+            .prepare_cached("INSERT INTO log_entry (key, bytes) VALUES (?1, ?2)")?
+            .execute(params![key_range(log, index, index).0, bytes])?;
         let mut insert = self.tx.prepare_cached(
             "INSERT INTO tree_node (log, level, idx, hash) VALUES (?1, ?2, ?3, ?4)",
         )?;
@@ -582,41 +631,19 @@ impl Reader<'_> {
         offset: u64,
         limit: u64,
     ) -> Result<Page<Vec<u8>>, StoreError> {
-        let (hidden_all, hidden_party) = hidden_params(&filter.hidden);
-        let cond = "(publish = 1 OR ?1 = 1 OR party = ?2)
-            AND (?3 IS NULL OR party = ?3) AND (?4 IS NULL OR borough = ?4)
-            AND (?5 IS NULL OR last_updated_ms >= ?5) AND (?6 IS NULL OR last_updated_ms < ?6)";
-        let args = params![
-            hidden_all,
-            hidden_party,
-            filter.party,
-            filter.borough,
-            filter.from_ms,
-            filter.to_ms
-        ];
-        let total: u64 = self
-            .conn
-            .prepare_cached(&format!("SELECT COUNT(*) FROM location WHERE {cond}"))?
-            .query_row(args, |r| get_u64(r, 0))?;
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT body FROM location WHERE {cond} ORDER BY party, id LIMIT ?7 OFFSET ?8"
-        ))?;
-        let items = stmt
-            .query_map(
-                params![
-                    hidden_all,
-                    hidden_party,
-                    filter.party,
-                    filter.borough,
-                    filter.from_ms,
-                    filter.to_ms,
-                    limit as i64,
-                    offset as i64
-                ],
-                |r| r.get(0),
-            )?
-            .collect::<Result<_, _>>()?;
-        Ok(Page { total, items })
+        let mut w = Where::default();
+        match &filter.hidden {
+            Hidden::None => w.push("publish = 1", None),
+            Hidden::Party(p) => w.push("(publish = 1 OR party = ?)", Some(p.clone().into())),
+            Hidden::All => {}
+        }
+        w.common(filter, "last_updated_ms");
+        if let Some(b) = &filter.borough {
+            w.push("borough = ?", Some(b.clone().into()));
+        }
+        self.page(&w, "location", "body", "party, id", offset, limit, |r| {
+            r.get(0)
+        })
     }
 
     /// Published location bodies with this id, of any party (the OCPI surface names locations
@@ -667,31 +694,9 @@ impl Reader<'_> {
         offset: u64,
         limit: u64,
     ) -> Result<Page<Vec<u8>>, StoreError> {
-        let cond = format!(
-            "(?1 IS NULL OR party = ?1) AND (?2 IS NULL OR {time} >= ?2) AND (?3 IS NULL OR {time} < ?3)"
-        );
-        let total: u64 = self
-            .conn
-            .prepare_cached(&format!("SELECT COUNT(*) FROM {table} WHERE {cond}"))?
-            .query_row(params![filter.party, filter.from_ms, filter.to_ms], |r| {
-                get_u64(r, 0)
-            })?;
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT body FROM {table} WHERE {cond} ORDER BY party, id LIMIT ?4 OFFSET ?5"
-        ))?;
-        let items = stmt
-            .query_map(
-                params![
-                    filter.party,
-                    filter.from_ms,
-                    filter.to_ms,
-                    limit as i64,
-                    offset as i64
-                ],
-                |r| r.get(0),
-            )?
-            .collect::<Result<_, _>>()?;
-        Ok(Page { total, items })
+        let mut w = Where::default();
+        w.common(filter, time);
+        self.page(&w, table, "body", "party, id", offset, limit, |r| r.get(0))
     }
 
     /// Current status of published EVSEs, in key order.
@@ -701,37 +706,57 @@ impl Reader<'_> {
         offset: u64,
         limit: u64,
     ) -> Result<Page<StatusRow>, StoreError> {
-        let cond = "publish = 1 AND (?1 IS NULL OR party = ?1)
-            AND (?2 IS NULL OR event_time_ms >= ?2) AND (?3 IS NULL OR event_time_ms < ?3)";
-        let total: u64 = self
+        let mut w = Where::default();
+        w.push("publish = 1", None);
+        w.common(filter, "event_time_ms");
+        let columns = "party, location_id, uid, status, event_time";
+        self.page(
+            &w,
+            "evse",
+            columns,
+            "party, location_id, uid",
+            offset,
+            limit,
+            |r| {
+                Ok(StatusRow {
+                    party: r.get(0)?,
+                    location_id: r.get(1)?,
+                    uid: r.get(2)?,
+                    status: r.get(3)?,
+                    event_time: r.get(4)?,
+                })
+            },
+        )
+    }
+
+    /// One page of `table` under `w`, with the count of all matching rows.
+    #[allow(clippy::too_many_arguments)]
+    fn page<T>(
+        &self,
+        w: &Where,
+        table: &str,
+        columns: &str,
+        order: &str,
+        offset: u64,
+        limit: u64,
+        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Page<T>, StoreError> {
+        let cond = w.sql();
+        let total = self
             .conn
-            .prepare_cached(&format!("SELECT COUNT(*) FROM evse WHERE {cond}"))?
-            .query_row(params![filter.party, filter.from_ms, filter.to_ms], |r| {
-                get_u64(r, 0)
-            })?;
+            .prepare_cached(&format!("SELECT COUNT(*) FROM {table}{cond}"))?
+            .query_row(params_from_iter(&w.args), |r| get_u64(r, 0))?;
+        let n = w.args.len();
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT party, location_id, uid, status, event_time FROM evse WHERE {cond}
-             ORDER BY party, location_id, uid LIMIT ?4 OFFSET ?5"
+            "SELECT {columns} FROM {table}{cond} ORDER BY {order} LIMIT ?{} OFFSET ?{}",
+            n + 1,
+            n + 2
         ))?;
+        let mut args = w.args.clone();
+        args.push((limit as i64).into());
+        args.push((offset as i64).into());
         let items = stmt
-            .query_map(
-                params![
-                    filter.party,
-                    filter.from_ms,
-                    filter.to_ms,
-                    limit as i64,
-                    offset as i64
-                ],
-                |r| {
-                    Ok(StatusRow {
-                        party: r.get(0)?,
-                        location_id: r.get(1)?,
-                        uid: r.get(2)?,
-                        status: r.get(3)?,
-                        event_time: r.get(4)?,
-                    })
-                },
-            )?
+            .query_map(params_from_iter(&args), row)?
             .collect::<Result<_, _>>()?;
         Ok(Page { total, items })
     }
@@ -746,9 +771,10 @@ impl Reader<'_> {
         max_bytes: usize,
     ) -> Result<Vec<Vec<u8>>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT bytes FROM log_entry WHERE log = ?1 AND idx >= ?2 AND idx < ?3 ORDER BY idx",
+            "SELECT bytes FROM log_entry WHERE key >= ?1 AND key < ?2 ORDER BY key",
         )?;
-        let mut rows = stmt.query(params![log as i64, start as i64, end as i64])?;
+        let (lo, hi) = key_range(log, start, end);
+        let mut rows = stmt.query(params![lo, hi])?;
         let mut out = Vec::new();
         let mut total = 0;
         while let Some(row) = rows.next()? {
@@ -799,6 +825,18 @@ impl TreeHashes for StoredTree<'_> {
     }
 }
 
+/// Entries of one log are the keys `(log << 48) | index`.
+const MAX_INDEX: u64 = (1 << 48) - 1;
+
+/// The `log_entry` keys of indexes `start..end` of `log`.
+fn key_range(log: LogId, start: u64, end: u64) -> (i64, i64) {
+    let base = (log as i64) << 48;
+    (
+        base + start.min(MAX_INDEX) as i64,
+        base + end.min(MAX_INDEX) as i64,
+    )
+}
+
 fn get_u64(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<u64> {
     let v: i64 = row.get(i)?;
     u64::try_from(v).map_err(|e| {
@@ -806,11 +844,46 @@ fn get_u64(row: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<u64> {
     })
 }
 
-fn hidden_params(h: &Hidden) -> (bool, Option<&str>) {
-    match h {
-        Hidden::None => (false, None),
-        Hidden::Party(p) => (false, Some(p)),
-        Hidden::All => (true, None),
+/// A WHERE clause built from the filters present, so that SQLite can use the indexes (a
+/// `?N IS NULL OR …` form would force a scan).
+#[derive(Debug, Default)]
+struct Where {
+    clauses: Vec<String>,
+    args: Vec<rusqlite::types::Value>,
+}
+
+impl Where {
+    /// Adds `clause`; its one `?`, if any, binds `arg`.
+    fn push(&mut self, clause: &str, arg: Option<rusqlite::types::Value>) {
+        match arg {
+            Some(a) => {
+                self.args.push(a);
+                self.clauses
+                    .push(clause.replace('?', &format!("?{}", self.args.len())));
+            }
+            None => self.clauses.push(clause.to_owned()),
+        }
+    }
+
+    /// The party and time-window filters every list has.
+    fn common(&mut self, f: &ListFilter, time: &str) {
+        if let Some(p) = &f.party {
+            self.push("party = ?", Some(p.clone().into()));
+        }
+        if let Some(t) = f.from_ms {
+            self.push(&format!("{time} >= ?"), Some(t.into()));
+        }
+        if let Some(t) = f.to_ms {
+            self.push(&format!("{time} < ?"), Some(t.into()));
+        }
+    }
+
+    fn sql(&self) -> String {
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.clauses.join(" AND "))
+        }
     }
 }
 

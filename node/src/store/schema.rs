@@ -9,12 +9,12 @@ use super::StoreError;
 const MIGRATIONS: &[&str] = &[
     // 1: logs, tree, checkpoints and current state.
     r#"
+    -- A rowid table, so entries of a few KiB stay on their leaf page: key = (log << 48) | index,
+    -- log 0 public, 1 restricted; each log's entries are one contiguous key range.
     CREATE TABLE log_entry (
-        log   INTEGER NOT NULL,            -- 0 public, 1 restricted
-        idx   INTEGER NOT NULL,
-        bytes BLOB    NOT NULL,            -- exactly the canonical bytes hashed into the tree
-        PRIMARY KEY (log, idx)
-    ) STRICT, WITHOUT ROWID;
+        key   INTEGER PRIMARY KEY,
+        bytes BLOB    NOT NULL             -- exactly the canonical bytes hashed into the tree
+    ) STRICT;
 
     -- Every complete subtree: level 0 are leaf hashes; (level, idx) covers leaves
     -- [idx * 2^level, (idx + 1) * 2^level).
@@ -34,6 +34,8 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (log, tree_size)
     ) STRICT;
 
+    -- Rowid tables for records: bodies of a few KiB stay on their leaf page, and the key order
+    -- lists use comes from the indexes.
     CREATE TABLE location (
         party              TEXT    NOT NULL,   -- CC*PID
         id                 TEXT    NOT NULL,
@@ -42,8 +44,9 @@ const MIGRATIONS: &[&str] = &[
         last_updated_ms    INTEGER NOT NULL,
         body               BLOB    NOT NULL,   -- JSON as served, without publish_allowed_to
         publish_allowed_to BLOB,               -- JSON array; restricted, never logged
-        PRIMARY KEY (party, id)
-    ) STRICT, WITHOUT ROWID;
+        UNIQUE (party, id)
+    ) STRICT;
+    CREATE INDEX location_published ON location (publish, party, id);
     CREATE INDEX location_borough ON location (borough, party, id);
     CREATE INDEX location_by_id ON location (id);
 
@@ -64,16 +67,16 @@ const MIGRATIONS: &[&str] = &[
         id              TEXT    NOT NULL,
         last_updated_ms INTEGER NOT NULL,
         body            BLOB    NOT NULL,
-        PRIMARY KEY (party, id)
-    ) STRICT, WITHOUT ROWID;
+        UNIQUE (party, id)
+    ) STRICT;
 
     CREATE TABLE session (
         party    TEXT    NOT NULL,
         id       TEXT    NOT NULL,
         start_ms INTEGER NOT NULL,
         body     BLOB    NOT NULL,
-        PRIMARY KEY (party, id)
-    ) STRICT, WITHOUT ROWID;
+        UNIQUE (party, id)
+    ) STRICT;
     "#,
 ];
 
