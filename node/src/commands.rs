@@ -115,6 +115,7 @@ pub fn serve(dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
         policy,
         vkeys,
         metrics: Metrics::default(),
+        pages: Default::default(),
     });
     let app_state = state.clone();
     actix_web::rt::System::new().block_on(async move {

@@ -346,11 +346,14 @@ pub fn post_status(
         policy.authorize(caller, &c.party())?;
         clock(&mut c.event_time, &now, &format!("[{i}].event_time"))?;
     }
+    // Per location touched by the batch: its row, its EVSE index, and (once a change applies)
+    // its body as a JSON value, patched in place and written back once.
     struct Loaded {
-        loc: Location,
+        body: Vec<u8>,
+        value: Option<Value>,
+        last_updated_ms: i64,
         publish: bool,
         evses: Vec<EvseRow>,
-        dirty: bool,
     }
     store.write(|tx| {
         let mut cache: HashMap<(String, String), Loaded> = HashMap::new();
@@ -367,15 +370,15 @@ pub fn post_status(
                             c.location_id
                         ))
                     })?;
-                let loc = decode::<Location>(&row.body)?;
                 let evses = tx.evses(&party, c.location_id.as_str())?;
                 cache.insert(
                     k.clone(),
                     Loaded {
-                        loc,
+                        body: row.body,
+                        value: None,
+                        last_updated_ms: 0,
                         publish: row.publish,
                         evses,
-                        dirty: false,
                     },
                 );
             }
@@ -396,19 +399,17 @@ pub fn post_status(
             if row.status == status || at < row.event_time_ms {
                 continue;
             }
-            let evse = l
-                .loc
-                .evses
-                .iter_mut()
-                .find(|e| e.uid == c.evse_uid)
+            let value = match &mut l.value {
+                Some(v) => v,
+                slot => slot.insert(decode::<Value>(&l.body)?),
+            };
+            let evse = value["evses"]
+                .as_array_mut()
+                .and_then(|es| es.iter_mut().find(|e| e["uid"] == c.evse_uid.as_str()))
                 .ok_or_else(conflict)?;
-            evse.status = c.status;
-            if c.event_time > evse.last_updated {
-                evse.last_updated = c.event_time;
-            }
-            if c.event_time > l.loc.last_updated {
-                l.loc.last_updated = c.event_time;
-            }
+            evse["status"] = Value::String(status.clone());
+            raise_time(&mut evse["last_updated"], &c.event_time)?;
+            l.last_updated_ms = raise_time(&mut value["last_updated"], &c.event_time)?;
             row.status = status;
             row.event_time_ms = at;
             row.event_time = c.event_time.to_string();
@@ -418,17 +419,11 @@ pub fn post_status(
                 data: EntryData::EvseStatus(c.clone()),
             };
             tx.append(LogId::for_publish(l.publish), &entry_bytes(&entry)?)?;
-            l.dirty = true;
             appended += 1;
         }
         for ((party, id), l) in &cache {
-            if l.dirty {
-                tx.put_location_body(
-                    party,
-                    id,
-                    l.loc.last_updated.unix_millis(),
-                    &encode(&l.loc)?,
-                )?;
+            if let Some(value) = &l.value {
+                tx.put_location_body(party, id, l.last_updated_ms, &encode(value)?)?;
             }
         }
         Ok(BatchResult {
@@ -720,6 +715,21 @@ fn without_times(loc: &Location) -> Location {
         }
     }
     l
+}
+
+/// Sets the DateTime string at `slot` to `t` when `t` is later; returns the resulting time in
+/// milliseconds.
+fn raise_time(slot: &mut Value, t: &DateTime) -> Result<i64, Error> {
+    let current: DateTime = slot
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| Error::Corrupt("stored last_updated is not a DateTime".into()))?;
+    if *t > current {
+        *slot = Value::String(t.to_string());
+        Ok(t.unix_millis())
+    } else {
+        Ok(current.unix_millis())
+    }
 }
 
 /// The EVSEs whose status alone changed, when nothing else did.

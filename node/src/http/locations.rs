@@ -12,10 +12,10 @@ use evfed_spec::time::DateTime;
 
 use super::auth::Writer;
 use super::body::JsonBody;
-use super::pages::{ListParams, array_response};
+use super::pages::{ListParams, array_response, cached_list};
 use super::{ApiError, AppState, Caller, blocking, json_bytes};
 use crate::domain::records::{self, LocationKey, Method, Part, Viewer};
-use crate::store::Hidden;
+use crate::store::{Hidden, Store};
 
 /// Published locations, paginated; filters `date_from`/`date_to` (on `last_updated`), `borough`,
 /// `party`. Tokens widen the list to hidden locations they may see.
@@ -41,11 +41,17 @@ pub async fn list(
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     let params = ListParams::parse(&req)?;
-    let filter = params.filter(hidden(&caller.viewer()));
+    let hidden = hidden(&caller.viewer());
+    let anonymous = hidden == Hidden::None;
+    let filter = params.filter(hidden);
     let (offset, limit) = (params.offset, params.limit);
+    let load = move |s: &Store| s.read(|r| r.locations(&filter, offset, limit));
+    if anonymous {
+        // Only what everyone may see is cached.
+        return cached_list(&state, &req, &params, load).await;
+    }
     let st = state.clone();
-    let page =
-        blocking(move || Ok(st.store.read(|r| r.locations(&filter, offset, limit))?)).await?;
+    let page = blocking(move || Ok(load(&st.store)?)).await?;
     Ok(array_response(&req, &params, page.total, &page.items))
 }
 

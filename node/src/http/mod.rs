@@ -51,6 +51,8 @@ pub struct AppState {
     /// Verifier keys, current first.
     pub vkeys: Vec<String>,
     pub metrics: Metrics,
+    /// Rendered anonymous list pages.
+    pub pages: pages::PageCache,
     /// The OpenAPI document served at `/openapi.json`.
     pub openapi_json: String,
 }

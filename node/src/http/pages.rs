@@ -1,14 +1,17 @@
 //! Query parameters of list reads and paginated responses (spec §11): `offset`/`limit`, date
 //! windows, filters, `X-Total-Count` and `Link: rel="next"`.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse, web};
 use evfed_spec::ext::GssCode;
 use evfed_spec::ids::Party;
 use evfed_spec::time::DateTime;
 
-use super::ApiError;
-use crate::store::{Hidden, ListFilter};
+use super::{ApiError, AppState, blocking};
+use crate::store::{Hidden, ListFilter, Page, Store, StoreError};
 
 /// The largest page.
 pub const MAX_LIMIT: u64 = 1000;
@@ -121,6 +124,52 @@ pub fn next_query(query: &str, offset: u64) -> String {
     parts.join("&")
 }
 
+/// A rendered page of a `/v1` list: a bare JSON array and its pagination headers.
+#[derive(Debug)]
+pub struct RenderedPage {
+    total: u64,
+    link: Option<String>,
+    body: web::Bytes,
+}
+
+impl RenderedPage {
+    /// Renders `items` (each already JSON).
+    pub fn new(req: &HttpRequest, params: &ListParams, total: u64, items: &[Vec<u8>]) -> Self {
+        let mut body = Vec::with_capacity(items.iter().map(|i| i.len() + 1).sum::<usize>() + 2);
+        body.push(b'[');
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(item);
+        }
+        body.push(b']');
+        let next = params.offset + items.len() as u64;
+        let link = (next < total && !items.is_empty()).then(|| {
+            format!(
+                "<{}?{}>; rel=\"next\"",
+                req.path(),
+                next_query(req.query_string(), next)
+            )
+        });
+        Self {
+            total,
+            link,
+            body: body.into(),
+        }
+    }
+
+    pub fn response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(StatusCode::OK);
+        res.content_type("application/json");
+        res.insert_header(("X-Total-Count", self.total.to_string()));
+        if let Some(link) = &self.link {
+            res.insert_header(("Link", link.as_str()));
+        }
+        res.body(self.body.clone())
+    }
+}
+
 /// A bare JSON array of `items` (each already JSON) with the pagination headers.
 pub fn array_response(
     req: &HttpRequest,
@@ -128,30 +177,69 @@ pub fn array_response(
     total: u64,
     items: &[Vec<u8>],
 ) -> HttpResponse {
-    let mut body = Vec::with_capacity(items.iter().map(|i| i.len() + 1).sum::<usize>() + 2);
-    body.push(b'[');
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            body.push(b',');
+    RenderedPage::new(req, params, total, items).response()
+}
+
+/// Rendered anonymous list pages, valid for one public log size. Every change an anonymous
+/// reader can see appends to the public log, so a page rendered at size `n` stays right until
+/// the size moves; then the whole cache is dropped.
+#[derive(Debug, Default)]
+pub struct PageCache {
+    inner: Mutex<CacheInner>,
+}
+
+#[derive(Debug, Default)]
+struct CacheInner {
+    size: u64,
+    bytes: usize,
+    pages: HashMap<String, Arc<RenderedPage>>,
+}
+
+/// Most bytes of rendered pages kept.
+const CACHE_BYTES: usize = 16 * 1024 * 1024;
+
+impl PageCache {
+    /// The page for `key` rendered at public log size `size`.
+    pub fn get(&self, key: &str, size: u64) -> Option<Arc<RenderedPage>> {
+        let inner = self.inner.lock().ok()?;
+        if inner.size != size {
+            return None;
         }
-        body.extend_from_slice(item);
+        inner.pages.get(key).cloned()
     }
-    body.push(b']');
-    let mut res = HttpResponse::build(StatusCode::OK);
-    res.content_type("application/json");
-    res.insert_header(("X-Total-Count", total.to_string()));
-    let next = params.offset + items.len() as u64;
-    if next < total && !items.is_empty() {
-        res.insert_header((
-            "Link",
-            format!(
-                "<{}?{}>; rel=\"next\"",
-                req.path(),
-                next_query(req.query_string(), next)
-            ),
-        ));
+
+    pub fn put(&self, key: String, size: u64, page: Arc<RenderedPage>) {
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        if inner.size != size || inner.bytes + page.body.len() > CACHE_BYTES {
+            inner.pages.clear();
+            inner.bytes = 0;
+            inner.size = size;
+        }
+        inner.bytes += page.body.len();
+        inner.pages.insert(key, page);
     }
-    res.body(body)
+}
+
+/// Serves an anonymous list page from `cache` or renders it with `load` (blocking work run off
+/// the executor) and caches it.
+pub async fn cached_list(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    params: &ListParams,
+    load: impl FnOnce(&Store) -> Result<Page<Vec<u8>>, StoreError> + Send + 'static,
+) -> Result<HttpResponse, ApiError> {
+    let size = state.store.public_size();
+    let key = req.uri().to_string();
+    if let Some(page) = state.pages.get(&key, size) {
+        return Ok(page.response());
+    }
+    let st = state.clone();
+    let page = blocking(move || Ok(load(&st.store)?)).await?;
+    let rendered = Arc::new(RenderedPage::new(req, params, page.total, &page.items));
+    state.pages.put(key, size, rendered.clone());
+    Ok(rendered.response())
 }
 
 #[cfg(test)]

@@ -11,10 +11,10 @@ use evfed_spec::time::DateTime;
 
 use super::auth::Writer;
 use super::body::JsonBody;
-use super::pages::{ListParams, array_response};
+use super::pages::{ListParams, cached_list};
 use super::{ApiError, AppState, blocking, json_bytes};
 use crate::domain::records::{self, TariffKey};
-use crate::store::Hidden;
+use crate::store::{Hidden, Store};
 
 /// Tariffs, paginated; filters `date_from`/`date_to` (on `last_updated`) and `party`.
 #[utoipa::path(
@@ -34,9 +34,8 @@ pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRe
     let params = ListParams::parse(&req)?;
     let filter = params.filter(Hidden::None);
     let (offset, limit) = (params.offset, params.limit);
-    let st = state.clone();
-    let page = blocking(move || Ok(st.store.read(|r| r.tariffs(&filter, offset, limit))?)).await?;
-    Ok(array_response(&req, &params, page.total, &page.items))
+    let load = move |s: &Store| s.read(|r| r.tariffs(&filter, offset, limit));
+    cached_list(&state, &req, &params, load).await
 }
 
 /// One tariff.

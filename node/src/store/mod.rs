@@ -299,10 +299,10 @@ impl Store {
                     c.busy_timeout(std::time::Duration::from_secs(5))
                         .map(|()| c)
                 });
-                if opened.is_err() {
-                    if let Ok(mut pool) = self.readers.lock() {
-                        pool.open -= 1;
-                    }
+                if opened.is_err()
+                    && let Ok(mut pool) = self.readers.lock()
+                {
+                    pool.open -= 1;
                 }
                 return Ok(opened?);
             }

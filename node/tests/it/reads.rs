@@ -90,6 +90,38 @@ fn pages_visit_every_location_once() {
         23
     );
     assert_eq!(run.json("/v1/status?limit=3").as_array().unwrap().len(), 3);
+    // Rendered pages are reused only until the log moves: a write shows at once.
+    assert_eq!(
+        run.json("/v1/locations?limit=1000")
+            .as_array()
+            .unwrap()
+            .len(),
+        23
+    );
+    load(&node, &run, 24);
+    assert_eq!(
+        run.json("/v1/locations?limit=1000")
+            .as_array()
+            .unwrap()
+            .len(),
+        24
+    );
+    let token = node.writer("GB*LPC");
+    let mut changed = location(3);
+    changed["name"] = json!("Renamed");
+    run.send(
+        Method::PUT,
+        "/v1/locations/GB/LPC/L3",
+        Some(&token),
+        changed.to_string().as_bytes(),
+    );
+    let page = run.json("/v1/locations?limit=1000");
+    assert!(
+        page.as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["name"] == "Renamed")
+    );
     // The location's borough came from its coordinates (Camden High Street).
     assert_eq!(
         run.json("/v1/locations/GB/LPC/L0")["evfed"]["borough"],
