@@ -129,7 +129,7 @@ pub fn serve(dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
             .ok_or_else(|| anyhow!("no address bound"))?;
         let server = server
             .shutdown_timeout(10)
-            .worker_max_blocking_threads(16)
+            .worker_max_blocking_threads(4)
             .run();
         // Run the server (which installs its SIGINT/SIGTERM handlers when first polled) and
         // prove it answers before announcing readiness.

@@ -212,8 +212,11 @@ impl Store {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        // WAL pages are copied into the database by `checkpoint_wal`, not by the committing writer.
-        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // The ticker's `checkpoint_wal` copies WAL pages into the database off the request path;
+        // the writer's own checkpoint, at a larger threshold than SQLite's default, is what lets
+        // the WAL restart under sustained writes, and the size limit returns the space.
+        conn.pragma_update(None, "wal_autocheckpoint", 4000)?;
+        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
         check_application(&conn, path)?;
         schema::migrate(&mut conn)?;
         let wal = Connection::open_with_flags(
