@@ -1,8 +1,6 @@
 //! `/v1/locations`: OCPI receiver writes (PUT, PATCH) and open reads of Locations, EVSEs and
 //! Connectors (spec §10.3, §10.5).
 
-use std::sync::atomic::Ordering;
-
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, patch, put, web};
 use evfed_spec::ids::{ConnectorId, EvseUid, Party};
@@ -13,7 +11,7 @@ use evfed_spec::time::DateTime;
 use super::auth::Writer;
 use super::body::JsonBody;
 use super::pages::{ListParams, array_response, cached_list};
-use super::{ApiError, AppState, Caller, blocking, json_bytes};
+use super::{ApiError, AppState, Caller, blocking, json_bytes, written_response};
 use crate::domain::records::{self, LocationKey, Method, Part, Viewer};
 use crate::store::{Hidden, Store};
 
@@ -314,16 +312,7 @@ async fn write(
         )?)
     })
     .await?;
-    state
-        .metrics
-        .entries_appended
-        .fetch_add(written.appended, Ordering::Relaxed);
-    let status = if written.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok(json_bytes(status, written.body))
+    Ok(written_response(&state, written))
 }
 
 /// Hidden rows a viewer may list.

@@ -316,3 +316,20 @@ pub fn json_bytes(status: StatusCode, body: Vec<u8>) -> HttpResponse {
         .content_type("application/json")
         .body(body)
 }
+
+/// Counts a write's entries and answers `201` (created) or `200` with the stored object.
+pub fn written_response(
+    state: &AppState,
+    written: crate::domain::records::Written,
+) -> HttpResponse {
+    state
+        .metrics
+        .entries_appended
+        .fetch_add(written.appended, Ordering::Relaxed);
+    let status = if written.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    json_bytes(status, written.body)
+}

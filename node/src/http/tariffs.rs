@@ -12,7 +12,7 @@ use evfed_spec::time::DateTime;
 use super::auth::Writer;
 use super::body::JsonBody;
 use super::pages::{ListParams, cached_list};
-use super::{ApiError, AppState, blocking, json_bytes};
+use super::{ApiError, AppState, blocking, json_bytes, written_response};
 use crate::domain::records::{self, TariffKey};
 use crate::store::{Hidden, Store};
 
@@ -94,18 +94,7 @@ pub async fn put_tariff(
         )?)
     })
     .await?;
-    state
-        .metrics
-        .entries_appended
-        .fetch_add(w.appended, Ordering::Relaxed);
-    Ok(json_bytes(
-        if w.created {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        },
-        w.body,
-    ))
+    Ok(written_response(&state, w))
 }
 
 /// Removes a tariff.

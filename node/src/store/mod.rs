@@ -549,11 +549,7 @@ impl Tx<'_> {
     }
 
     pub fn tariff(&self, party: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .tx
-            .prepare_cached("SELECT body FROM tariff WHERE party = ?1 AND id = ?2")?
-            .query_row(params![party, id], |r| r.get(0))
-            .optional()?)
+        body_of(&self.tx, "tariff", party, id)
     }
 
     pub fn put_tariff(
@@ -563,13 +559,15 @@ impl Tx<'_> {
         last_updated_ms: i64,
         body: &[u8],
     ) -> Result<(), StoreError> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO tariff (party, id, last_updated_ms, body) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (party, id) DO UPDATE SET last_updated_ms = ?3, body = ?4",
-            )?
-            .execute(params![party, id, last_updated_ms, body])?;
-        Ok(())
+        put_body(
+            &self.tx,
+            "tariff",
+            "last_updated_ms",
+            party,
+            id,
+            last_updated_ms,
+            body,
+        )
     }
 
     /// Removes a tariff; false when there was none.
@@ -582,11 +580,7 @@ impl Tx<'_> {
     }
 
     pub fn session(&self, party: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .tx
-            .prepare_cached("SELECT body FROM session WHERE party = ?1 AND id = ?2")?
-            .query_row(params![party, id], |r| r.get(0))
-            .optional()?)
+        body_of(&self.tx, "session", party, id)
     }
 
     pub fn put_session(
@@ -596,13 +590,7 @@ impl Tx<'_> {
         start_ms: i64,
         body: &[u8],
     ) -> Result<(), StoreError> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO session (party, id, start_ms, body) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (party, id) DO UPDATE SET start_ms = ?3, body = ?4",
-            )?
-            .execute(params![party, id, start_ms, body])?;
-        Ok(())
+        put_body(&self.tx, "session", "start_ms", party, id, start_ms, body)
     }
 
     /// Stores a signed checkpoint of `log`.
@@ -664,11 +652,7 @@ impl Reader<'_> {
     }
 
     pub fn tariff(&self, party: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT body FROM tariff WHERE party = ?1 AND id = ?2")?
-            .query_row(params![party, id], |r| r.get(0))
-            .optional()?)
+        body_of(self.conn, "tariff", party, id)
     }
 
     pub fn tariffs(
@@ -826,6 +810,39 @@ impl TreeHashes for StoredTree<'_> {
             .and_then(Hash::from_slice)
             .ok_or(StoreError::MissingHash { level, index })
     }
+}
+
+/// The body of record `party`/`id` in `table` (`tariff` or `session`).
+fn body_of(
+    conn: &Connection,
+    table: &str,
+    party: &str,
+    id: &str,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT body FROM {table} WHERE party = ?1 AND id = ?2"
+        ))?
+        .query_row(params![party, id], |r| r.get(0))
+        .optional()?)
+}
+
+/// Creates or replaces record `party`/`id` of `table` with its time column `time`.
+fn put_body(
+    conn: &Connection,
+    table: &str,
+    time: &str,
+    party: &str,
+    id: &str,
+    time_ms: i64,
+    body: &[u8],
+) -> Result<(), StoreError> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO {table} (party, id, {time}, body) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (party, id) DO UPDATE SET {time} = ?3, body = ?4"
+    ))?
+    .execute(params![party, id, time_ms, body])?;
+    Ok(())
 }
 
 /// Entries of one log are the keys `(log << 48) | index`.
