@@ -15,7 +15,7 @@ use evfed_spec::time::DateTime;
 
 use crate::config::{Config, Kind, LogFormat, Origin};
 use crate::domain::boroughs::Boroughs;
-use crate::domain::records::Policy;
+use crate::domain::records::{self, Policy};
 use crate::domain::signer::{SignError, Signer};
 use crate::home::{Home, create_new, write_atomic};
 use crate::http::{self, AppState, Metrics};
@@ -159,6 +159,11 @@ pub fn serve(dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
     })
 }
 
+/// Locations whose pending status changes the ticker writes into their bodies per tick: enough
+/// to catch up with a busy estate within a minute, little enough (a few ms) not to hold up
+/// writers.
+const FOLD_PER_TICK: usize = 500;
+
 async fn checkpoint_loop(state: web::Data<AppState>, interval: Duration) {
     let mut tick = actix_web::rt::time::interval(interval);
     loop {
@@ -173,6 +178,12 @@ async fn checkpoint_loop(state: web::Data<AppState>, interval: Duration) {
             }
             Ok(Err(e)) => tracing::error!(error = %e, "checkpoint not signed"),
             Err(e) => tracing::error!(error = %e, "checkpoint task failed"),
+        }
+        let st = state.clone();
+        if let Ok(Err(e)) =
+            web::block(move || records::fold_pending(&st.store, FOLD_PER_TICK)).await
+        {
+            tracing::warn!(error = %e, "folding status changes into locations failed");
         }
         let st = state.clone();
         if let Ok(Err(e)) = web::block(move || st.store.checkpoint_wal()).await {

@@ -28,6 +28,7 @@ const BATCH: usize = 1000;
 /// wrk's load: threads and connections.
 const WRK_THREADS: u32 = 2;
 const WRK_CONNECTIONS: u32 = 64;
+const UNCACHED_READ_SECS: u64 = 3;
 
 fn main() -> anyhow::Result<()> {
     let bench_started = Instant::now();
@@ -129,9 +130,9 @@ fn main() -> anyhow::Result<()> {
     // 4. Reads: one page of 100 locations, 64 connections.
     let list_url = format!("{}/v1/locations?limit=100", node.url);
     if wrk::available() {
-        wrk::run(&list_url, WRK_THREADS, WRK_CONNECTIONS, 2).context("wrk warm-up")?;
+        wrk::run(&list_url, WRK_THREADS, WRK_CONNECTIONS, 2, &[]).context("wrk warm-up")?;
         let cpu0 = node.cpu()?;
-        let r = wrk::run(&list_url, WRK_THREADS, WRK_CONNECTIONS, read_secs)?;
+        let r = wrk::run(&list_url, WRK_THREADS, WRK_CONNECTIONS, read_secs, &[])?;
         let cpu = node.cpu()? - cpu0;
         let errors = if r.non_2xx + r.socket_errors > 0 {
             format!(
@@ -168,6 +169,7 @@ fn main() -> anyhow::Result<()> {
              (Debian/Ubuntu: sudo apt-get install -y wrk)"
         );
     }
+    uncached_reads(&node, &token, "read.uncached-pages-per-s", "")?;
     let after_reads = node.memory()?;
     figure(
         "rss.after-reads",
@@ -220,6 +222,12 @@ fn main() -> anyhow::Result<()> {
             ),
         );
     }
+    uncached_reads(
+        &node,
+        &token,
+        "read.uncached-pending-pages-per-s",
+        ", right after the status runs (bodies not yet folded)",
+    )?;
     let after_writes = node.memory()?;
     figure(
         "rss.after-writes",
@@ -227,8 +235,11 @@ fn main() -> anyhow::Result<()> {
         "MiB",
         Some(Goal::AtMost(64.0)),
         format!(
-            "VmRSS after the status runs (VmHWM {:.1} MiB); node directory {:.1} MB on disk",
+            "VmRSS after the status runs (VmHWM {:.1} MiB, anonymous {:.1} MiB, files {:.1} MiB); \
+             node directory {:.1} MB on disk",
             mib(after_writes.hwm_kib),
+            mib(after_writes.anon_kib),
+            mib(after_writes.file_kib),
             dir.disk_bytes() as f64 / 1e6
         ),
     );
@@ -300,6 +311,35 @@ fn check_total(node: &Running, expected: usize) -> anyhow::Result<()> {
     if total != Some(expected) {
         bail!("the node lists {total:?} locations; {expected} were loaded");
     }
+    Ok(())
+}
+
+/// `GET /v1/locations?limit=100` as the estate's writer: pages for a token are never cached,
+/// so this measures the store and rendering.
+fn uncached_reads(node: &Running, token: &str, name: &str, when: &str) -> anyhow::Result<()> {
+    if !wrk::available() {
+        return Ok(());
+    }
+    let url = format!("{}/v1/locations?limit=100", node.url);
+    let auth = [format!("Authorization: Bearer {token}")];
+    let r = wrk::run(
+        &url,
+        WRK_THREADS,
+        WRK_CONNECTIONS,
+        UNCACHED_READ_SECS,
+        &auth,
+    )?;
+    figure(
+        name,
+        r.requests_per_sec,
+        "/s",
+        None,
+        format!(
+            "as above with a data:write token (uncached){when}; {} requests, p99 {:.1} ms",
+            r.requests,
+            ms(r.p99)
+        ),
+    );
     Ok(())
 }
 

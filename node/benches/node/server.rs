@@ -30,6 +30,10 @@ pub struct Running {
 pub struct Memory {
     pub rss_kib: u64,
     pub hwm_kib: u64,
+    /// Heap and other private memory.
+    pub anon_kib: u64,
+    /// Mapped files (the executable, SQLite's shared WAL index).
+    pub file_kib: u64,
 }
 
 impl NodeDir {
@@ -166,6 +170,8 @@ impl Running {
         Ok(Memory {
             rss_kib: field("VmRSS:")?,
             hwm_kib: field("VmHWM:")?,
+            anon_kib: field("RssAnon:")?,
+            file_kib: field("RssFile:")? + field("RssShmem:")?,
         })
     }
 

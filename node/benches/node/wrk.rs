@@ -28,16 +28,23 @@ pub fn available() -> bool {
         .is_ok_and(|o| !o.stdout.is_empty() || !o.stderr.is_empty())
 }
 
-/// `wrk -t{threads} -c{connections} -d{secs}s --latency URL`.
-pub fn run(url: &str, threads: u32, connections: u32, secs: u64) -> anyhow::Result<Report> {
+/// `wrk -t{threads} -c{connections} -d{secs}s --latency [-H HEADER]… URL`.
+pub fn run(
+    url: &str,
+    threads: u32,
+    connections: u32,
+    secs: u64,
+    headers: &[String],
+) -> anyhow::Result<Report> {
     let out = Command::new("wrk")
         .args([
             format!("-t{threads}"),
             format!("-c{connections}"),
             format!("-d{secs}s"),
             "--latency".to_owned(),
-            url.to_owned(),
         ])
+        .args(headers.iter().flat_map(|h| ["-H", h.as_str()]))
+        .arg(url)
         .output()
         .context("running wrk")?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();

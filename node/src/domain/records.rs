@@ -7,7 +7,7 @@
 //! the state change; a rejected request writes nothing. `publish_allowed_to` never reaches an
 //! entry.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 
 use evfed_spec::api::BatchResult;
 use evfed_spec::entry::{EntryData, LogEntry, RecordRef};
@@ -22,7 +22,9 @@ use serde_json::Value;
 
 use super::Error;
 use crate::config::Kind;
-use crate::store::{EvseRow, LocationWrite, LogId, Store, Tx};
+use crate::store::{
+    EvseRow, ListFilter, LocationRow, LocationWrite, LogId, Page, StatusApplied, Store, Tx,
+};
 
 /// The most items in one batch (spec §10.1).
 pub const MAX_BATCH: usize = 1000;
@@ -150,7 +152,7 @@ pub fn write_location(
         let row = tx.location(&party, key.id.as_str())?;
         let (current, current_pat) = match &row {
             Some(r) => (
-                Some(decode::<Location>(&r.body)?),
+                Some(decode::<Location>(&current_body(r)?)?),
                 decode_pat(r.publish_allowed_to.as_deref())?,
             ),
             None => (None, Vec::new()),
@@ -346,91 +348,127 @@ pub fn post_status(
         policy.authorize(caller, &c.party())?;
         clock(&mut c.event_time, &now, &format!("[{i}].event_time"))?;
     }
-    // Per location touched by the batch: its row, its EVSE index, and (once a change applies)
-    // its body as a JSON value, patched in place and written back once.
-    struct Loaded {
-        body: Vec<u8>,
-        value: Option<Value>,
-        last_updated_ms: i64,
-        publish: bool,
-        evses: Vec<EvseRow>,
-    }
+    let statuses = changes
+        .iter()
+        .map(|c| status_name(&c.status))
+        .collect::<Result<Vec<_>, _>>()?;
+    // A change goes to the EVSE index only; the location's body catches up when it is next
+    // written or folded (`fold_pending`), and readers splice it in until then
+    // (`current_body`). Rewriting a 2 kB body per change would cost most of the batch.
     store.write(|tx| {
-        let mut cache: HashMap<(String, String), Loaded> = HashMap::new();
         let mut appended = 0;
-        for (i, c) in changes.iter().enumerate() {
+        for (i, (c, status)) in changes.iter().zip(statuses).enumerate() {
             let party = c.party().to_string();
-            let k = (party.clone(), c.location_id.as_str().to_owned());
-            if !cache.contains_key(&k) {
-                let row = tx
-                    .location(&party, c.location_id.as_str())?
-                    .ok_or_else(|| {
-                        Error::Conflict(format!(
-                            "[{i}]: no location {party}/{} on this node",
-                            c.location_id
-                        ))
-                    })?;
-                let evses = tx.evses(&party, c.location_id.as_str())?;
-                cache.insert(
-                    k.clone(),
-                    Loaded {
-                        body: row.body,
-                        value: None,
-                        last_updated_ms: 0,
-                        publish: row.publish,
-                        evses,
-                    },
-                );
-            }
-            let Some(l) = cache.get_mut(&k) else { continue };
-            let conflict = || {
-                Error::Conflict(format!(
-                    "[{i}]: no EVSE {} in location {party}/{}",
-                    c.evse_uid, c.location_id
-                ))
+            let row = EvseRow {
+                uid: c.evse_uid.as_str().to_owned(),
+                status,
+                event_time_ms: c.event_time.unix_millis(),
+                event_time: c.event_time.to_string(),
             };
-            let row = l
-                .evses
-                .iter_mut()
-                .find(|r| r.uid == c.evse_uid.as_str())
-                .ok_or_else(conflict)?;
-            let status = status_name(&c.status)?;
-            let at = c.event_time.unix_millis();
-            if row.status == status || at < row.event_time_ms {
-                continue;
-            }
-            let value = match &mut l.value {
-                Some(v) => v,
-                slot => slot.insert(decode::<Value>(&l.body)?),
+            let publish = match tx.apply_status(&party, c.location_id.as_str(), &row)? {
+                StatusApplied::Changed { publish } => publish,
+                StatusApplied::Unchanged => continue,
+                StatusApplied::Missing => {
+                    return Err(Error::Conflict(format!(
+                        "[{i}]: no EVSE {} in location {party}/{} on this node",
+                        c.evse_uid, c.location_id
+                    )));
+                }
             };
-            let evse = value["evses"]
-                .as_array_mut()
-                .and_then(|es| es.iter_mut().find(|e| e["uid"] == c.evse_uid.as_str()))
-                .ok_or_else(conflict)?;
-            evse["status"] = Value::String(status.clone());
-            raise_time(&mut evse["last_updated"], &c.event_time)?;
-            l.last_updated_ms = raise_time(&mut value["last_updated"], &c.event_time)?;
-            row.status = status;
-            row.event_time_ms = at;
-            row.event_time = c.event_time.to_string();
-            tx.put_evse_status(&party, c.location_id.as_str(), row)?;
             let entry = LogEntry {
                 recorded_at: now,
                 data: EntryData::EvseStatus(c.clone()),
             };
-            tx.append(LogId::for_publish(l.publish), &entry_bytes(&entry)?)?;
+            tx.append(LogId::for_publish(publish), &entry_bytes(&entry)?)?;
             appended += 1;
-        }
-        for ((party, id), l) in &cache {
-            if let Some(value) = &l.value {
-                tx.put_location_body(party, id, l.last_updated_ms, &encode(value)?)?;
-            }
         }
         Ok(BatchResult {
             received: changes.len() as u64,
             appended,
         })
     })
+}
+
+/// Writes the pending EVSE statuses of up to `max` locations into their bodies, so that
+/// readers stop splicing them in. Changes nothing a reader sees and appends nothing; returns
+/// how many locations it rewrote.
+pub fn fold_pending(store: &Store, max: usize) -> Result<usize, Error> {
+    store.write(|tx| {
+        let keys = tx.pending_locations(max)?;
+        for (party, id) in &keys {
+            let Some(row) = tx.location(party, id)? else {
+                continue;
+            };
+            let (body, last_updated_ms) = apply_pending(&row.body, &row.pending)?;
+            tx.fold_location(party, id, last_updated_ms, &body)?;
+        }
+        Ok(keys.len())
+    })
+}
+
+/// A location's body as readers see it: the stored body with its pending EVSE statuses.
+pub fn current_body(row: &LocationRow) -> Result<Cow<'_, [u8]>, Error> {
+    if row.pending.is_empty() {
+        return Ok(Cow::Borrowed(&row.body));
+    }
+    Ok(Cow::Owned(apply_pending(&row.body, &row.pending)?.0))
+}
+
+/// `body` with each pending status applied as an `evse_status` entry applies it (spec §6.2:
+/// the EVSE's status, and its and the location's `last_updated` raised to the event time), and
+/// the resulting location `last_updated` in Unix milliseconds.
+fn apply_pending(body: &[u8], pending: &[EvseRow]) -> Result<(Vec<u8>, i64), Error> {
+    let mut value = decode::<Value>(body)?;
+    let mut last_updated_ms = 0;
+    for p in pending {
+        let at: DateTime = p
+            .event_time
+            .parse()
+            .map_err(|_| Error::Corrupt(format!("stored event time {:?}", p.event_time)))?;
+        let evse = value["evses"]
+            .as_array_mut()
+            .and_then(|es| es.iter_mut().find(|e| e["uid"] == p.uid.as_str()))
+            .ok_or_else(|| Error::Corrupt(format!("EVSE {} is indexed but not stored", p.uid)))?;
+        evse["status"] = Value::String(p.status.clone());
+        raise_time(&mut evse["last_updated"], &at)?;
+        last_updated_ms = raise_time(&mut value["last_updated"], &at)?;
+    }
+    Ok((encode(&value)?, last_updated_ms))
+}
+
+/// One page of locations as `filter` selects them, each as readers see it.
+pub fn list_locations(
+    store: &Store,
+    filter: &ListFilter,
+    offset: u64,
+    limit: u64,
+) -> Result<Page<Vec<u8>>, Error> {
+    let page = store.read(|r| r.locations(filter, offset, limit))?;
+    let items = page
+        .items
+        .into_iter()
+        .map(|row| match current_body(&row)? {
+            Cow::Borrowed(_) => Ok(row.body),
+            Cow::Owned(b) => Ok(b),
+        })
+        .collect::<Result<_, Error>>()?;
+    Ok(Page {
+        total: page.total,
+        items,
+    })
+}
+
+/// Published locations with this id, of any party, as readers see them (at most `max`).
+pub fn published_locations_with_id(
+    store: &Store,
+    id: &str,
+    max: u64,
+) -> Result<Vec<Vec<u8>>, Error> {
+    store
+        .read(|r| r.published_locations_with_id(id, max))?
+        .iter()
+        .map(|row| Ok(current_body(row)?.into_owned()))
+        .collect()
 }
 
 /// `POST /v1/sessions`: a batch of usage records, all or nothing (spec §10.4).
@@ -500,10 +538,11 @@ pub fn read_location(
         return Ok(None);
     }
     let with_pat = own && row.publish_allowed_to.is_some();
+    let body = current_body(&row)?;
     if *part == Part::Location && !with_pat {
-        return Ok(Some(row.body));
+        return Ok(Some(body.into_owned()));
     }
-    let mut loc = decode::<Location>(&row.body)?;
+    let mut loc = decode::<Location>(&body)?;
     if with_pat {
         loc.publish_allowed_to = decode_pat(row.publish_allowed_to.as_deref())?;
     }
@@ -881,4 +920,128 @@ fn entry_bytes(entry: &LogEntry) -> Result<Vec<u8>, Error> {
         ));
     }
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Hidden;
+
+    const LOCATION: &[u8] =
+        include_bytes!("../../../spec/testdata/ocpi/valid/location_park_royal_rapid_hub.json");
+
+    fn setup() -> (tempfile::TempDir, Store, Policy, Party, LocationKey) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::create(&dir.path().join("evfed.db")).unwrap();
+        let policy = Policy {
+            kind: Kind::Cpo,
+            borough: None,
+            parties: Vec::new(),
+            locate: |_, _| None,
+        };
+        let party: Party = "GB*RHX".parse().unwrap();
+        let key = LocationKey {
+            party: party.clone(),
+            id: "RHX-PARKROYAL".parse().unwrap(),
+        };
+        let now: DateTime = "2026-11-22T06:00:00Z".parse().unwrap();
+        write_location(
+            &store,
+            &policy,
+            &party,
+            &key,
+            &Part::Location,
+            Method::Put,
+            LOCATION,
+            now,
+        )
+        .unwrap();
+        (dir, store, policy, party, key)
+    }
+
+    fn everything() -> ListFilter {
+        ListFilter {
+            hidden: Hidden::All,
+            ..ListFilter::default()
+        }
+    }
+
+    fn read(store: &Store, key: &LocationKey) -> Value {
+        let body = read_location(store, &Viewer::default(), key, &Part::Location)
+            .unwrap()
+            .unwrap();
+        serde_json::from_slice(&body).unwrap()
+    }
+
+    #[test]
+    fn status_changes_are_read_at_once_and_folded_without_a_visible_change() {
+        let (_dir, store, policy, party, key) = setup();
+        let batch = br#"[{"country_code":"GB","party_id":"RHX","location_id":"RHX-PARKROYAL",
+            "evse_uid":"RHX-PR-03","status":"CHARGING","event_time":"2026-11-22T05:00:00Z"}]"#;
+        let now: DateTime = "2026-11-22T06:00:00Z".parse().unwrap();
+        let result = post_status(&store, &policy, &party, batch, now).unwrap();
+        assert_eq!(result.appended, 1);
+
+        // Read at once: the EVSE and the location carry the change.
+        let loc = read(&store, &key);
+        assert_eq!(loc["evses"][2]["status"], "CHARGING");
+        assert_eq!(loc["evses"][2]["last_updated"], "2026-11-22T05:00:00Z");
+        assert_eq!(loc["last_updated"], "2026-11-22T05:00:00Z");
+        let listed = list_locations(&store, &everything(), 0, 10).unwrap();
+        assert_eq!(listed.items.len(), 1);
+        assert_eq!(
+            serde_json::from_slice::<Value>(&listed.items[0]).unwrap(),
+            loc
+        );
+
+        // The time filters see the location's new last_updated.
+        let at = "2026-11-22T05:00:00Z"
+            .parse::<DateTime>()
+            .unwrap()
+            .unix_millis();
+        let window = |from_ms, to_ms| {
+            let filter = ListFilter {
+                from_ms,
+                to_ms,
+                ..everything()
+            };
+            list_locations(&store, &filter, 0, 10).unwrap().total
+        };
+        assert_eq!(window(Some(at), None), 1);
+        assert_eq!(window(Some(at + 1), None), 0);
+        assert_eq!(window(None, Some(at)), 0);
+        assert_eq!(window(None, Some(at + 1)), 1);
+
+        // Folding rewrites the body once and changes nothing a reader sees.
+        assert_eq!(fold_pending(&store, 10).unwrap(), 1);
+        assert_eq!(fold_pending(&store, 10).unwrap(), 0);
+        assert_eq!(read(&store, &key), loc);
+        assert_eq!(window(Some(at), None), 1);
+        assert_eq!(window(None, Some(at)), 0);
+
+        // A later PATCH starts from the current status, not the stored body's old one.
+        let batch = br#"[{"country_code":"GB","party_id":"RHX","location_id":"RHX-PARKROYAL",
+            "evse_uid":"RHX-PR-01","status":"AVAILABLE","event_time":"2026-11-22T05:30:00Z"}]"#;
+        post_status(&store, &policy, &party, batch, now).unwrap();
+        let written = write_location(
+            &store,
+            &policy,
+            &party,
+            &key,
+            &Part::Location,
+            Method::Patch,
+            br#"{"name":"Park Royal Rapid Hub (renamed)","last_updated":"2026-11-22T05:45:00Z"}"#,
+            now,
+        )
+        .unwrap();
+        assert_eq!(written.appended, 1);
+        let loc = read(&store, &key);
+        assert_eq!(loc["evses"][0]["status"], "AVAILABLE");
+        assert_eq!(loc["evses"][2]["status"], "CHARGING");
+        assert_eq!(
+            fold_pending(&store, 10).unwrap(),
+            0,
+            "the PATCH wrote the body"
+        );
+    }
 }

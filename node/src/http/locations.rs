@@ -43,13 +43,13 @@ pub async fn list(
     let anonymous = hidden == Hidden::None;
     let filter = params.filter(hidden);
     let (offset, limit) = (params.offset, params.limit);
-    let load = move |s: &Store| s.read(|r| r.locations(&filter, offset, limit));
+    let load = move |s: &Store| Ok(records::list_locations(s, &filter, offset, limit)?);
     if anonymous {
         // Only what everyone may see is cached.
         return cached_list(&state, &req, &params, load).await;
     }
     let st = state.clone();
-    let page = blocking(move || Ok(load(&st.store)?)).await?;
+    let page = blocking(move || load(&st.store)).await?;
     Ok(array_response(&req, &params, page.total, &page.items))
 }
 

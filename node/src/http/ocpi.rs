@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::pages::{ListParams, next_query};
 use super::{ApiError, AppState, blocking};
+use crate::domain::records;
 use crate::store::Hidden;
 
 /// OCPI status codes used here (OCPI §5).
@@ -121,10 +122,10 @@ async fn list(state: web::Data<AppState>, req: HttpRequest, kind: Kind) -> HttpR
     let (offset, limit) = (params.offset, params.limit);
     let st = state.clone();
     let page = blocking(move || {
-        Ok(st.store.read(|r| match kind {
-            Kind::Locations => r.locations(&filter, offset, limit),
-            Kind::Tariffs => r.tariffs(&filter, offset, limit),
-        })?)
+        Ok(match kind {
+            Kind::Locations => records::list_locations(&st.store, &filter, offset, limit)?,
+            Kind::Tariffs => st.store.read(|r| r.tariffs(&filter, offset, limit))?,
+        })
     })
     .await;
     let page = match page {
@@ -158,7 +159,7 @@ async fn one(
     let st = state.clone();
     let id = lid.clone();
     let found =
-        blocking(move || Ok(st.store.read(|r| r.published_locations_with_id(&id, 2))?)).await;
+        blocking(move || Ok(records::published_locations_with_id(&st.store, &id, 2)?)).await;
     let found = match found {
         Ok(f) => f,
         Err(e) => return server_error(e),

@@ -11,7 +11,7 @@ use evfed_spec::ids::Party;
 use evfed_spec::time::DateTime;
 
 use super::{ApiError, AppState, blocking};
-use crate::store::{Hidden, ListFilter, Page, Store, StoreError};
+use crate::store::{Hidden, ListFilter, Page, Store};
 
 /// The largest page.
 pub const MAX_LIMIT: u64 = 1000;
@@ -228,7 +228,7 @@ pub async fn cached_list(
     state: &web::Data<AppState>,
     req: &HttpRequest,
     params: &ListParams,
-    load: impl FnOnce(&Store) -> Result<Page<Vec<u8>>, StoreError> + Send + 'static,
+    load: impl FnOnce(&Store) -> Result<Page<Vec<u8>>, ApiError> + Send + 'static,
 ) -> Result<HttpResponse, ApiError> {
     let size = state.store.public_size();
     let key = req.uri().to_string();
@@ -236,7 +236,7 @@ pub async fn cached_list(
         return Ok(page.response());
     }
     let st = state.clone();
-    let page = blocking(move || Ok(load(&st.store)?)).await?;
+    let page = blocking(move || load(&st.store)).await?;
     let rendered = Arc::new(RenderedPage::new(req, params, page.total, &page.items));
     state.pages.put(key, size, rendered.clone());
     Ok(rendered.response())

@@ -34,7 +34,7 @@ pub async fn list(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRe
     let params = ListParams::parse(&req)?;
     let filter = params.filter(Hidden::None);
     let (offset, limit) = (params.offset, params.limit);
-    let load = move |s: &Store| s.read(|r| r.tariffs(&filter, offset, limit));
+    let load = move |s: &Store| Ok(s.read(|r| r.tariffs(&filter, offset, limit))?);
     cached_list(&state, &req, &params, load).await
 }
 

@@ -65,7 +65,22 @@ pub enum StoreError {
 pub struct LocationRow {
     pub publish: bool,
     pub body: Vec<u8>,
+    /// `None` in lists, which never serve it.
     pub publish_allowed_to: Option<Vec<u8>>,
+    /// EVSEs whose status changed after `body` was written: their status and event time here
+    /// are newer than the body's.
+    pub pending: Vec<EvseRow>,
+}
+
+/// What applying one status change to the EVSE index did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusApplied {
+    /// Stored; the EVSE's location is published (`true`) or not.
+    Changed { publish: bool },
+    /// Same status as stored, or older than the stored event time.
+    Unchanged,
+    /// No such EVSE.
+    Missing,
 }
 
 /// An EVSE's current status as the store indexes it.
@@ -493,8 +508,9 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Rewrites a location's body, e.g. after a status change; its EVSE rows stay.
-    pub fn put_location_body(
+    /// Replaces a location's body with one that includes its pending EVSE statuses, which are
+    /// then no longer pending. Nothing a reader sees changes.
+    pub fn fold_location(
         &mut self,
         party: &str,
         id: &str,
@@ -506,30 +522,66 @@ impl Tx<'_> {
                 "UPDATE location SET body = ?3, last_updated_ms = ?4 WHERE party = ?1 AND id = ?2",
             )?
             .execute(params![party, id, body, last_updated_ms])?;
+        self.tx
+            .prepare_cached(
+                "UPDATE evse SET pending = 0 WHERE party = ?1 AND location_id = ?2 AND pending = 1",
+            )?
+            .execute(params![party, id])?;
         Ok(())
     }
 
-    /// Updates one EVSE's status index row.
-    pub fn put_evse_status(
+    /// Up to `max` locations (party, id) with pending EVSE statuses.
+    pub fn pending_locations(&self, max: usize) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT DISTINCT party, location_id FROM evse WHERE pending = 1 LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([max as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Records an EVSE's new status in the EVSE index alone (the location's body is left as it
+    /// is and the EVSE marked pending), unless it equals the stored status or is older than the
+    /// stored event time.
+    pub fn apply_status(
         &mut self,
         party: &str,
         location_id: &str,
         evse: &EvseRow,
-    ) -> Result<(), StoreError> {
-        self.tx
+    ) -> Result<StatusApplied, StoreError> {
+        let publish = self
+            .tx
             .prepare_cached(
-                "UPDATE evse SET status = ?4, event_time_ms = ?5, event_time = ?6
-                 WHERE party = ?1 AND location_id = ?2 AND uid = ?3",
+                "UPDATE evse SET status = ?4, event_time_ms = ?5, event_time = ?6, pending = 1
+                 WHERE party = ?1 AND location_id = ?2 AND uid = ?3
+                   AND status <> ?4 AND event_time_ms <= ?5
+                 RETURNING publish",
             )?
-            .execute(params![
-                party,
-                location_id,
-                evse.uid,
-                evse.status,
-                evse.event_time_ms,
-                evse.event_time
-            ])?;
-        Ok(())
+            .query_row(
+                params![
+                    party,
+                    location_id,
+                    evse.uid,
+                    evse.status,
+                    evse.event_time_ms,
+                    evse.event_time
+                ],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(publish) = publish {
+            return Ok(StatusApplied::Changed { publish });
+        }
+        let exists = self
+            .tx
+            .prepare_cached(
+                "SELECT 1 FROM evse WHERE party = ?1 AND location_id = ?2 AND uid = ?3",
+            )?
+            .exists(params![party, location_id, evse.uid])?;
+        Ok(if exists {
+            StatusApplied::Unchanged
+        } else {
+            StatusApplied::Missing
+        })
     }
 
     pub fn evses(&self, party: &str, location_id: &str) -> Result<Vec<EvseRow>, StoreError> {
@@ -537,14 +589,7 @@ impl Tx<'_> {
             "SELECT uid, status, event_time_ms, event_time FROM evse
              WHERE party = ?1 AND location_id = ?2 ORDER BY uid",
         )?;
-        let rows = stmt.query_map(params![party, location_id], |r| {
-            Ok(EvseRow {
-                uid: r.get(0)?,
-                status: r.get(1)?,
-                event_time_ms: r.get(2)?,
-                event_time: r.get(3)?,
-            })
-        })?;
+        let rows = stmt.query_map(params![party, location_id], evse_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -615,40 +660,92 @@ impl Reader<'_> {
         location_row(self.conn, party, id)
     }
 
-    /// Location bodies in key order.
+    /// Locations in key order (without `publish_allowed_to`).
     pub fn locations(
         &self,
         filter: &ListFilter,
         offset: u64,
         limit: u64,
-    ) -> Result<Page<Vec<u8>>, StoreError> {
+    ) -> Result<Page<LocationRow>, StoreError> {
         let mut w = Where::default();
         match &filter.hidden {
-            Hidden::None => w.push("publish = 1", None),
-            Hidden::Party(p) => w.push("(publish = 1 OR party = ?)", Some(p.clone().into())),
+            Hidden::None => w.push("publish = 1", []),
+            // Unary `+` keeps SQLite from a multi-index OR, which sorts every matching body;
+            // it walks (party, id) in order instead and stops at the page's end.
+            Hidden::Party(p) => w.push("(+publish = 1 OR +party = ?)", [p.clone().into()]),
             Hidden::All => {}
         }
-        w.common(filter, "last_updated_ms");
-        if let Some(b) = &filter.borough {
-            w.push("borough = ?", Some(b.clone().into()));
+        if let Some(p) = &filter.party {
+            w.push("party = ?", [p.clone().into()]);
         }
-        self.page(&w, "location", "body", "party, id", offset, limit, |r| {
-            r.get(0)
+        // A location's last_updated is its row's, or a pending EVSE status's if that is newer.
+        let newer = "EXISTS (SELECT 1 FROM evse e WHERE e.party = location.party \
+                     AND e.location_id = location.id AND e.pending = 1 AND e.event_time_ms >= ?)";
+        if let Some(t) = filter.from_ms {
+            w.push(
+                &format!("(last_updated_ms >= ? OR {newer})"),
+                [t.into(), t.into()],
+            );
+        }
+        if let Some(t) = filter.to_ms {
+            w.push(
+                &format!("(last_updated_ms < ? AND NOT {newer})"),
+                [t.into(), t.into()],
+            );
+        }
+        if let Some(b) = &filter.borough {
+            w.push("borough = ?", [b.clone().into()]);
+        }
+        let mut page = self.page(
+            &w,
+            "location",
+            "party, id, publish, body",
+            "party, id",
+            offset,
+            limit,
+            |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?, r.get(3)?)),
+        )?;
+        let items = page
+            .items
+            .drain(..)
+            .map(
+                |((party, id), publish, body): ((String, String), bool, Vec<u8>)| {
+                    Ok(LocationRow {
+                        publish,
+                        body,
+                        publish_allowed_to: None,
+                        pending: pending_evses(self.conn, &party, &id)?,
+                    })
+                },
+            )
+            .collect::<Result<_, StoreError>>()?;
+        Ok(Page {
+            total: page.total,
+            items,
         })
     }
 
-    /// Published location bodies with this id, of any party (the OCPI surface names locations
-    /// by id alone). At most `max`.
+    /// Published locations with this id, of any party (the OCPI surface names locations by id
+    /// alone). At most `max`.
     pub fn published_locations_with_id(
         &self,
         id: &str,
         max: u64,
-    ) -> Result<Vec<Vec<u8>>, StoreError> {
+    ) -> Result<Vec<LocationRow>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT body FROM location WHERE id = ?1 AND publish = 1 ORDER BY party LIMIT ?2",
+            "SELECT party FROM location WHERE id = ?1 AND publish = 1 ORDER BY party LIMIT ?2",
         )?;
-        let rows = stmt.query_map(params![id, max as i64], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let parties = stmt
+            .query_map(params![id, max as i64], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut rows = Vec::with_capacity(parties.len());
+        for party in parties {
+            if let Some(mut row) = location_row(self.conn, &party, id)? {
+                row.publish_allowed_to = None;
+                rows.push(row);
+            }
+        }
+        Ok(rows)
     }
 
     pub fn tariff(&self, party: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -694,7 +791,7 @@ impl Reader<'_> {
         limit: u64,
     ) -> Result<Page<StatusRow>, StoreError> {
         let mut w = Where::default();
-        w.push("publish = 1", None);
+        w.push("publish = 1", []);
         w.common(filter, "event_time_ms");
         let columns = "party, location_id, uid, status, event_time";
         self.page(
@@ -873,28 +970,28 @@ struct Where {
 }
 
 impl Where {
-    /// Adds `clause`; its one `?`, if any, binds `arg`.
-    fn push(&mut self, clause: &str, arg: Option<rusqlite::types::Value>) {
-        match arg {
-            Some(a) => {
-                self.args.push(a);
-                self.clauses
-                    .push(clause.replace('?', &format!("?{}", self.args.len())));
-            }
-            None => self.clauses.push(clause.to_owned()),
+    /// Adds `clause`, whose `?`s bind `args` in order.
+    fn push<const N: usize>(&mut self, clause: &str, args: [rusqlite::types::Value; N]) {
+        debug_assert_eq!(clause.matches('?').count(), N, "{clause}");
+        let mut parts = clause.split('?');
+        let mut out = parts.next().unwrap_or_default().to_owned();
+        for (part, arg) in parts.zip(args) {
+            self.args.push(arg);
+            out.push_str(&format!("?{}{part}", self.args.len()));
         }
+        self.clauses.push(out);
     }
 
     /// The party and time-window filters every list has.
     fn common(&mut self, f: &ListFilter, time: &str) {
         if let Some(p) = &f.party {
-            self.push("party = ?", Some(p.clone().into()));
+            self.push("party = ?", [p.clone().into()]);
         }
         if let Some(t) = f.from_ms {
-            self.push(&format!("{time} >= ?"), Some(t.into()));
+            self.push(&format!("{time} >= ?"), [t.into()]);
         }
         if let Some(t) = f.to_ms {
-            self.push(&format!("{time} < ?"), Some(t.into()));
+            self.push(&format!("{time} < ?"), [t.into()]);
         }
     }
 
@@ -912,7 +1009,7 @@ fn location_row(
     party: &str,
     id: &str,
 ) -> Result<Option<LocationRow>, StoreError> {
-    Ok(conn
+    let row = conn
         .prepare_cached(
             "SELECT publish, body, publish_allowed_to FROM location WHERE party = ?1 AND id = ?2",
         )?
@@ -921,9 +1018,32 @@ fn location_row(
                 publish: r.get(0)?,
                 body: r.get(1)?,
                 publish_allowed_to: r.get(2)?,
+                pending: Vec::new(),
             })
         })
-        .optional()?)
+        .optional()?;
+    let Some(mut row) = row else { return Ok(None) };
+    row.pending = pending_evses(conn, party, id)?;
+    Ok(Some(row))
+}
+
+/// The EVSEs of a location whose status is newer than its body's.
+fn pending_evses(conn: &Connection, party: &str, id: &str) -> Result<Vec<EvseRow>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT uid, status, event_time_ms, event_time FROM evse
+         WHERE party = ?1 AND location_id = ?2 AND pending = 1",
+    )?;
+    let rows = stmt.query_map(params![party, id], evse_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn evse_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EvseRow> {
+    Ok(EvseRow {
+        uid: r.get(0)?,
+        status: r.get(1)?,
+        event_time_ms: r.get(2)?,
+        event_time: r.get(3)?,
+    })
 }
 
 #[cfg(test)]

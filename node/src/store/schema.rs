@@ -78,6 +78,12 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (party, id)
     ) STRICT;
     "#,
+    // 2: status changes kept in the EVSE index alone. `pending` = 1: this EVSE's status and
+    // `last_updated` changed after its location's body was last written, so readers take them
+    // from this row (see domain::records::current_body) until the body is rewritten.
+    r#"
+    ALTER TABLE evse ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// The schema version this binary writes.
