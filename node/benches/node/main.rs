@@ -30,6 +30,8 @@ const WRK_THREADS: u32 = 2;
 const WRK_CONNECTIONS: u32 = 64;
 
 fn main() -> anyhow::Result<()> {
+    // reqwest has rustls without a default provider (see evfed_node::pull).
+    evfed_node::pull::install_crypto_provider();
     let bench_started = Instant::now();
     let locations = knob("EVFED_BENCH_LOCATIONS", 10_000)?;
     let loaders = knob("EVFED_BENCH_LOADERS", 4)?.max(1);

@@ -87,8 +87,8 @@ pub enum Link {
     Absent,
     /// A `rel="next"` URL on the module's own scheme, host, port and path.
     Next(Url),
-    /// A header that does not parse as a `Link` with `rel="next"`.
-    Malformed,
+    /// A header that does not parse as a `Link` with `rel="next"` (its first 200 characters).
+    Malformed(String),
     /// A `rel="next"` URL elsewhere.
     Foreign(Url),
 }
@@ -559,11 +559,12 @@ pub fn judge_link(header: Option<&str>, request: &Url, module_url: &Url) -> Link
     let Some(header) = header.map(str::trim).filter(|h| !h.is_empty()) else {
         return Link::Absent;
     };
+    let malformed = || Link::Malformed(header.chars().take(200).collect());
     let Some(target) = next_target(header) else {
-        return Link::Malformed;
+        return malformed();
     };
     let Ok(next) = request.join(target) else {
-        return Link::Malformed;
+        return malformed();
     };
     let same = next.scheme() == module_url.scheme()
         && next.host_str() == module_url.host_str()
@@ -740,9 +741,10 @@ fn join(base: &Url, s: &str) -> Result<Url, FetchError> {
     })
 }
 
-/// reqwest is built with rustls but no default crypto provider (that would pull in aws-lc);
-/// install ring once per process before the first client is built.
-fn install_crypto_provider() {
+/// reqwest is built with rustls but no default crypto provider (that would pull in aws-lc):
+/// every process that builds a reqwest client, tests and benchmarks included, calls this first
+/// (installing ring once), or the client build panics.
+pub fn install_crypto_provider() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         let _ = rustls::crypto::ring::default_provider().install_default();
     }
@@ -787,7 +789,11 @@ mod tests {
             r#"<https://cpo.example/ocpi/2.2.1/locations?offset=50; rel="next""#,
             r#"<>; rel="next""#,
         ] {
-            assert_eq!(next(malformed), Link::Malformed, "{malformed}");
+            assert_eq!(
+                next(malformed),
+                Link::Malformed(malformed.into()),
+                "{malformed}"
+            );
         }
         assert_eq!(judge_link(Some("  "), &req, &module), Link::Absent);
         assert_eq!(judge_link(None, &req, &module), Link::Absent);

@@ -33,7 +33,7 @@ use crate::domain::Error as DomainError;
 use crate::domain::records::{self, LocationKey, Method, Part, Policy, TariffKey};
 use crate::store::{PullCursor, Store, StoreError};
 use client::{Client, Link, offset_url, redact};
-pub use client::{ClientOptions, FetchError, Module};
+pub use client::{ClientOptions, FetchError, Module, install_crypto_provider};
 pub use report::{Deviation, ModuleReport, Outcome, RecordError, Report};
 
 /// Where to pull from.
@@ -292,6 +292,7 @@ impl Run<'_> {
                 Ok(p) => p,
                 Err(e) if following_link && e.falls_back() => {
                     report.count(Deviation::LinkFailed);
+                    report.warn([format!("following Link failed ({e}); using offsets")]);
                     paging = Paging::Offset;
                     following_link = false;
                     next = offset_url(module_url, date_from.as_ref(), consumed, limit);
@@ -332,9 +333,28 @@ impl Run<'_> {
                         continue;
                     }
                     Link::Absent if more_by_count != Some(true) => break,
-                    Link::Absent => report.count(Deviation::LinkMissing),
-                    Link::Malformed => report.count(Deviation::LinkMalformed),
-                    Link::Foreign(_) => report.count(Deviation::LinkForeign),
+                    Link::Absent => {
+                        report.count(Deviation::LinkMissing);
+                        report.warn([format!(
+                            "page {}: no Link, yet X-Total-Count says more; using offsets",
+                            report.pages
+                        )]);
+                    }
+                    Link::Malformed(header) => {
+                        report.count(Deviation::LinkMalformed);
+                        report.warn([format!(
+                            "page {}: Link {header:?} does not parse; using offsets",
+                            report.pages
+                        )]);
+                    }
+                    Link::Foreign(u) => {
+                        report.count(Deviation::LinkForeign);
+                        report.warn([format!(
+                            "page {}: Link points at {}, not at the module; using offsets",
+                            report.pages,
+                            redact(&u)
+                        )]);
+                    }
                 }
                 paging = Paging::Offset;
             }
@@ -517,11 +537,11 @@ impl Run<'_> {
             for chunk in records.chunks(records::MAX_BATCH) {
                 let values: Vec<&Value> = chunk.iter().map(|(_, v)| v).collect();
                 match self.post_usage(&party, &values)? {
-                    Ok(appended) => tally_usage(report, values.len() as u64, appended),
+                    Ok(tally) => tally.add_to(report),
                     Err(_) => {
                         for (at, v) in chunk {
                             match self.post_usage(&party, &[v])? {
-                                Ok(appended) => tally_usage(report, 1, appended),
+                                Ok(tally) => tally.add_to(report),
                                 Err(e) => report.reject(at.error(code(&e), e.to_string())),
                             }
                         }
@@ -532,17 +552,25 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// `Ok(Ok(appended))`, `Ok(Err(refusal))`, or `Err` when the store failed.
+    /// `Ok(Ok(tally))`, `Ok(Err(refusal))`, or `Err` when the store failed.
     fn post_usage(
         &self,
         party: &Party,
         values: &[&Value],
-    ) -> Result<Result<u64, DomainError>, PullError> {
+    ) -> Result<Result<UsageTally, DomainError>, PullError> {
         let body = serde_json::to_vec(values).map_err(|e| {
             PullError::Domain(DomainError::Corrupt(format!("re-encoding records: {e}")))
         })?;
+        let ids: Vec<&str> = values.iter().filter_map(|v| v["id"].as_str()).collect();
+        let key = party.to_string();
+        // A record not yet stored always appends; so the new ones are the created ones.
+        let present = self.store.read(|r| r.sessions_present(&key, &ids))?;
         match records::post_sessions(self.store, self.policy, party, &body, DateTime::now()) {
-            Ok(r) => Ok(Ok(r.appended)),
+            Ok(r) => Ok(Ok(UsageTally {
+                received: r.received,
+                created: (ids.len() as u64).saturating_sub(present),
+                appended: r.appended,
+            })),
             Err(e) if is_fatal(&e) => Err(PullError::Domain(e)),
             Err(e) => Ok(Err(e)),
         }
@@ -573,11 +601,21 @@ impl Position {
     }
 }
 
-fn tally_usage(report: &mut ModuleReport, received: u64, appended: u64) {
-    // A usage record appends one entry when it is new or changed.
-    report.updated += appended;
-    report.unchanged += received.saturating_sub(appended);
-    report.appended += appended;
+/// What one accepted batch of usage records did; each appends one entry when new or changed.
+struct UsageTally {
+    received: u64,
+    created: u64,
+    appended: u64,
+}
+
+impl UsageTally {
+    fn add_to(&self, report: &mut ModuleReport) {
+        let created = self.created.min(self.appended);
+        report.created += created;
+        report.updated += self.appended - created;
+        report.unchanged += self.received.saturating_sub(self.appended);
+        report.appended += self.appended;
+    }
 }
 
 /// The record's `id` as sent, bounded, for reports.

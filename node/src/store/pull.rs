@@ -55,6 +55,22 @@ impl Reader<'_> {
     }
 }
 
+impl Reader<'_> {
+    /// How many of `ids` name a stored usage record of `party`.
+    pub fn sessions_present(&self, party: &str, ids: &[&str]) -> Result<u64, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT 1 FROM session WHERE party = ?1 AND id = ?2")?;
+        let mut n = 0;
+        for id in ids {
+            if stmt.exists(params![party, id])? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}
+
 fn cursor(conn: &Connection, source: &str, module: &str) -> Result<PullCursor, StoreError> {
     let found = conn
         .prepare_cached(
