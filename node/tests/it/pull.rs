@@ -533,3 +533,89 @@ fn tls_failures_are_reported_not_retried() {
     assert!(started.elapsed() < Duration::from_secs(5), "no retries");
 }
 
+/// The pull against a real third-party OCPI 2.2.1 implementation, the PyPI package
+/// `extrawest-ocpi`, seeded by `scripts/extrawest-ocpi/seed_app.py`. Opt-in (it needs a Python
+/// with the package): `EVFED_EXTRAWEST=1 EVFED_EXTRAWEST_PYTHON=/path/to/venv/bin/python`.
+#[test]
+fn extrawest_ocpi_as_a_source() {
+    if std::env::var_os("EVFED_EXTRAWEST").is_none() {
+        eprintln!("skipped: set EVFED_EXTRAWEST=1 (see scripts/extrawest-ocpi/README.md)");
+        return;
+    }
+    let python = std::env::var("EVFED_EXTRAWEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scripts/extrawest-ocpi/seed_app.py");
+    let child = std::process::Command::new(&python)
+        .arg(script)
+        .args(["--port", &port.to_string(), "--token", TOKEN])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _child = Kill(child);
+    let versions = format!("http://127.0.0.1:{port}/ocpi/versions");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the extrawest sender did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let node = NodeDir::camden();
+    let report = pull_cli(&node, &versions, Some(TOKEN));
+    let locations = module(&report, "locations");
+    assert_eq!(counts(locations), [3, 120, 120, 0, 0, 0, 0, 120]);
+    let d = deviations(locations);
+    // Its Link (on Python 3.11) has the wrong scheme and enum reprs in the path; it lower-cases
+    // every CiString and sends explicit nulls.
+    assert_eq!(d.get("link-foreign"), Some(&1), "{d:?}");
+    assert_eq!(d.get("id-case"), Some(&120), "{d:?}");
+    assert_eq!(d.get("null-or-empty"), Some(&120), "{d:?}");
+    assert_eq!(counts(module(&report, "tariffs"))[2], 2);
+    // Sessions: S-0001 is left to its CDR, S-0003 has negative energy.
+    assert_eq!(
+        counts(module(&report, "sessions")),
+        [1, 3, 1, 0, 0, 1, 1, 1]
+    );
+    // py_ocpi's CdrLocation model has no evse_uid, so its CDRs cannot say which EVSE was used.
+    let cdrs = module(&report, "cdrs");
+    assert_eq!(cdrs["rejected"], 2);
+    assert!(
+        cdrs["errors"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("evse_uid"),
+        "{cdrs:#}"
+    );
+
+    let again = pull_cli(&node, &versions, Some(TOKEN));
+    for m in again["modules"].as_array().unwrap() {
+        assert_eq!(m["appended"], 0, "{m:#}");
+    }
+    let running = node.serve();
+    let l = running.json("/v1/locations/GB/LPC/lpc-wcc-00417");
+    assert_eq!(
+        l["evfed"]["borough"],
+        Value::Null,
+        "Westminster, outside Camden"
+    );
+    assert_eq!(l["evfed"]["outside_area"], true);
+    assert_eq!(
+        l["evses"][0]["uid"], "lpc-wcc-00417-1",
+        "ids other than party codes as sent"
+    );
+}
