@@ -34,10 +34,10 @@ pub fn pull_ocpi(dir: &Path, args: PullArgs) -> anyhow::Result<Report> {
     let _lock = match home.lock() {
         Ok(lock) => lock,
         Err(HomeError::Locked(_)) => bail!(
-            "{} is in use by a running `evfed-node serve`. The server keeps the logs' heads in \
-             memory, so this command will not write its database behind it. Add a [[pull]] \
-             table to {} (the server then pulls on that schedule), or stop the server and run \
-             this command again.",
+            "another evfed-node process is using {} (most likely `serve`). A serving node \
+             keeps the logs' heads in memory, so this command will not write its database \
+             behind it. Add a [[pull]] table to {} (the server then pulls on that schedule), or \
+             stop the server and run this command again.",
             dir.display(),
             home.config_path().display()
         ),

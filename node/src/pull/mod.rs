@@ -542,7 +542,12 @@ impl Run<'_> {
                         for (at, v) in chunk {
                             match self.post_usage(&party, &[v])? {
                                 Ok(tally) => tally.add_to(report),
-                                Err(e) => report.reject(at.error(code(&e), e.to_string())),
+                                Err(e) => {
+                                    // Alone in its batch, the record's "[0]: " says nothing.
+                                    let reason = e.to_string();
+                                    let reason = reason.strip_prefix("[0]: ").unwrap_or(&reason);
+                                    report.reject(at.error(code(&e), reason.to_owned()));
+                                }
                             }
                         }
                     }
