@@ -1,4 +1,7 @@
-//! The `evfed-node` subcommands: set-up, serving, key rotation, backup and restore, tokens.
+//! The `evfed-node` subcommands: set-up, serving, key rotation, backup and restore, tokens,
+//! OCPI pulls (`pull`).
+
+mod pull;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -21,6 +24,8 @@ use crate::home::{Home, create_new, write_atomic};
 use crate::http::{self, AppState, Metrics};
 use crate::store::{self, LogId, Store};
 use crate::tokens::{Issuer, SCOPES};
+
+pub use pull::{PullArgs, pull_ocpi};
 
 /// Exit status when the node refuses to sign (spec §9.4).
 pub const EXIT_REFUSES_TO_SIGN: i32 = 3;
@@ -143,11 +148,19 @@ pub fn serve(dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
         }
         tracing::info!(%addr, ready_ms = started.elapsed().as_millis() as u64, "evfed-node ready");
         let ticker = actix_web::rt::spawn(checkpoint_loop(state.clone(), interval));
+        let pulls = crate::pull::schedule::start(
+            &state.config.pull,
+            dir,
+            state.store.clone(),
+            state.policy.clone(),
+            crate::pull::Options::default(),
+        )?;
         serving
             .await
             .context("server task failed")?
             .context("server failed")?;
         ticker.abort();
+        web::block(move || pulls.stop(Duration::from_secs(5))).await?;
         let st = state.clone();
         let signed = web::block(move || st.signer.sign_grown(&st.store, unix_now(), false)).await;
         match signed {

@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -61,6 +61,31 @@ pub struct Config {
     /// Log line format.
     #[serde(default)]
     pub log_format: LogFormat,
+    /// Operators' OCPI senders that `serve` pulls on a schedule (`[[pull]]` tables).
+    #[serde(default)]
+    pub pull: Vec<PullConfig>,
+}
+
+/// One `[[pull]]` table: an operator's OCPI sender that `serve` pulls on a schedule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullConfig {
+    /// A versions URL, a version-details URL, or a module URL (http or https).
+    #[serde(deserialize_with = "http_url")]
+    pub url: url::Url,
+    /// File holding the credentials token the operator issued, mode 0600; relative paths are
+    /// inside the node directory. None: pull without a token.
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    /// Time from the end of one pull to the start of the next (at least 10 s).
+    #[serde(default = "default_pull_interval", deserialize_with = "duration")]
+    pub interval: Duration,
+    /// The party (CC*PID) of objects that carry no country_code/party_id (OCPI 2.1.1 feeds).
+    #[serde(default, deserialize_with = "opt_party")]
+    pub party: Option<Party>,
+    /// Only these modules (tariffs, locations, sessions, cdrs); empty: all the sender offers.
+    #[serde(default)]
+    pub modules: Vec<crate::pull::Module>,
 }
 
 /// A log origin (spec §3.1), checked to leave room for the restricted suffix.
@@ -119,6 +144,15 @@ impl Config {
                 "max_body_bytes must be at least 1048576 (the standard requires 1 MiB bodies)"
                     .into(),
             )),
+            _ if self
+                .pull
+                .iter()
+                .any(|p| p.interval < Duration::from_secs(10)) =>
+            {
+                Err(ConfigError::Invalid(
+                    "a [[pull]] interval must be at least \"10s\"".into(),
+                ))
+            }
             _ => Ok(()),
         }
     }
@@ -176,6 +210,19 @@ parties = [{parties}]
 
 # "text" or "json" log lines on standard error (overridden by `serve --log-format`).
 # log_format = "text"
+
+# Operators' OCPI 2.2.1 (or 2.1.1) senders that `serve` pulls on a schedule, one [[pull]] table
+# each. `url` is the operator's versions URL or a module URL; `token_file` holds the credentials
+# token they issued (mode 0600, relative to this directory); `interval` is the pause between
+# pulls (default "15m", at least "10s"); `party` names the CC*PID of objects that carry none
+# (OCPI 2.1.1); `modules` limits the pull (default: every sender module offered, of tariffs,
+# locations, sessions, cdrs). The same pull runs once with `evfed-node pull ocpi`.
+# [[pull]]
+# url = "https://ocpi.operator.example/ocpi/versions"
+# token_file = "operator.token"
+# interval = "15m"
+# party = "GB*ABC"
+# modules = ["locations", "tariffs"]
 "#
         )
     }
@@ -253,6 +300,27 @@ fn default_checkpoint_interval() -> Duration {
     Duration::from_secs(1)
 }
 
+fn default_pull_interval() -> Duration {
+    Duration::from_secs(15 * 60)
+}
+
+fn http_url<'de, D: Deserializer<'de>>(d: D) -> Result<url::Url, D::Error> {
+    let s = String::deserialize(d)?;
+    match url::Url::parse(&s) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(u),
+        _ => Err(serde::de::Error::custom(format!(
+            "`{s}` is not an http(s) URL such as \"https://ocpi.operator.example/ocpi/versions\""
+        ))),
+    }
+}
+
+fn opt_party<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Party>, D::Error> {
+    let s = String::deserialize(d)?;
+    s.parse()
+        .map(Some)
+        .map_err(|e| serde::de::Error::custom(format!("party `{s}`: {e}")))
+}
+
 fn default_max_body_bytes() -> usize {
     1024 * 1024
 }
@@ -290,6 +358,39 @@ mod tests {
         let typo = format!("{text}\ncheckpoint_intervall = \"2s\"\n");
         let err = toml::from_str::<Config>(&typo).unwrap_err().to_string();
         assert!(err.contains("checkpoint_intervall"), "{err}");
+    }
+
+    #[test]
+    fn pull_tables() {
+        let base = "origin = \"o\"\nkind = \"cpo\"\n";
+        let one = format!(
+            "{base}[[pull]]\nurl = \"https://cpo.example/ocpi/versions\"\ntoken_file = \"cpo.token\"\n\
+             interval = \"5m\"\nparty = \"gb*abc\"\nmodules = [\"locations\"]\n"
+        );
+        let config: Config = toml::from_str(&one).unwrap();
+        config.check().unwrap();
+        let p = &config.pull[0];
+        assert_eq!(p.interval, Duration::from_secs(300));
+        assert_eq!(p.party.as_ref().unwrap().to_string(), "GB*ABC");
+        assert_eq!(p.modules, [crate::pull::Module::Locations]);
+        let defaults: Config =
+            toml::from_str(&format!("{base}[[pull]]\nurl = \"http://127.0.0.1:9/l\"\n")).unwrap();
+        assert_eq!(defaults.pull[0].interval, Duration::from_secs(900));
+        for bad in [
+            "url = \"ftp://cpo.example/\"",
+            "url = \"https://cpo.example/\"\ntoken = \"secret\"",
+            "url = \"https://cpo.example/\"\nmodules = [\"tokens\"]",
+        ] {
+            assert!(
+                toml::from_str::<Config>(&format!("{base}[[pull]]\n{bad}\n")).is_err(),
+                "{bad}"
+            );
+        }
+        let fast: Config = toml::from_str(&format!(
+            "{base}[[pull]]\nurl = \"https://cpo.example/\"\ninterval = \"1s\"\n"
+        ))
+        .unwrap();
+        assert!(fast.check().is_err());
     }
 
     #[test]

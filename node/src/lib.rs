@@ -8,5 +8,6 @@ pub mod domain;
 pub mod home;
 pub mod http;
 pub mod openapi;
+pub mod pull;
 pub mod store;
 pub mod tokens;

@@ -86,6 +86,40 @@ enum Command {
     },
     /// Print the node's OpenAPI 3.1 document (the one committed as spec/openapi/node.json).
     Openapi,
+    /// Pull records from another system into a node that is not serving.
+    Pull {
+        #[command(subcommand)]
+        command: PullCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PullCommand {
+    /// Pull Tariffs, Locations, Sessions and CDRs from an operator's OCPI 2.2.1 (or 2.1.1)
+    /// sender once, repairing known feed deviations; prints a report. A serving node pulls on
+    /// its [[pull]] schedule instead (see config.toml).
+    Ocpi {
+        #[arg(long)]
+        dir: PathBuf,
+        /// The sender's versions URL, or a module URL such as …/ocpi/2.2.1/locations.
+        #[arg(long)]
+        url: url::Url,
+        /// The credentials token the operator issued (sent as OCPI requires).
+        #[arg(long, env = "EVFED_PULL_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// The party (CC*PID) of objects without country_code/party_id (OCPI 2.1.1 feeds).
+        #[arg(long)]
+        party: Option<Party>,
+        /// Only this module (tariffs, locations, sessions, cdrs); repeat for several.
+        #[arg(long = "module")]
+        modules: Vec<evfed_node::pull::Module>,
+        /// Ignore the stored cursor and read everything again.
+        #[arg(long)]
+        full: bool,
+        /// Also write the report as JSON here.
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -182,6 +216,34 @@ fn main() -> anyhow::Result<()> {
                 .collect();
             let token = commands::issue_token(&dir, party.as_ref(), &scopes, ttl)?;
             writeln!(out, "{token}")?;
+        }
+        Command::Pull {
+            command:
+                PullCommand::Ocpi {
+                    dir,
+                    url,
+                    token,
+                    party,
+                    modules,
+                    full,
+                    report,
+                },
+        } => {
+            let args = commands::PullArgs {
+                url,
+                token,
+                party,
+                modules,
+                full,
+                report,
+            };
+            let report = commands::pull_ocpi(&dir, args)?;
+            write!(out, "{report}")?;
+            if !report.complete() {
+                anyhow::bail!(
+                    "the pull did not complete (see above); the next pull resumes where it stopped"
+                );
+            }
         }
         Command::Openapi => {
             out.write_all(evfed_node::openapi::document_json().as_bytes())?;

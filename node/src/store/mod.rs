@@ -10,6 +10,7 @@
 //!
 //! Architecture Invariant: SQL appears only in this module.
 
+mod pull;
 mod schema;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ use std::sync::{Condvar, Mutex};
 use evfed_spec::merkle::{Frontier, Hash, TreeHashes, leaf_hash, node_hash};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
 
+pub use pull::PullCursor;
 pub use schema::VERSION as SCHEMA_VERSION;
 
 /// Which of a node's two logs.

@@ -84,6 +84,18 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE evse ADD COLUMN pending INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 3: where each OCPI pull source stands (store/pull.rs).
+    r#"
+    CREATE TABLE pull_cursor (
+        source         TEXT    NOT NULL,   -- the URL the pull starts from, as configured
+        module         TEXT    NOT NULL,   -- locations, tariffs, sessions, cdrs
+        date_from      TEXT,               -- OCPI DateTime: start of the last complete pull
+        pending_since  TEXT,               -- start of an unfinished pull, if any
+        pending_offset INTEGER NOT NULL,   -- objects that unfinished pull has read
+        updated_ms     INTEGER NOT NULL,
+        PRIMARY KEY (source, module)
+    ) STRICT, WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this binary writes.

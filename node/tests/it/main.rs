@@ -3,6 +3,7 @@
 
 mod lifecycle;
 mod openapi;
+mod pull;
 mod reads;
 mod standard_client;
 mod support;
