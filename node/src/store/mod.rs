@@ -217,6 +217,9 @@ impl Store {
         // the WAL restart under sustained writes, and the size limit returns the space.
         conn.pragma_update(None, "wal_autocheckpoint", 4000)?;
         conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+        // Savepoint journals (see `Tx::savepoint`) stay in memory: a few pages per item,
+        // which in a temporary file cost a write system call each.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
         check_application(&conn, path)?;
         schema::migrate(&mut conn)?;
         let wal = Connection::open_with_flags(
@@ -458,21 +461,21 @@ impl Tx<'_> {
         &mut self,
         f: impl FnOnce(&mut Tx<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
-        self.tx
-            .execute_batch("SAVEPOINT item")
-            .map_err(StoreError::from)?;
+        // Cached statements: parsing these three for every item costs more than running them.
+        let run = |tx: &rusqlite::Transaction<'_>, sql: &str| -> Result<(), StoreError> {
+            tx.prepare_cached(sql)?.execute([])?;
+            Ok(())
+        };
+        run(&self.tx, "SAVEPOINT item")?;
         let heads = self.heads.clone();
         match f(self) {
             Ok(value) => {
-                self.tx
-                    .execute_batch("RELEASE item")
-                    .map_err(StoreError::from)?;
+                run(&self.tx, "RELEASE item")?;
                 Ok(value)
             }
             Err(e) => {
-                self.tx
-                    .execute_batch("ROLLBACK TO item; RELEASE item")
-                    .map_err(StoreError::from)?;
+                run(&self.tx, "ROLLBACK TO item")?;
+                run(&self.tx, "RELEASE item")?;
                 self.heads = heads;
                 Err(e)
             }
