@@ -174,65 +174,86 @@ struct Fields<'a> {
     cols: &'a Columns,
 }
 
-/// Builds one location per `location_id`, in the order ids first appear.
-pub fn convert(
+/// A file grouped into locations: the rows of each `location_id`, in the order ids first
+/// appear.
+pub struct Plan {
     table: Table,
-    party: &Party,
+    cols: Columns,
+    groups: Vec<(String, Vec<usize>)>,
+    party: Party,
     now: DateTime,
-) -> anyhow::Result<(Vec<Candidate>, Vec<Finding>)> {
-    let cols = Columns::of(&table)?;
-    let id_at = cols.pos(Col::LocationId);
-    let mut order: Vec<(String, Vec<&Row>)> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    for row in &table.rows {
-        let id = id_at
-            .and_then(|i| row.fields.get(i))
-            .map(str::trim)
-            .unwrap_or_default()
-            .to_owned();
-        let slot = if id.is_empty() {
-            // No id: a location of its own, rejected for it.
-            order.push((id, Vec::new()));
-            order.len() - 1
-        } else {
-            *index.entry(id.clone()).or_insert_with(|| {
-                order.push((id, Vec::new()));
-                order.len() - 1
-            })
-        };
-        order[slot].1.push(row);
-    }
-    let width = table.header.len();
-    let candidates = order
-        .into_iter()
-        .map(|(id, rows)| {
-            let lines = rows.iter().map(|r| r.line).collect();
-            let point = rows.first().and_then(|r| {
-                let f = Fields {
-                    row: r,
-                    cols: &cols,
-                };
-                Some((
-                    f.get(Col::Latitude).parse().ok()?,
-                    f.get(Col::Longitude).parse().ok()?,
-                ))
-            });
-            let built = build(&rows, &cols, width, party, now).and_then(|loc| {
-                let line = rows.first().map_or(0, |r| r.line);
-                validate(&loc).map_err(|e| Finding::rejected(line, "invalid-field", e))
-            });
-            Candidate {
-                about: About {
-                    id,
-                    lines,
-                    warnings: Vec::new(),
-                },
-                point,
-                built,
-            }
+}
+
+impl Plan {
+    /// Checks the header and groups the rows.
+    pub fn new(table: Table, party: &Party, now: DateTime) -> anyhow::Result<Plan> {
+        let cols = Columns::of(&table)?;
+        let id_at = cols.pos(Col::LocationId);
+        let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        for (r, row) in table.rows.iter().enumerate() {
+            let id = id_at
+                .and_then(|i| row.fields.get(i))
+                .map(str::trim)
+                .unwrap_or_default()
+                .to_owned();
+            let slot = if id.is_empty() {
+                // No id: a location of its own, rejected for it.
+                groups.push((id, Vec::new()));
+                groups.len() - 1
+            } else {
+                *index.entry(id.clone()).or_insert_with(|| {
+                    groups.push((id, Vec::new()));
+                    groups.len() - 1
+                })
+            };
+            groups[slot].1.push(r);
+        }
+        Ok(Plan {
+            table,
+            cols,
+            groups,
+            party: party.clone(),
+            now,
         })
-        .collect();
-    Ok((candidates, Vec::new()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Rows in all.
+    pub fn rows(&self) -> u64 {
+        self.table.rows.len() as u64
+    }
+
+    /// Location `i`, built from its rows.
+    pub fn build(&self, i: usize) -> Candidate {
+        let (id, indexes) = &self.groups[i];
+        let rows: Vec<&Row> = indexes.iter().map(|r| &self.table.rows[*r]).collect();
+        let cols = &self.cols;
+        let point = rows.first().and_then(|r| {
+            let f = Fields { row: r, cols };
+            Some((
+                f.get(Col::Latitude).parse().ok()?,
+                f.get(Col::Longitude).parse().ok()?,
+            ))
+        });
+        let width = self.table.header.len();
+        let built = build(&rows, cols, width, &self.party, self.now).and_then(|loc| {
+            let line = rows.first().map_or(0, |r| r.line);
+            validate(loc).map_err(|e| Finding::rejected(line, "invalid-field", e))
+        });
+        Candidate {
+            about: About {
+                id: id.clone(),
+                lines: rows.iter().map(|r| r.line).collect(),
+                warnings: Vec::new(),
+            },
+            point,
+            built,
+        }
+    }
 }
 
 impl Columns {

@@ -110,15 +110,50 @@ struct About {
     warnings: Vec<Finding>,
 }
 
-/// A file read and converted, ready to be written.
-#[derive(Debug)]
+/// A file read and grouped into locations, ready to be built and written.
 pub struct Prepared {
     path: PathBuf,
+    /// Rows as the format reads them (an NCR row split over two records is one row).
     rows: u64,
-    candidates: Vec<Candidate>,
+    plan: Plan,
     /// Findings about the file as a whole (e.g. a duplicated header column).
     notes: Vec<Finding>,
 }
+
+/// How a format turns its rows into locations.
+enum Plan {
+    Evfed(evfed::Plan),
+    Ncr(Box<ncr::Plan>),
+}
+
+impl Plan {
+    fn len(&self) -> usize {
+        match self {
+            Plan::Evfed(p) => p.len(),
+            Plan::Ncr(p) => p.len(),
+        }
+    }
+
+    fn build(&self, i: usize) -> Candidate {
+        match self {
+            Plan::Evfed(p) => p.build(i),
+            Plan::Ncr(p) => p.build(i),
+        }
+    }
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("path", &self.path)
+            .field("rows", &self.rows)
+            .field("locations", &self.plan.len())
+            .finish()
+    }
+}
+
+/// Locations built ahead of the writer, per hand-over.
+const BUILD_CHUNK: usize = 250;
 
 impl Summary {
     /// The summary as printed at the end of an import.
@@ -190,24 +225,30 @@ pub fn prepare(path: &Path, opts: &ImportOptions) -> anyhow::Result<Prepared> {
     let table = table::Table::read(std::io::BufReader::with_capacity(1 << 16, file))
         .with_context(|| format!("cannot read {} as CSV", path.display()))?;
     let now = DateTime::now();
-    let (candidates, notes) = match opts.format {
-        Format::Evfed => evfed::convert(table, &opts.party, now),
-        Format::Ncr => ncr::convert(table, &opts.party, now),
-    }
-    .with_context(|| format!("{} is not in the {} format", path.display(), opts.format))?;
-    // Rows as the format reads them (an NCR row broken over two records is one row).
-    let rows = candidates.iter().map(|c| c.about.lines.len() as u64).sum();
+    let not_format = || format!("{} is not in the {} format", path.display(), opts.format);
+    let (plan, rows, notes) = match opts.format {
+        Format::Evfed => {
+            let plan = evfed::Plan::new(table, &opts.party, now).with_context(not_format)?;
+            let rows = plan.rows();
+            (Plan::Evfed(plan), rows, Vec::new())
+        }
+        Format::Ncr => {
+            let (plan, notes) = ncr::Plan::new(table, &opts.party, now).with_context(not_format)?;
+            let rows = plan.len() as u64;
+            (Plan::Ncr(Box::new(plan)), rows, notes)
+        }
+    };
     Ok(Prepared {
         path: path.to_owned(),
         rows,
-        candidates,
+        plan,
         notes,
     })
 }
 
 /// Writes `prepared` through `sink` in batches of at most [`MAX_BATCH`] locations, showing
 /// progress on a terminal, and returns the summary. Rejected and filtered rows, and warnings,
-/// go to the report.
+/// go to the report. Locations are built on a second thread while the batches are written.
 pub fn write(
     prepared: Prepared,
     sink: &mut dyn Sink,
@@ -220,7 +261,7 @@ pub fn write(
                 ..Counts::default()
             },
             locations: Counts {
-                read: prepared.candidates.len() as u64,
+                read: prepared.plan.len() as u64,
                 ..Counts::default()
             },
             ..Summary::default()
@@ -235,34 +276,54 @@ pub fn write(
         out.report.write(note, "")?;
         eprintln!("evfed-node: {}: {}", prepared.path.display(), note.reason);
     }
-    let mut batch: Vec<(About, Location)> = Vec::with_capacity(MAX_BATCH);
-    for c in prepared.candidates {
-        let outside = match (&opts.within, c.point) {
-            (Some(area), Some((lat, lon))) => area.excludes(lat, lon),
-            _ => None,
-        };
-        if let Some(reason) = outside {
-            let f = Finding::new(
-                c.about.lines[0],
-                FindingKind::Outside,
-                "outside-area",
-                reason,
-            );
-            out.refused(&c.about, &f)?;
-            continue;
+    let plan = &prepared.plan;
+    std::thread::scope(|scope| {
+        let (chunks, built) = std::sync::mpsc::sync_channel::<Vec<Candidate>>(4);
+        scope.spawn(move || {
+            let mut chunk = Vec::with_capacity(BUILD_CHUNK);
+            for i in 0..plan.len() {
+                chunk.push(plan.build(i));
+                if chunk.len() == BUILD_CHUNK && chunks.send(std::mem::take(&mut chunk)).is_err() {
+                    return; // the writer stopped
+                }
+            }
+            let _ = chunks.send(chunk);
+        });
+        let mut batch = Batch::default();
+        for c in built.into_iter().flatten() {
+            let outside = match (&opts.within, c.point) {
+                (Some(area), Some((lat, lon))) => area.excludes(lat, lon),
+                _ => None,
+            };
+            if let Some(reason) = outside {
+                let line = c.about.lines.first().copied().unwrap_or(0);
+                let f = Finding::new(line, FindingKind::Outside, "outside-area", reason);
+                out.refused(&c.about, &f)?;
+                continue;
+            }
+            match c.built {
+                Ok(loc) => {
+                    batch.about.push(c.about);
+                    batch.items.push(loc);
+                }
+                Err(f) => out.refused(&c.about, &f)?,
+            }
+            if batch.items.len() == MAX_BATCH {
+                out.flush(sink, &mut batch)?;
+            }
         }
-        match c.built {
-            Ok(loc) => batch.push((c.about, loc)),
-            Err(f) => out.refused(&c.about, &f)?,
-        }
-        if batch.len() == MAX_BATCH {
-            out.flush(sink, &mut batch)?;
-        }
-    }
-    out.flush(sink, &mut batch)?;
+        out.flush(sink, &mut batch)
+    })?;
     out.progress.finish_and_clear();
     out.report.finish()?;
     Ok(out.summary)
+}
+
+/// Locations waiting to be written, and what to report about each.
+#[derive(Default)]
+struct Batch {
+    about: Vec<About>,
+    items: Vec<Location>,
 }
 
 /// What an import has done so far.
@@ -274,24 +335,19 @@ struct Outcomes {
 
 impl Outcomes {
     /// Sends one batch and settles its candidates.
-    fn flush(
-        &mut self,
-        sink: &mut dyn Sink,
-        batch: &mut Vec<(About, Location)>,
-    ) -> anyhow::Result<()> {
-        if batch.is_empty() {
+    fn flush(&mut self, sink: &mut dyn Sink, batch: &mut Batch) -> anyhow::Result<()> {
+        if batch.items.is_empty() {
             return Ok(());
         }
-        let items = batch.iter().map(|(_, l)| l.clone()).collect();
-        let results = sink.put(items)?;
-        if results.len() != batch.len() {
+        let count = batch.items.len();
+        let results = sink.put(std::mem::take(&mut batch.items))?;
+        if results.len() != count {
             bail!(
-                "the node answered {} results for {} locations",
-                results.len(),
-                batch.len()
+                "the node answered {} results for {count} locations",
+                results.len()
             );
         }
-        for ((about, _), result) in batch.drain(..).zip(results) {
+        for (about, result) in batch.about.drain(..).zip(results) {
             self.written(&about, &result)?;
         }
         Ok(())

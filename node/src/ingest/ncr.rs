@@ -143,64 +143,85 @@ struct Device<'a> {
     warnings: Vec<Finding>,
 }
 
-/// Builds one location per charge device.
-pub fn convert(
-    table: Table,
-    party: &Party,
+/// A file read as charge devices, one per row (split rows joined).
+pub struct Plan {
+    cols: Columns,
+    rows: Vec<(Row, Option<u64>)>,
+    party: Party,
     now: DateTime,
-) -> anyhow::Result<(Vec<Candidate>, Vec<Finding>)> {
-    let (cols, notes) = Columns::of(&table)?;
-    let rows = join_broken_rows(table.rows, cols.width);
-    let candidates = rows
-        .into_iter()
-        .map(|(row, joined)| {
-            let mut d = Device {
-                cols: &cols,
-                fields: &row.fields,
-                line: row.line,
-                warnings: Vec::new(),
-            };
-            if let Some(next) = joined {
-                d.warn(
-                    "joined-lines",
-                    format!(
-                        "the row continues on line {next} (a line break inside an unquoted \
-                         field); read as one row"
-                    ),
-                );
-            }
-            let id = d.get(Some(cols.id)).to_owned();
-            let point = d.point().ok();
-            let built = match (&row.not_utf8, row.fields.len() == cols.width) {
-                (Some(why), _) => Err(Finding::rejected(row.line, "not-utf8", why.clone())),
-                (None, false) => Err(Finding::rejected(
-                    row.line,
-                    "row-shape",
-                    format!(
-                        "the row has {} fields; the header has {}",
-                        row.fields.len(),
-                        cols.width
-                    ),
-                )),
-                (None, true) => d.location(party, now).and_then(|loc| {
-                    validate(&loc).map_err(|e| Finding::rejected(row.line, "invalid-field", e))
-                }),
-            };
-            Candidate {
-                about: About {
-                    id,
-                    lines: vec![row.line],
-                    warnings: d.warnings,
-                },
-                point,
-                built,
-            }
-        })
-        .collect();
-    Ok((candidates, notes))
 }
 
-/// Rows broken in two by a line break inside an unquoted field: a short row whose field count
+impl Plan {
+    /// Checks the header and joins split rows; findings about the header come back as notes.
+    pub fn new(table: Table, party: &Party, now: DateTime) -> anyhow::Result<(Plan, Vec<Finding>)> {
+        let (cols, notes) = Columns::of(&table)?;
+        let rows = join_broken_rows(table.rows, cols.width);
+        let plan = Plan {
+            cols,
+            rows,
+            party: party.clone(),
+            now,
+        };
+        Ok((plan, notes))
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Device `i` as a location.
+    pub fn build(&self, i: usize) -> Candidate {
+        let (row, joined) = &self.rows[i];
+        let cols = &self.cols;
+        let mut d = Device {
+            cols,
+            fields: &row.fields,
+            line: row.line,
+            warnings: Vec::new(),
+        };
+        if let Some(next) = *joined {
+            let reason = if next == row.line {
+                "a carriage return inside an unquoted field splits the row in two; read as \
+                 one row"
+                    .to_owned()
+            } else {
+                format!(
+                    "the row continues on line {next} (a line break inside an unquoted \
+                     field); read as one row"
+                )
+            };
+            d.warn("joined-lines", reason);
+        }
+        let id = d.get(Some(cols.id)).to_owned();
+        let point = d.point().ok();
+        let built = match (&row.not_utf8, row.fields.len() == cols.width) {
+            (Some(why), _) => Err(Finding::rejected(row.line, "not-utf8", why.clone())),
+            (None, false) => Err(Finding::rejected(
+                row.line,
+                "row-shape",
+                format!(
+                    "the row has {} fields; the header has {}",
+                    row.fields.len(),
+                    cols.width
+                ),
+            )),
+            (None, true) => d.location(&self.party, self.now).and_then(|loc| {
+                validate(loc).map_err(|e| Finding::rejected(row.line, "invalid-field", e))
+            }),
+        };
+        Candidate {
+            about: About {
+                id,
+                lines: vec![row.line],
+                warnings: d.warnings,
+            },
+            point,
+            built,
+        }
+    }
+}
+
+/// Rows broken in two by a line break (or a lone carriage return) inside an unquoted field: a short row whose field count
 /// and the next row's add up to the header's plus one (the field the break split). Answers each
 /// row with the line its continuation started on, if it had one.
 fn join_broken_rows(rows: Vec<Row>, width: usize) -> Vec<(Row, Option<u64>)> {
