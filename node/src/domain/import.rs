@@ -2,10 +2,11 @@
 //! `evfed-node import` and `POST /v1/admin/locations`.
 //!
 //! Each item is a `PUT` of a whole Location under exactly the rules of
-//! [`write_location`](super::records::write_location): the node's party list, clock rules, borough placement, the
-//! no-churn rule and the entries of spec §6.2. Items share one store transaction (one durable
-//! commit per batch instead of one per location) and each runs in its own savepoint, so a
-//! rejected item leaves nothing behind while the others land.
+//! [`write_location`](super::records::write_location), with its helpers: the node's party
+//! list, clock rules, borough placement, the no-churn rule and the entries of spec §6.2. Items
+//! share one store transaction (one durable commit per batch instead of one per location) and
+//! each runs in its own savepoint, so a rejected item leaves nothing behind while the others
+//! land.
 //!
 //! Architecture Invariant: an item's state change and its log entries are written in the same
 //! savepoint; a rejected item writes nothing; the batch is durable when this returns `Ok`.
