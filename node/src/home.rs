@@ -104,6 +104,7 @@ impl Home {
     pub fn signed_state_path(&self) -> PathBuf {
         self.dir.join("signed-state.json")
     }
+
     /// `serve.json`: `{"url": "http://ADDR", "pid": N}`, present while `serve` answers there.
     pub fn serve_file_path(&self) -> PathBuf {
         self.dir.join("serve.json")
