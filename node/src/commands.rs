@@ -1,5 +1,5 @@
 //! The `evfed-node` subcommands: set-up, serving, key rotation, backup and restore, tokens,
-//! OCPI pulls (`pull`).
+//! OCPI pulls (`pull`), import.
 
 mod pull;
 
@@ -20,8 +20,9 @@ use crate::config::{Config, Kind, LogFormat, Origin};
 use crate::domain::boroughs::Boroughs;
 use crate::domain::records::{self, Policy};
 use crate::domain::signer::{SignError, Signer};
-use crate::home::{Home, create_new, write_atomic};
+use crate::home::{Home, HomeError, create_new, write_atomic};
 use crate::http::{self, AppState, Metrics};
+use crate::ingest;
 use crate::store::{self, LogId, Store};
 use crate::tokens::{Issuer, SCOPES};
 
@@ -123,6 +124,7 @@ pub fn serve(dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
         pages: Default::default(),
     });
     let app_state = state.clone();
+    let serve_file = home.serve_file_path();
     actix_web::rt::System::new().block_on(async move {
         let server = actix_web::HttpServer::new(move || http::app(app_state.clone()))
             .bind(listen)
@@ -146,6 +148,12 @@ pub fn serve(dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
             let ready = serde_json::json!({ "url": format!("http://{addr}") });
             write_atomic(path, ready.to_string().as_bytes(), 0o644)?;
         }
+        // Tells `import` (which cannot take the directory lock while this runs) where to send.
+        let announced = serde_json::json!({
+            "url": format!("http://{}", reachable(addr)),
+            "pid": std::process::id(),
+        });
+        write_atomic(&serve_file, announced.to_string().as_bytes(), 0o644)?;
         tracing::info!(%addr, ready_ms = started.elapsed().as_millis() as u64, "evfed-node ready");
         let ticker = actix_web::rt::spawn(checkpoint_loop(state.clone(), interval));
         let pulls = crate::pull::schedule::start(
@@ -155,8 +163,9 @@ pub fn serve(dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
             state.policy.clone(),
             crate::pull::Options::default(),
         )?;
-        serving
-            .await
+        let served = serving.await;
+        let _ = std::fs::remove_file(&serve_file);
+        served
             .context("server task failed")?
             .context("server failed")?;
         ticker.abort();
@@ -202,6 +211,19 @@ async fn checkpoint_loop(state: web::Data<AppState>, interval: Duration) {
         if let Ok(Err(e)) = web::block(move || st.store.checkpoint_wal()).await {
             tracing::warn!(error = %e, "WAL checkpoint failed");
         }
+    }
+}
+
+/// The address a local client reaches a server bound to `addr` at (loopback for a wildcard).
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, addr.port()))
+        }
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port()))
+        }
+        _ => addr,
     }
 }
 
@@ -310,6 +332,55 @@ pub fn restore(dir: &Path, backup: &Path, force: bool) -> anyhow::Result<()> {
     }
     std::fs::rename(&tmp, &db).with_context(|| format!("replacing {}", db.display()))?;
     Ok(())
+}
+
+/// How an import was written.
+#[derive(Debug)]
+pub struct Imported {
+    pub summary: ingest::Summary,
+    /// The serving node's endpoint it went through, or `None` when written in this process.
+    pub via: Option<String>,
+}
+
+/// `import csv`: reads `file`, then writes it into the node: in this process when the
+/// directory's lock is free (and signs a checkpoint covering it), otherwise through the node
+/// that `serve` runs from the directory, whose own ticker signs.
+pub fn import(dir: &Path, file: &Path, opts: &ingest::ImportOptions) -> anyhow::Result<Imported> {
+    let home = Home::new(dir);
+    let config = home.config()?;
+    if !config.accepts(&opts.party) {
+        bail!(
+            "this node does not accept party {} (see `parties` in {}); pass --party",
+            opts.party,
+            home.config_path().display()
+        );
+    }
+    let prepared = ingest::prepare(file, opts)?;
+    match home.lock() {
+        Ok(_lock) => {
+            let store = Store::open(&home.database_path())?;
+            let signer = open_signer(&home, &config, &store).map_err(explain)?;
+            let policy = policy(&config);
+            let mut sink = ingest::Local::new(&store, &policy, opts.dry_run);
+            let summary = ingest::write(prepared, &mut sink, opts)?;
+            if !opts.dry_run {
+                signer
+                    .sign_grown(&store, unix_now(), false)
+                    .map_err(explain)?;
+            }
+            Ok(Imported { summary, via: None })
+        }
+        Err(HomeError::Locked(_)) => {
+            let mut remote = ingest::Remote::connect(&home, &config, opts.dry_run)?;
+            let via = remote.endpoint().to_owned();
+            let summary = ingest::write(prepared, &mut remote, opts)?;
+            Ok(Imported {
+                summary,
+                via: Some(via),
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `token issue`: a JWT from the node's built-in issuer.

@@ -105,6 +105,11 @@ impl Home {
         self.dir.join("signed-state.json")
     }
 
+    /// `serve.json`: `{"url": "http://ADDR", "pid": N}`, present while `serve` answers there.
+    pub fn serve_file_path(&self) -> PathBuf {
+        self.dir.join("serve.json")
+    }
+
     pub fn config(&self) -> Result<Config, HomeError> {
         Ok(Config::load(&self.config_path())?)
     }

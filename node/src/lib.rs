@@ -7,6 +7,7 @@ pub mod config;
 pub mod domain;
 pub mod home;
 pub mod http;
+pub mod ingest;
 pub mod openapi;
 pub mod pull;
 pub mod store;

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 use evfed_node::commands::{self, ServeOptions};
 use evfed_node::config::{LogFormat, Origin, parse_duration};
+use evfed_node::ingest;
 use evfed_spec::ext::GssCode;
 use evfed_spec::ids::Party;
 
@@ -91,6 +92,11 @@ enum Command {
         #[command(subcommand)]
         command: PullCommand,
     },
+    /// Import locations from a file (see node/docs/import.md).
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -120,6 +126,41 @@ enum PullCommand {
         #[arg(long)]
         report: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportCommand {
+    /// Import a CSV file: an `evfed` asset register or a National Chargepoint Registry export.
+    /// Works whether or not the node is serving.
+    Csv {
+        #[arg(long)]
+        dir: PathBuf,
+        file: PathBuf,
+        #[arg(long, value_enum)]
+        format: FormatArg,
+        /// Owner of the imported locations, CC*PID (required for evfed; ncr default GB*NCR).
+        #[arg(long)]
+        party: Option<Party>,
+        /// Keep only locations in Greater London (`london`) or in one borough (its GSS code).
+        #[arg(long, value_parser = parse_area)]
+        within_borough: Option<ingest::Area>,
+        /// Check everything and print what would happen; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Write every rejected or filtered row, and every changed value, here (JSON lines).
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Evfed,
+    Ncr,
+}
+
+fn parse_area(s: &str) -> Result<ingest::Area, String> {
+    ingest::Area::parse(s)
 }
 
 #[derive(Debug, Subcommand)]
@@ -247,6 +288,57 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Openapi => {
             out.write_all(evfed_node::openapi::document_json().as_bytes())?;
+        }
+        Command::Import {
+            command:
+                ImportCommand::Csv {
+                    dir,
+                    file,
+                    format,
+                    party,
+                    within_borough,
+                    dry_run,
+                    report,
+                },
+        } => {
+            let format = match format {
+                FormatArg::Evfed => ingest::Format::Evfed,
+                FormatArg::Ncr => ingest::Format::Ncr,
+            };
+            let party = match (party, format) {
+                (Some(p), _) => p,
+                (None, ingest::Format::Ncr) => ingest::NCR_DEFAULT_PARTY.parse()?,
+                (None, ingest::Format::Evfed) => {
+                    anyhow::bail!(
+                        "--format evfed needs --party 'CC*PID', the owner of the locations"
+                    )
+                }
+            };
+            let opts = ingest::ImportOptions {
+                format,
+                party,
+                within: within_borough,
+                dry_run,
+                report,
+            };
+            let imported = commands::import(&dir, &file, &opts)?;
+            let verb = if dry_run {
+                "checked, nothing written,"
+            } else {
+                "written"
+            };
+            match &imported.via {
+                Some(url) => writeln!(
+                    out,
+                    "{}: {verb} through the serving node ({url})",
+                    file.display()
+                )?,
+                None => writeln!(out, "{}: {verb} in {}", file.display(), dir.display())?,
+            }
+            write!(out, "{}", imported.summary.render(dry_run))?;
+            if let Some(path) = &opts.report {
+                writeln!(out, "report: {}", path.display())?;
+            }
         }
     }
     Ok(())

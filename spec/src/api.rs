@@ -65,3 +65,42 @@ pub struct OcpiResponse<T> {
     pub status_message: Option<String>,
     pub timestamp: crate::time::DateTime,
 }
+
+/// One item's result in the answer to `POST /v1/admin/locations`, a node-operations endpoint
+/// (not part of the standard) through which `evfed-node import` writes into a serving node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ItemResult {
+    pub outcome: ItemOutcome,
+    /// Log entries the item appended (0 unless created or updated).
+    pub appended: u64,
+    /// Why a rejected item was refused: the code its own `PUT` would have answered with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<crate::problem::ProblemCode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// What happened to one item of a batch that is not all or nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemOutcome {
+    /// A new record.
+    Created,
+    /// An existing record changed.
+    Updated,
+    /// Equal to the stored record (`last_updated` aside): nothing appended.
+    Unchanged,
+    /// Refused; nothing of it was written.
+    Rejected,
+}
+
+impl ItemResult {
+    pub fn rejected(code: crate::problem::ProblemCode, detail: impl Into<String>) -> Self {
+        Self {
+            outcome: ItemOutcome::Rejected,
+            appended: 0,
+            code: Some(code),
+            detail: Some(detail.into()),
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! reading state, signing checkpoints, locating boroughs. Testable without a runtime.
 
 pub mod boroughs;
+pub mod import;
 pub mod records;
 pub mod signer;
 

@@ -93,7 +93,7 @@ pub struct Viewer {
 }
 
 impl Policy {
-    fn authorize(&self, caller: &Party, owner: &Party) -> Result<(), Error> {
+    pub(crate) fn authorize(&self, caller: &Party, owner: &Party) -> Result<(), Error> {
         if caller != owner {
             return Err(Error::PartyMismatch(format!(
                 "the token is for party {caller}; the record belongs to {owner}"
@@ -109,7 +109,7 @@ impl Policy {
 
     /// Sets the borough and `outside_area` of a location (spec §4.4, issue rules: a location
     /// outside the node's borough, or outside London, is kept without a borough and flagged).
-    fn place(&self, loc: &mut Location) {
+    pub(crate) fn place(&self, loc: &mut Location) {
         let found = loc
             .evfed
             .borough
@@ -719,7 +719,7 @@ fn clock(t: &mut DateTime, now: &DateTime, what: &str) -> Result<(), Error> {
     Ok(())
 }
 
-fn clock_location(loc: &mut Location, now: &DateTime) -> Result<(), Error> {
+pub(crate) fn clock_location(loc: &mut Location, now: &DateTime) -> Result<(), Error> {
     clock(&mut loc.last_updated, now, "last_updated")?;
     for (i, e) in loc.evses.iter_mut().enumerate() {
         clock(
@@ -739,7 +739,7 @@ fn clock_location(loc: &mut Location, now: &DateTime) -> Result<(), Error> {
 }
 
 /// Equal when only `last_updated` values differ.
-fn same_location(a: &Location, b: &Location) -> bool {
+pub(crate) fn same_location(a: &Location, b: &Location) -> bool {
     without_times(a) == without_times(b)
 }
 
@@ -794,7 +794,7 @@ fn status_only_changes<'a>(cur: &Location, new: &'a Location) -> Option<Vec<&'a 
     (!changed.is_empty() && same_location(cur, &masked)).then_some(changed)
 }
 
-fn append_location_entries(
+pub(crate) fn append_location_entries(
     tx: &mut Tx<'_>,
     current: Option<&Location>,
     new: &Location,
@@ -839,7 +839,7 @@ fn append_location_entries(
     Ok(appended + 1)
 }
 
-fn store_location(
+pub(crate) fn store_location(
     tx: &mut Tx<'_>,
     party: &str,
     loc: &Location,
@@ -898,11 +898,11 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
     Ok(ocpi::parse::<T>(body)?.value)
 }
 
-fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     serde_json::from_slice(bytes).map_err(|e| Error::Corrupt(e.to_string()))
 }
 
-fn decode_pat(bytes: Option<&[u8]>) -> Result<Vec<PublishTokenType>, Error> {
+pub(crate) fn decode_pat(bytes: Option<&[u8]>) -> Result<Vec<PublishTokenType>, Error> {
     bytes.map(decode).transpose().map(Option::unwrap_or_default)
 }
 

@@ -5,6 +5,7 @@
 //! problem+json with a stable `code` (the `/ocpi` surface answers in OCPI's envelope), and every
 //! response carries `Evfed-Tree-Size`.
 
+mod admin;
 mod auth;
 mod batches;
 mod body;
@@ -228,6 +229,7 @@ where
         .service(ocpi::evse)
         .service(ocpi::connector)
         .service(ocpi::tariffs)
+        .service(admin::post_locations)
         .service(ops::healthz)
         .service(ops::readyz)
         .service(ops::metrics)
