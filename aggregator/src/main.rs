@@ -1,6 +1,127 @@
-//! evfed-aggregator binary.
+//! evfed-aggregator: federates evfed nodes into one verified London view.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use evfed_aggregator::commands;
+use evfed_aggregator::store::Kind;
+use evfed_spec::ext::GssCode;
+use evfed_spec::ids::Party;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "evfed-aggregator",
+    version,
+    about = "Follow evfed nodes, verify their signed logs, serve the London view"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create an aggregator directory.
+    Init {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        origin: String,
+    },
+    /// Serve the London view and harvest members until SIGINT or SIGTERM.
+    Serve {
+        #[arg(long)]
+        dir: PathBuf,
+        /// Address to listen on (default from aggregator.toml, else 127.0.0.1:8080).
+        #[arg(long, env = "EVFED_LISTEN")]
+        listen: Option<SocketAddr>,
+        /// Write {"url": "http://ADDR"} here once ready.
+        #[arg(long)]
+        ready_file: Option<PathBuf>,
+    },
+    /// Register, list and remove members (works while serving).
+    Members {
+        #[command(subcommand)]
+        command: MembersCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once
+enum MembersCommand {
+    Add {
+        #[arg(long)]
+        dir: PathBuf,
+        /// The member's origin (its checkpoints' first line).
+        #[arg(long)]
+        origin: String,
+        /// Its base URL.
+        #[arg(long)]
+        url: url::Url,
+        /// A verifier key to pin (repeat for several).
+        #[arg(long = "vkey", required = true)]
+        vkeys: Vec<String>,
+        #[arg(long, value_enum)]
+        kind: Kind,
+        /// Parties it may publish for (CC*PID; repeat; none = any).
+        #[arg(long = "party")]
+        parties: Vec<Party>,
+        #[arg(long)]
+        borough: Option<GssCode>,
+        /// Its DPS supplier id.
+        #[arg(long)]
+        supplier: Option<String>,
+        /// A usage:read token the member issued, for its restricted log.
+        #[arg(long, env = "EVFED_USAGE_TOKEN", hide_env_values = true)]
+        usage_token: Option<String>,
+    },
+    List {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    Remove {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        origin: String,
+    },
+}
 
 fn main() -> anyhow::Result<()> {
-    println!("evfed-aggregator {}", env!("CARGO_PKG_VERSION"));
-    Ok(())
+    match Cli::parse().command {
+        Command::Init { dir, origin } => commands::init(&dir, &origin),
+        Command::Serve {
+            dir,
+            listen,
+            ready_file,
+        } => commands::serve(&dir, listen, ready_file),
+        Command::Members { command } => match command {
+            MembersCommand::Add {
+                dir,
+                origin,
+                url,
+                vkeys,
+                kind,
+                parties,
+                borough,
+                supplier,
+                usage_token,
+            } => commands::add_member(
+                &dir,
+                origin,
+                url,
+                vkeys,
+                kind,
+                parties,
+                borough,
+                supplier,
+                usage_token,
+            ),
+            MembersCommand::List { dir, json } => commands::list_members(&dir, json),
+            MembersCommand::Remove { dir, origin } => commands::remove_member(&dir, &origin),
+        },
+    }
 }

@@ -198,6 +198,10 @@ pub enum BatchError {
     Length { end: u64, tree_size: u64 },
     #[error("entries do not hash to the checkpoint's root")]
     RootMismatch,
+    #[error("batch ends at {end}, beyond the checkpoint's {tree_size} entries")]
+    Beyond { end: u64, tree_size: u64 },
+    #[error("the entries are not a prefix of the checkpoint's tree: {0}")]
+    NotPrefix(merkle::ProofError),
 }
 
 impl Unverified<EntryBatch> {
@@ -232,6 +236,48 @@ impl Unverified<EntryBatch> {
         if frontier.root() != cp.root {
             return Err(BatchError::RootMismatch);
         }
+        Ok((Verified::new(batch), frontier))
+    }
+
+    /// Like [`verify_against`](Self::verify_against) for a batch that may end before the
+    /// checkpoint's tree does: `proof` is the consistency proof (§8.3) from the batch's end to
+    /// the checkpoint's size, which shows that the tree `base` extended by these entries is a
+    /// prefix of the signed one. A reader can so apply a long log in bounded pieces, each
+    /// verified before it is applied. A batch that reaches the checkpoint's size needs no proof.
+    pub fn verify_prefix(
+        self,
+        base: &Frontier,
+        checkpoint: &Verified<SignedCheckpoint>,
+        proof: &[Hash],
+    ) -> Result<(Verified<EntryBatch>, Frontier), BatchError> {
+        let inner = self.unauthenticated_inner();
+        let end = inner.start + inner.entries.len() as u64;
+        let tree_size = checkpoint.checkpoint().tree_size;
+        if end == tree_size {
+            return self.verify_against(base, checkpoint);
+        }
+        if end > tree_size {
+            return Err(BatchError::Beyond { end, tree_size });
+        }
+        let batch = self.into_inner();
+        if batch.start != base.size() {
+            return Err(BatchError::Gap {
+                start: batch.start,
+                have: base.size(),
+            });
+        }
+        let mut frontier = base.clone();
+        for leaf in merkle::leaf_hashes(&batch.entries) {
+            frontier.push(leaf);
+        }
+        merkle::verify_consistency(
+            end,
+            tree_size,
+            &frontier.root(),
+            &checkpoint.checkpoint().root,
+            proof,
+        )
+        .map_err(BatchError::NotPrefix)?;
         Ok((Verified::new(batch), frontier))
     }
 }
@@ -275,6 +321,53 @@ mod tests {
             time: 1,
         };
         assert!(cp.sign(&key()).is_ok());
+    }
+
+    #[test]
+    fn a_prefix_verifies_with_a_consistency_proof_and_a_forged_one_does_not() {
+        let entries: Vec<Vec<u8>> = (0..10).map(|i| vec![i; 5]).collect();
+        let tree = MemoryTree::from_entries(&entries);
+        let k = key();
+        let cp = Checkpoint {
+            origin: "london.example/node".into(),
+            tree_size: 10,
+            root: tree.root(),
+            time: 5,
+        };
+        let signed = Unverified::new(cp.sign(&k).unwrap().note_bytes().to_vec())
+            .verify_checkpoint(&[k.verifier().clone()])
+            .unwrap();
+        let base = Frontier::from_tree(&tree, 2).unwrap();
+        let proof = tree.consistency_proof(6, 10).unwrap();
+        let batch = |entries: &[Vec<u8>]| {
+            Unverified::new(EntryBatch {
+                start: 2,
+                entries: entries.to_vec(),
+            })
+        };
+        let (_, next) = batch(&entries[2..6])
+            .verify_prefix(&base, &signed, &proof)
+            .unwrap();
+        assert_eq!(next.size(), 6);
+        let (_, last) = Unverified::new(EntryBatch {
+            start: 6,
+            entries: entries[6..].to_vec(),
+        })
+        .verify_prefix(&next, &signed, &[])
+        .unwrap();
+        assert_eq!(last.root(), tree.root());
+
+        let mut altered = entries[2..6].to_vec();
+        altered[1][0] ^= 1;
+        assert!(matches!(
+            batch(&altered).verify_prefix(&base, &signed, &proof),
+            Err(BatchError::NotPrefix(_))
+        ));
+        assert!(
+            batch(&entries[2..])
+                .verify_prefix(&base, &signed, &[])
+                .is_ok()
+        );
     }
 
     #[test]

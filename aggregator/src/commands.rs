@@ -1,0 +1,278 @@
+//! The `evfed-aggregator` subcommands.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use actix_web::{App, HttpServer, web};
+use anyhow::{Context as _, bail};
+use evfed_node::home::write_atomic;
+use evfed_spec::note::VerifierKey;
+use serde::{Deserialize, Serialize};
+
+use crate::harvest::{Harvester, Limits};
+use crate::http::{AppState, routes};
+use crate::london::London;
+use crate::store::{Kind, NewMember, Store};
+
+/// `DIR/aggregator.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// This aggregator's origin.
+    pub origin: String,
+    /// Address `serve` listens on unless `--listen` says otherwise.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Pause between harvest rounds, in milliseconds.
+    #[serde(default = "default_interval")]
+    pub harvest_interval_ms: u64,
+    /// Members harvested at once.
+    #[serde(default = "default_concurrency")]
+    pub harvest_concurrency: usize,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_interval() -> u64 {
+    2000
+}
+fn default_concurrency() -> usize {
+    8
+}
+
+const CONFIG: &str = "aggregator.toml";
+const DATABASE: &str = "aggregator.db";
+
+pub fn init(dir: &Path, origin: &str) -> anyhow::Result<()> {
+    if dir.join(CONFIG).exists() {
+        bail!("{} already holds an aggregator", dir.display());
+    }
+    if origin.is_empty() || origin.contains(char::is_whitespace) || origin.contains('+') {
+        bail!("origin {origin:?} must be non-empty, without white space or '+'");
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let text = format!(
+        "# evfed-aggregator configuration.\n\
+         origin = {origin:?}\n\
+         # listen = \"127.0.0.1:8080\"\n\
+         # Pause between harvest rounds (ms) and members harvested at once.\n\
+         # harvest_interval_ms = 2000\n\
+         # harvest_concurrency = 8\n"
+    );
+    write_atomic(&dir.join(CONFIG), text.as_bytes(), 0o644)?;
+    Store::open(&dir.join(DATABASE))?;
+    println!("aggregator {origin} initialised in {}", dir.display());
+    Ok(())
+}
+
+fn load(dir: &Path) -> anyhow::Result<(Config, Store)> {
+    let path = dir.join(CONFIG);
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "reading {} (run `evfed-aggregator init` first)",
+            path.display()
+        )
+    })?;
+    let config: Config =
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let store = Store::open(&dir.join(DATABASE))?;
+    Ok((config, store))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn add_member(
+    dir: &Path,
+    origin: String,
+    url: url::Url,
+    vkeys: Vec<String>,
+    kind: Kind,
+    parties: Vec<evfed_spec::ids::Party>,
+    borough: Option<evfed_spec::ext::GssCode>,
+    supplier: Option<String>,
+    usage_token: Option<String>,
+) -> anyhow::Result<()> {
+    let (_, store) = load(dir)?;
+    if vkeys.is_empty() {
+        bail!(
+            "a member needs at least one --vkey (printed by `evfed-node init`, listed in its /.well-known/evfed)"
+        );
+    }
+    for k in &vkeys {
+        let key: VerifierKey = k
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--vkey {k:?} is not a verifier key: {e}"))?;
+        if key.name() != origin {
+            bail!(
+                "--vkey is named {:?}, not the member's origin {origin:?}",
+                key.name()
+            );
+        }
+    }
+    if !matches!(url.scheme(), "http" | "https") {
+        bail!("--url must be http or https");
+    }
+    store.add_member(&NewMember {
+        origin: origin.clone(),
+        url: url.as_str().trim_end_matches('/').to_owned(),
+        kind,
+        parties,
+        borough,
+        supplier,
+        usage_token,
+        vkeys,
+    })?;
+    println!("member {origin} added");
+    Ok(())
+}
+
+pub fn list_members(dir: &Path, as_json: bool) -> anyhow::Result<()> {
+    let (_, store) = load(dir)?;
+    let members = store.members()?;
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&members)?);
+        return Ok(());
+    }
+    for m in members {
+        println!(
+            "{}\t{}\t{:?}\t{:?}\t{} entries\t{}",
+            m.origin,
+            m.url,
+            m.kind,
+            m.state,
+            m.verified_size,
+            m.reason.unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+pub fn remove_member(dir: &Path, origin: &str) -> anyhow::Result<()> {
+    let (_, store) = load(dir)?;
+    store.remove_member(origin)?;
+    println!("member {origin} removed");
+    Ok(())
+}
+
+pub fn serve(
+    dir: &Path,
+    listen: Option<SocketAddr>,
+    ready_file: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    init_tracing();
+    let (config, store) = load(dir)?;
+    let store = Arc::new(store);
+    let kinds: HashMap<String, Kind> = store
+        .members()?
+        .into_iter()
+        .map(|m| (m.origin, m.kind))
+        .collect();
+    let london = Arc::new(London::load(&store, &kinds)?);
+    let harvester = Arc::new(Harvester::new(Limits::default())?);
+    let addr = listen.unwrap_or(config.listen);
+    let state = web::Data::new(AppState {
+        store: store.clone(),
+        london: london.clone(),
+        origin: config.origin.clone(),
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let rt = actix_web::rt::System::new();
+    rt.block_on(async move {
+        let app_state = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .app_data(web::QueryConfig::default())
+                .configure(routes)
+        })
+        .workers(2)
+        .bind(addr)
+        .with_context(|| format!("binding {addr}"))?;
+        let bound = server
+            .addrs()
+            .first()
+            .copied()
+            .context("no address bound")?;
+        let running = server.run();
+        let handle = running.handle();
+        let serving = actix_web::rt::spawn(running);
+        let harvest = {
+            let (store, london, stop) = (store.clone(), london.clone(), stop.clone());
+            let interval = Duration::from_millis(config.harvest_interval_ms);
+            let concurrency = config.harvest_concurrency.max(1);
+            std::thread::spawn(move || {
+                harvest_loop(&store, &london, &harvester, &stop, interval, concurrency)
+            })
+        };
+        if let Some(path) = &ready_file {
+            let ready = serde_json::json!({"url": format!("http://{bound}")});
+            write_atomic(path, ready.to_string().as_bytes(), 0o644)?;
+        }
+        tracing::info!(%bound, origin = %config.origin, "evfed-aggregator ready");
+        let result = serving.await;
+        stop.store(true, Ordering::Relaxed);
+        let _ = handle;
+        let _ = harvest.join();
+        tracing::info!("stopped");
+        result
+            .context("server task failed")?
+            .context("server failed")
+    })
+}
+
+fn harvest_loop(
+    store: &Store,
+    london: &London,
+    harvester: &Harvester,
+    stop: &AtomicBool,
+    interval: Duration,
+    concurrency: usize,
+) {
+    while !stop.load(Ordering::Relaxed) {
+        match store.members() {
+            Ok(members) => {
+                let known: Vec<String> = members.iter().map(|m| m.origin.clone()).collect();
+                london.retain_members(&known);
+                for group in members.chunks(concurrency) {
+                    std::thread::scope(|s| {
+                        for m in group {
+                            s.spawn(move || {
+                                if let Err(e) = harvester.harvest(store, london, m, unix_ms()) {
+                                    tracing::error!(origin = %m.origin, error = %e, "harvest not recorded");
+                                }
+                            });
+                        }
+                    });
+                    if stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "reading members"),
+        }
+        let until = std::time::Instant::now() + interval;
+        while std::time::Instant::now() < until && !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+pub fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,505 @@
+//! Harvesting a member: checkpoint → signature with the pinned keys → consistency with the last
+//! accepted checkpoint → entries in bounded chunks, each verified as a prefix of the signed tree
+//! before it is applied (STANDARD.md §2.3). Every failure becomes the member's state, with
+//! evidence; nothing unverified is stored.
+
+use std::io::Read as _;
+use std::time::Duration;
+
+use evfed_spec::checkpoint::{BatchError, EntryBatch};
+use evfed_spec::entry::{EntryData, LogEntry, MAX_ENTRY_BYTES, Parsed};
+use evfed_spec::merkle::{self, Hash};
+use evfed_spec::note::VerifierKey;
+use evfed_spec::ocpi::Location;
+use evfed_spec::trust::{Unverified, Verified};
+use serde_json::Value;
+
+use crate::london::London;
+use crate::store::{CopyChange, Evidence, Member, State, Step, Store, StoreError};
+
+/// Bounds of one harvest.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub connect: Duration,
+    pub request: Duration,
+    /// Entries verified and applied per step.
+    pub chunk: u64,
+    /// Largest response body read.
+    pub max_body: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            connect: Duration::from_secs(5),
+            request: Duration::from_secs(30),
+            chunk: 20_000,
+            max_body: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// How a harvest ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub state: State,
+    pub reason: Option<String>,
+    /// Entries verified and applied in this harvest.
+    pub applied: u64,
+}
+
+enum Failure {
+    Unreachable(String),
+    Invalid(String, Option<Box<Evidence>>),
+    Forked(String, Box<Evidence>),
+    Stale(String, Option<Box<Evidence>>),
+    Store(StoreError),
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure::Store(e)
+    }
+}
+
+pub struct Harvester {
+    http: reqwest::blocking::Client,
+    limits: Limits,
+}
+
+impl Harvester {
+    pub fn new(limits: Limits) -> Result<Self, reqwest::Error> {
+        install_crypto_provider();
+        let http = reqwest::blocking::Client::builder()
+            .connect_timeout(limits.connect)
+            .timeout(limits.request)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("evfed-aggregator/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Harvester { http, limits })
+    }
+
+    /// Harvests one member and records the outcome in `store` (and `london`).
+    pub fn harvest(
+        &self,
+        store: &Store,
+        london: &London,
+        member: &Member,
+        now_ms: i64,
+    ) -> Result<Outcome, StoreError> {
+        if member.state == State::Forked {
+            // §9.4: no further entries until an administrator intervenes.
+            return Ok(Outcome {
+                state: State::Forked,
+                reason: member.reason.clone(),
+                applied: 0,
+            });
+        }
+        let mut applied = 0;
+        let result = self.run(store, london, member, now_ms, &mut applied);
+        let (state, reason, evidence) = match result {
+            Ok(()) => (State::Ok, None, None),
+            Err(Failure::Store(e)) => return Err(e),
+            Err(Failure::Unreachable(r)) => (State::Unreachable, Some(r), None),
+            Err(Failure::Invalid(r, e)) => (State::Invalid, Some(r), e),
+            Err(Failure::Stale(r, e)) => (State::Stale, Some(r), e),
+            Err(Failure::Forked(r, e)) => (State::Forked, Some(r), Some(e)),
+        };
+        if let Some(e) = &evidence {
+            store.add_evidence(&member.origin, e)?;
+        }
+        store.set_state(&member.origin, state, reason.as_deref(), now_ms)?;
+        if state != State::Ok {
+            tracing::warn!(origin = %member.origin, state = ?state, reason = ?reason, "harvest failed");
+        }
+        Ok(Outcome {
+            state,
+            reason,
+            applied,
+        })
+    }
+
+    fn run(
+        &self,
+        store: &Store,
+        london: &London,
+        member: &Member,
+        now_ms: i64,
+        applied: &mut u64,
+    ) -> Result<(), Failure> {
+        let base = member.url.trim_end_matches('/');
+        let evidence = |kind: &str, detail: &str, note: Option<&[u8]>, other: Option<&[u8]>| {
+            Box::new(Evidence {
+                kind: kind.into(),
+                detail: detail.into(),
+                note: note.map(|n| String::from_utf8_lossy(n).into_owned()),
+                other_note: other.map(|n| String::from_utf8_lossy(n).into_owned()),
+                at_ms: now_ms,
+            })
+        };
+        let note = self.get(&format!("{base}/v1/log/checkpoint"), 65_536)?;
+        let mut keys = parse_keys(&member.vkeys);
+        let cp = match Unverified::new(note.clone()).verify_checkpoint(&keys) {
+            Ok(cp) => cp,
+            Err(e) => {
+                let why = format!("checkpoint {}: {e}", e.verdict());
+                return Err(Failure::Invalid(
+                    why.clone(),
+                    Some(evidence("checkpoint", &why, Some(&note), None)),
+                ));
+            }
+        };
+        if cp.checkpoint().origin != member.origin {
+            let why = format!(
+                "checkpoint origin {:?} is not the member's {:?}",
+                cp.checkpoint().origin,
+                member.origin
+            );
+            return Err(Failure::Invalid(
+                why.clone(),
+                Some(evidence("origin", &why, Some(&note), None)),
+            ));
+        }
+        let new_size = cp.checkpoint().tree_size;
+        let have = member.frontier.size();
+        let accepted = member.checkpoint.as_deref();
+        if new_size < have {
+            let why =
+                format!("the member serves a checkpoint of {new_size} entries after one of {have}");
+            return Err(Failure::Stale(
+                why.clone(),
+                Some(evidence("older-checkpoint", &why, Some(&note), accepted)),
+            ));
+        }
+        if new_size == have {
+            if cp.checkpoint().root != member.frontier.root() {
+                let why = format!("two signed checkpoints of size {have} with different roots");
+                return Err(Failure::Forked(
+                    why.clone(),
+                    evidence("fork", &why, Some(&note), accepted),
+                ));
+            }
+            return Ok(());
+        }
+        // Consistency with what was accepted, before any entry is read: a rewritten history
+        // is a fork, not a transfer error.
+        if have > 0 {
+            let proof = self.consistency(base, have, new_size)?;
+            if merkle::verify_consistency(
+                have,
+                new_size,
+                &member.frontier.root(),
+                &cp.checkpoint().root,
+                &proof,
+            )
+            .is_err()
+            {
+                let why = format!(
+                    "the checkpoint of {new_size} entries is not consistent with the accepted one of {have}"
+                );
+                return Err(Failure::Forked(
+                    why.clone(),
+                    evidence("fork", &why, Some(&note), accepted),
+                ));
+            }
+        }
+        let mut frontier = member.frontier.clone();
+        let mut vkeys = member.vkeys.clone();
+        while frontier.size() < new_size {
+            let start = frontier.size();
+            let end = (start + self.limits.chunk).min(new_size);
+            let entries = self.entries(base, start, end)?;
+            let proof = if end < new_size {
+                self.consistency(base, end, new_size)?
+            } else {
+                Vec::new()
+            };
+            let batch = Unverified::new(EntryBatch { start, entries });
+            let (batch, next) = match batch.verify_prefix(&frontier, &cp, &proof) {
+                Ok(v) => v,
+                Err(e @ (BatchError::RootMismatch | BatchError::NotPrefix(_))) => {
+                    let why = format!("entries {start}..{end} do not match the signed tree: {e}");
+                    return Err(Failure::Invalid(
+                        why.clone(),
+                        Some(evidence("entries", &why, Some(&note), None)),
+                    ));
+                }
+                Err(e) => {
+                    return Err(Failure::Invalid(
+                        format!("entries {start}..{end}: {e}"),
+                        None,
+                    ));
+                }
+            };
+            let (changes, rejected, rotated) = changes_of(store, member, &batch, &mut keys)?;
+            for r in &rejected {
+                store.add_evidence(&member.origin, &evidence("rejected-entry", r, None, None))?;
+            }
+            if rotated {
+                vkeys = keys_as_strings(&keys, &vkeys);
+            }
+            store.apply(
+                &member.origin,
+                &Step {
+                    batch: &batch,
+                    frontier: &next,
+                    checkpoint: if next.size() == new_size {
+                        cp.note_bytes()
+                    } else {
+                        accepted.unwrap_or_default()
+                    },
+                    changes: &changes,
+                    vkeys: rotated.then_some(vkeys.as_slice()),
+                },
+            )?;
+            london.apply(&member.origin, member.kind, &changes);
+            *applied += batch.entries.len() as u64;
+            frontier = next;
+        }
+        Ok(())
+    }
+
+    fn get(&self, url: &str, max: u64) -> Result<Vec<u8>, Failure> {
+        let res = self
+            .http
+            .get(url)
+            .send()
+            .map_err(|e| Failure::Unreachable(format!("GET {url}: {}", chain(&e))))?;
+        let status = res.status();
+        if status.is_server_error() {
+            return Err(Failure::Unreachable(format!("GET {url}: HTTP {status}")));
+        }
+        if !status.is_success() {
+            return Err(Failure::Invalid(format!("GET {url}: HTTP {status}"), None));
+        }
+        let mut body = Vec::new();
+        res.take(max + 1)
+            .read_to_end(&mut body)
+            .map_err(|e| Failure::Unreachable(format!("GET {url}: {e}")))?;
+        if body.len() as u64 > max {
+            return Err(Failure::Invalid(
+                format!("GET {url}: the answer is larger than {max} bytes"),
+                None,
+            ));
+        }
+        Ok(body)
+    }
+
+    fn consistency(&self, base: &str, first: u64, second: u64) -> Result<Vec<Hash>, Failure> {
+        let url = format!("{base}/v1/log/proof/consistency?first={first}&second={second}");
+        let body = self.get(&url, 64 * 1024)?;
+        let proof: evfed_spec::api::Proof = serde_json::from_slice(&body)
+            .map_err(|e| Failure::Invalid(format!("GET {url}: not a proof: {e}"), None))?;
+        proof
+            .hashes
+            .iter()
+            .map(|h| Hash::from_base64(h))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| Failure::Invalid(format!("GET {url}: a hash is not base64"), None))
+    }
+
+    /// Entries `start..end`, following the node's page bounds.
+    fn entries(&self, base: &str, start: u64, end: u64) -> Result<Vec<Vec<u8>>, Failure> {
+        let mut out = Vec::with_capacity((end - start) as usize);
+        while (start + out.len() as u64) < end {
+            let from = start + out.len() as u64;
+            let url = format!("{base}/v1/log/entries?start={from}&end={end}");
+            let body = self.get(&url, self.limits.max_body)?;
+            let before = out.len();
+            for line in body.split(|b| *b == b'\n') {
+                if line.is_empty() {
+                    continue;
+                }
+                if line.len() > MAX_ENTRY_BYTES {
+                    return Err(Failure::Invalid(
+                        format!("GET {url}: an entry exceeds 256 KiB"),
+                        None,
+                    ));
+                }
+                if start + out.len() as u64 >= end {
+                    return Err(Failure::Invalid(
+                        format!("GET {url}: more entries than asked for"),
+                        None,
+                    ));
+                }
+                out.push(line.to_vec());
+            }
+            if out.len() == before {
+                return Err(Failure::Invalid(
+                    format!("GET {url}: no entries below the signed size"),
+                    None,
+                ));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The effect of a verified batch on the member's copies, the entries refused (§6.3), and
+/// whether a key rotation was adopted (`keys` is updated in place).
+fn changes_of(
+    store: &Store,
+    member: &Member,
+    batch: &Verified<EntryBatch>,
+    keys: &mut Vec<VerifierKey>,
+) -> Result<(Vec<CopyChange>, Vec<String>, bool), Failure> {
+    let mut changes: Vec<CopyChange> = Vec::new();
+    let mut rejected = Vec::new();
+    let mut rotated = false;
+    // Locations touched in this batch, as JSON, so status changes apply to the newest copy.
+    let mut touched: std::collections::HashMap<(String, String), Option<Value>> =
+        std::collections::HashMap::new();
+    for (i, bytes) in batch.entries.iter().enumerate() {
+        let index = batch.start + i as u64;
+        let entry = match LogEntry::parse(bytes) {
+            Ok(Parsed::Known(e)) => e,
+            Ok(Parsed::Opaque { .. }) => continue,
+            Err(e) => {
+                rejected.push(format!("entry {index}: {e}"));
+                continue;
+            }
+        };
+        if let Some(party) = entry.data.party()
+            && !member.may_publish(&party)
+        {
+            rejected.push(format!(
+                "entry {index}: the member may not publish for {party}"
+            ));
+            continue;
+        }
+        match entry.data {
+            EntryData::Location(loc) => {
+                let key = (loc.party().to_string(), loc.id.as_str().to_owned());
+                let value = serde_json::to_value(&*loc).map_err(|e| corrupt(&e))?;
+                touched.insert(key, Some(value));
+            }
+            EntryData::LocationRemoved(r) => {
+                touched.insert((r.party().to_string(), r.id.as_str().to_owned()), None);
+            }
+            EntryData::EvseStatus(s) => {
+                let key = (s.party().to_string(), s.location_id.as_str().to_owned());
+                if !touched.contains_key(&key) {
+                    let stored = store
+                        .location_copy(&member.origin, &key.0, &key.1)?
+                        .map(|b| serde_json::from_slice::<Value>(&b))
+                        .transpose()
+                        .map_err(|e| corrupt(&e))?;
+                    touched.insert(key.clone(), stored);
+                }
+                let Some(Some(loc)) = touched.get_mut(&key) else {
+                    rejected.push(format!(
+                        "entry {index}: status for a location not in the log"
+                    ));
+                    continue;
+                };
+                let status = serde_json::to_value(s.status).map_err(|e| corrupt(&e))?;
+                let at = s.event_time.to_string();
+                let Some(evse) = loc["evses"]
+                    .as_array_mut()
+                    .and_then(|es| es.iter_mut().find(|e| e["uid"] == s.evse_uid.as_str()))
+                else {
+                    rejected.push(format!("entry {index}: status for an EVSE not in the log"));
+                    continue;
+                };
+                evse["status"] = status;
+                // §6.4: raise last_updated to event_time when later (RFC 3339 UTC strings of
+                // one format compare in time order).
+                if evse["last_updated"]
+                    .as_str()
+                    .is_none_or(|t| t < at.as_str())
+                {
+                    evse["last_updated"] = Value::String(at.clone());
+                }
+                if loc["last_updated"].as_str().is_none_or(|t| t < at.as_str()) {
+                    loc["last_updated"] = Value::String(at);
+                }
+            }
+            EntryData::Tariff(t) => changes.push(CopyChange::PutTariff {
+                party: t.party().to_string(),
+                id: t.id.as_str().to_owned(),
+                body: serde_json::to_vec(&*t).map_err(|e| corrupt(&e))?,
+            }),
+            EntryData::TariffRemoved(r) => changes.push(CopyChange::RemoveTariff {
+                party: r.party().to_string(),
+                id: r.id.as_str().to_owned(),
+            }),
+            EntryData::Session(_) => {}
+            EntryData::KeyRotation(k) => {
+                // §3.3: adopt `vkey` only when `previous_vkey` is a key already trusted; this
+                // entry is covered by a checkpoint that key verified.
+                let previous: Option<VerifierKey> = k.previous_vkey.parse().ok();
+                let trusted = previous.is_some_and(|p| {
+                    keys.iter()
+                        .any(|t| t.id() == p.id() && t.public_key() == p.public_key())
+                });
+                match k.vkey.parse::<VerifierKey>() {
+                    Ok(new) if trusted && new.name() == member.origin => {
+                        keys.insert(0, new);
+                        rotated = true;
+                    }
+                    _ => rejected.push(format!(
+                        "entry {index}: key_rotation from a key this aggregator does not trust"
+                    )),
+                }
+            }
+        }
+    }
+    for ((party, id), value) in touched {
+        changes.push(match value {
+            Some(v) => {
+                // Only a copy that is still a valid Location is kept.
+                let body = serde_json::to_vec(&v).map_err(|e| corrupt(&e))?;
+                if serde_json::from_slice::<Location>(&body).is_err() {
+                    rejected.push(format!("location {party}/{id} no longer parses"));
+                    continue;
+                }
+                CopyChange::PutLocation { party, id, body }
+            }
+            None => CopyChange::RemoveLocation { party, id },
+        });
+    }
+    Ok((changes, rejected, rotated))
+}
+
+fn corrupt(e: &dyn std::fmt::Display) -> Failure {
+    Failure::Store(StoreError::Corrupt(e.to_string()))
+}
+
+fn parse_keys(vkeys: &[String]) -> Vec<VerifierKey> {
+    vkeys.iter().filter_map(|k| k.parse().ok()).collect()
+}
+
+/// `keys` as verifier key strings: newly adopted ones first, then those pinned before.
+fn keys_as_strings(keys: &[VerifierKey], pinned: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = keys
+        .iter()
+        .map(ToString::to_string)
+        .filter(|k| !pinned.contains(k))
+        .collect();
+    out.extend(pinned.iter().cloned());
+    out
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    s
+}
+
+/// Installs ring as rustls's process-wide crypto provider (reqwest is built without one).
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+impl std::fmt::Debug for Harvester {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Harvester")
+            .field("limits", &self.limits)
+            .finish()
+    }
+}

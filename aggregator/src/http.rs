@@ -1,0 +1,485 @@
+//! The aggregator's HTTP API: members and their evidence, and the London view.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, get, web};
+use evfed_spec::ocpi::{Connector, Location, PowerType};
+use evfed_spec::problem::{CONTENT_TYPE, Problem, ProblemCode};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::london::{self, Copy, Key, London};
+use crate::store::{State, Store, StoreError};
+
+#[derive(Debug)]
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub london: Arc<London>,
+    pub origin: String,
+}
+
+/// Largest page of a list.
+pub const MAX_LIMIT: usize = 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Query(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the request could not be run: {0}")]
+    Blocking(String),
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.code().status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+    fn error_response(&self) -> HttpResponse {
+        let code = self.code();
+        let detail = if code.status() >= 500 {
+            tracing::error!(error = %self, "request failed");
+            None
+        } else {
+            Some(self.to_string())
+        };
+        HttpResponse::build(self.status_code())
+            .content_type(CONTENT_TYPE)
+            .json(Problem::new(code, detail))
+    }
+}
+
+impl ApiError {
+    fn code(&self) -> ProblemCode {
+        match self {
+            ApiError::Query(_) => ProblemCode::InvalidQuery,
+            ApiError::NotFound(_) | ApiError::Store(StoreError::NoMember(_)) => {
+                ProblemCode::NotFound
+            }
+            ApiError::Store(_) | ApiError::Blocking(_) => ProblemCode::Internal,
+        }
+    }
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(healthz)
+        .service(members)
+        .service(evidence)
+        .service(locations)
+        .service(location)
+        .service(location_sources)
+        .service(status)
+        .service(borough_stats)
+        .default_service(web::to(not_found));
+}
+
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound(format!("no resource at {}", req.path())))
+}
+
+#[get("/healthz")]
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+#[get("/v1/members")]
+async fn members(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let st = state.clone();
+    let members = web::block(move || st.store.members())
+        .await
+        .map_err(|e| ApiError::Blocking(e.to_string()))??;
+    Ok(HttpResponse::Ok().json(members))
+}
+
+#[get("/v1/members/{origin:.*}/evidence")]
+async fn evidence(
+    state: web::Data<AppState>,
+    origin: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let st = state.clone();
+    let origin = origin.into_inner();
+    let found = web::block(move || {
+        st.store.member(&origin)?;
+        st.store.evidence(&origin, 100)
+    })
+    .await
+    .map_err(|e| ApiError::Blocking(e.to_string()))??;
+    Ok(HttpResponse::Ok().json(found))
+}
+
+/// The filters of `GET /v1/london/locations`.
+#[derive(Debug, Default)]
+struct Filter {
+    borough: Option<String>,
+    ward: Option<String>,
+    party: Option<String>,
+    min_kw: Option<f64>,
+    max_kw: Option<f64>,
+    standard: Option<String>,
+    status: Option<String>,
+    bbox: Option<[f64; 4]>,
+    near: Option<(f64, f64, f64)>,
+    offset: usize,
+    limit: usize,
+}
+
+impl Filter {
+    fn parse(query: &str) -> Result<Self, ApiError> {
+        let mut f = Filter {
+            limit: 100,
+            ..Filter::default()
+        };
+        let mut radius = None;
+        let mut near = None;
+        let num = |k: &str, v: &str| -> Result<f64, ApiError> {
+            v.parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| ApiError::Query(format!("{k} must be a number, got {v:?}")))
+        };
+        for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+            let v = v.into_owned();
+            match &*k {
+                "borough" => f.borough = Some(v),
+                "ward" => f.ward = Some(v),
+                "party" => f.party = Some(v),
+                "min_power_kw" => f.min_kw = Some(num(&k, &v)?),
+                "max_power_kw" => f.max_kw = Some(num(&k, &v)?),
+                "connector_standard" => f.standard = Some(v),
+                "status" => f.status = Some(v),
+                "bbox" => {
+                    let parts = v
+                        .split(',')
+                        .map(|p| num("bbox", p))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let [w, s, e, n] = parts[..] else {
+                        return Err(ApiError::Query(
+                            "bbox is min_lon,min_lat,max_lon,max_lat".into(),
+                        ));
+                    };
+                    f.bbox = Some([w, s, e, n]);
+                }
+                "near" => {
+                    let parts = v
+                        .split(',')
+                        .map(|p| num("near", p))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let [lat, lon] = parts[..] else {
+                        return Err(ApiError::Query("near is lat,lon".into()));
+                    };
+                    near = Some((lat, lon));
+                }
+                "radius_m" => radius = Some(num(&k, &v)?),
+                "offset" => {
+                    f.offset = v
+                        .parse()
+                        .map_err(|_| ApiError::Query(format!("offset {v:?} is not a count")))?
+                }
+                "limit" => {
+                    f.limit = v
+                        .parse()
+                        .ok()
+                        .filter(|l| (1..=MAX_LIMIT).contains(l))
+                        .ok_or_else(|| ApiError::Query(format!("limit must be 1 to {MAX_LIMIT}")))?
+                }
+                other => return Err(ApiError::Query(format!("unknown parameter {other:?}"))),
+            }
+        }
+        f.near = match (near, radius) {
+            (Some((lat, lon)), Some(r)) => Some((lat, lon, r)),
+            (Some((lat, lon)), None) => Some((lat, lon, 1000.0)),
+            (None, Some(_)) => return Err(ApiError::Query("radius_m needs near".into())),
+            (None, None) => None,
+        };
+        Ok(f)
+    }
+
+    fn matches(&self, key: &Key, loc: &Location) -> bool {
+        let text = |v: &dyn erased::Named| v.name();
+        if self.party.as_ref().is_some_and(|p| *p != key.0) {
+            return false;
+        }
+        if let Some(b) = &self.borough
+            && loc.evfed.borough.as_ref().map(|g| g.as_str()) != Some(b.as_str())
+        {
+            return false;
+        }
+        if let Some(w) = &self.ward
+            && loc.evfed.ward.as_ref().map(|w| w.code.as_str()) != Some(w.as_str())
+        {
+            return false;
+        }
+        let power = max_power_kw(loc);
+        if self.min_kw.is_some_and(|m| power < m) || self.max_kw.is_some_and(|m| power > m) {
+            return false;
+        }
+        if let Some(s) = &self.standard
+            && !loc
+                .evses
+                .iter()
+                .flat_map(|e| &e.connectors)
+                .any(|c| text(&c.standard) == *s)
+        {
+            return false;
+        }
+        if let Some(s) = &self.status
+            && !loc.evses.iter().any(|e| text(&e.status) == *s)
+        {
+            return false;
+        }
+        let (lat, lon) = (loc.coordinates.lat(), loc.coordinates.lon());
+        if let Some([w, s, e, n]) = self.bbox
+            && !(lon >= w && lon <= e && lat >= s && lat <= n)
+        {
+            return false;
+        }
+        if let Some((nlat, nlon, r)) = self.near
+            && metres(lat, lon, nlat, nlon) > r
+        {
+            return false;
+        }
+        true
+    }
+}
+
+/// OCPI enum names through serde, e.g. `IEC_62196_T2`.
+mod erased {
+    pub trait Named {
+        fn name(&self) -> String;
+    }
+    impl<T: serde::Serialize> Named for T {
+        fn name(&self) -> String {
+            match serde_json::to_value(self) {
+                Ok(serde_json::Value::String(s)) => s,
+                _ => String::new(),
+            }
+        }
+    }
+}
+
+/// Great-circle distance in metres.
+fn metres(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = p2 - p1;
+    let dl = (lon2 - lon1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * 6_371_008.8 * a.sqrt().asin()
+}
+
+/// A connector's maximum power in kW: `max_electric_power`, else voltage × current (× 3 for
+/// three-phase AC, whose voltage OCPI gives line to neutral).
+pub fn connector_kw(c: &Connector) -> f64 {
+    if let Some(w) = c.max_electric_power {
+        return f64::from(w) / 1000.0;
+    }
+    let phases = if matches!(c.power_type, PowerType::Ac3Phase) {
+        3.0
+    } else {
+        1.0
+    };
+    f64::from(c.max_voltage) * f64::from(c.max_amperage) * phases / 1000.0
+}
+
+fn max_power_kw(loc: &Location) -> f64 {
+    loc.evses
+        .iter()
+        .flat_map(|e| &e.connectors)
+        .map(connector_kw)
+        .fold(0.0, f64::max)
+}
+
+/// The served copy as JSON, with where it comes from and whether that member is current.
+fn london_json(copy: &Copy, all: &[Copy], stale: &[String]) -> Value {
+    let mut v = (*copy.json).clone();
+    v["evfed_london"] = json!({
+        "sources": all.iter().map(|c| c.origin.as_str()).collect::<Vec<_>>(),
+        "stale": stale.contains(&copy.origin),
+    });
+    v
+}
+
+/// Origins of members whose data is not current (any state but ok).
+fn stale_origins(store: &Store) -> Result<Vec<String>, StoreError> {
+    Ok(store
+        .members()?
+        .into_iter()
+        .filter(|m| m.state != State::Ok)
+        .map(|m| m.origin)
+        .collect())
+}
+
+#[get("/v1/london/locations")]
+async fn locations(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let filter = Filter::parse(req.query_string())?;
+    let st = state.clone();
+    let (total, page) = web::block(move || -> Result<_, ApiError> {
+        let stale = stale_origins(&st.store)?;
+        let mut total = 0usize;
+        let page = st.london.each(|key, copy, all| {
+            if !filter.matches(key, &copy.location) {
+                return None;
+            }
+            total += 1;
+            let i = total - 1;
+            (i >= filter.offset && i < filter.offset + filter.limit)
+                .then(|| london_json(copy, all, &stale))
+        });
+        Ok((total, page))
+    })
+    .await
+    .map_err(|e| ApiError::Blocking(e.to_string()))??;
+    let offset = Filter::parse(req.query_string())?.offset;
+    let mut res = HttpResponse::Ok();
+    res.insert_header(("X-Total-Count", total.to_string()));
+    let next = offset + page.len();
+    if next < total && !page.is_empty() {
+        let query: Vec<(String, String)> =
+            url::form_urlencoded::parse(req.query_string().as_bytes())
+                .filter(|(k, _)| k != "offset")
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .chain([("offset".to_owned(), next.to_string())])
+                .collect();
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(query)
+            .finish();
+        let info = req.connection_info();
+        res.insert_header((
+            "Link",
+            format!(
+                "<{}://{}{}?{query}>; rel=\"next\"",
+                info.scheme(),
+                info.host(),
+                req.path()
+            ),
+        ));
+    }
+    Ok(res.json(page))
+}
+
+fn key_of(path: &(String, String, String)) -> Key {
+    (format!("{}*{}", path.0, path.1), path.2.clone())
+}
+
+#[get("/v1/london/locations/{country_code}/{party_id}/{location_id}")]
+async fn location(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let key = key_of(&path);
+    let copies = state.london.get(&key);
+    let Some(served) = copies.first() else {
+        return Err(ApiError::NotFound(format!(
+            "no location {}/{}",
+            key.0, key.1
+        )));
+    };
+    let st = state.clone();
+    let stale = web::block(move || stale_origins(&st.store))
+        .await
+        .map_err(|e| ApiError::Blocking(e.to_string()))??;
+    Ok(HttpResponse::Ok().json(london_json(served, &copies, &stale)))
+}
+
+#[get("/v1/london/locations/{country_code}/{party_id}/{location_id}/sources")]
+async fn location_sources(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let key = key_of(&path);
+    let copies = state.london.get(&key);
+    if copies.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "no location {}/{}",
+            key.0, key.1
+        )));
+    }
+    let (sources, disagreements) = london::sources(&copies);
+    Ok(HttpResponse::Ok().json(json!({"sources": sources, "disagreements": disagreements})))
+}
+
+/// EVSEs by status, London-wide.
+#[get("/v1/london/status")]
+async fn status(state: web::Data<AppState>) -> HttpResponse {
+    let mut by_status: BTreeMap<String, u64> = BTreeMap::new();
+    let mut count = 0u64;
+    state.london.each(|_, copy, _| {
+        count += 1;
+        for e in &copy.location.evses {
+            *by_status.entry(erased::Named::name(&e.status)).or_default() += 1;
+        }
+        Some(())
+    });
+    let evses: u64 = by_status.values().sum();
+    HttpResponse::Ok().json(json!({"locations": count, "evses": evses, "by_status": by_status}))
+}
+
+#[derive(Debug, Default, Serialize)]
+struct BoroughStats {
+    borough: String,
+    locations: u64,
+    evses: u64,
+    connectors: BTreeMap<&'static str, u64>,
+    evses_available: u64,
+    /// Share of EVSEs available now.
+    availability: f64,
+    /// Share of EVSEs capable of smart charging (`CHARGING_PROFILE_CAPABLE`).
+    smart_charging_share: f64,
+}
+
+/// Power classes: slow < 8 kW, fast 8–49, rapid 50–149, ultra ≥ 150.
+pub fn power_class(kw: f64) -> &'static str {
+    match kw {
+        k if k < 8.0 => "slow",
+        k if k < 50.0 => "fast",
+        k if k < 150.0 => "rapid",
+        _ => "ultra",
+    }
+}
+
+#[get("/v1/london/stats/boroughs")]
+async fn borough_stats(state: web::Data<AppState>) -> HttpResponse {
+    let mut stats: BTreeMap<String, (BoroughStats, u64)> = BTreeMap::new();
+    state.london.each(|_, copy, _| {
+        let loc = &copy.location;
+        let borough = loc
+            .evfed
+            .borough
+            .as_ref()
+            .map_or("none".to_owned(), |b| b.as_str().to_owned());
+        let (s, smart) = stats.entry(borough.clone()).or_default();
+        s.borough = borough;
+        s.locations += 1;
+        for e in &loc.evses {
+            s.evses += 1;
+            if erased::Named::name(&e.status) == "AVAILABLE" {
+                s.evses_available += 1;
+            }
+            if e.capabilities
+                .iter()
+                .any(|c| erased::Named::name(c) == "CHARGING_PROFILE_CAPABLE")
+            {
+                *smart += 1;
+            }
+            for c in &e.connectors {
+                *s.connectors
+                    .entry(power_class(connector_kw(c)))
+                    .or_default() += 1;
+            }
+        }
+        Some(())
+    });
+    let out: Vec<BoroughStats> = stats
+        .into_values()
+        .map(|(mut s, smart)| {
+            let n = s.evses.max(1) as f64;
+            s.availability = s.evses_available as f64 / n;
+            s.smart_charging_share = smart as f64 / n;
+            s
+        })
+        .collect();
+    HttpResponse::Ok().json(out)
+}

@@ -1,0 +1,8 @@
+//! evfed-aggregator: follows evfed nodes, verifies every checkpoint and entry against the keys
+//! pinned for each member, and serves the merged London view.
+
+pub mod commands;
+pub mod harvest;
+pub mod http;
+pub mod london;
+pub mod store;

@@ -1,0 +1,180 @@
+//! The unified London view, in memory: every member's verified copy of every location, merged
+//! by OCPI identity `(country_code, party_id, id)`. London has about 20,000 public locations, so
+//! the whole view fits in a few tens of MB and every query is a scan of it.
+//!
+//! Merge rule: an operator (`cpo`) member's copy wins over a borough's (the operator runs the
+//! chargepoint and knows its live status); among members of one kind, the copy updated last.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+
+use evfed_spec::ocpi::Location;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::store::{CopyChange, Kind, Store, StoreError};
+
+/// One member's copy of a location.
+#[derive(Debug, Clone)]
+pub struct Copy {
+    pub origin: String,
+    pub kind: Kind,
+    pub location: Arc<Location>,
+    /// The copy as served (OCPI JSON with its `evfed` member).
+    pub json: Arc<Value>,
+}
+
+/// `(party, id)`, party written `CC*PID`.
+pub type Key = (String, String);
+
+#[derive(Debug, Default)]
+pub struct London {
+    copies: RwLock<BTreeMap<Key, Vec<Copy>>>,
+}
+
+/// Where a merged location comes from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Source {
+    pub origin: String,
+    pub kind: Kind,
+    pub last_updated: String,
+    /// Whether this copy is the one served.
+    pub served: bool,
+}
+
+impl London {
+    /// Loads every stored copy.
+    pub fn load(store: &Store, kinds: &HashMap<String, Kind>) -> Result<Self, StoreError> {
+        let london = London::default();
+        let mut by_origin: HashMap<String, Vec<CopyChange>> = HashMap::new();
+        for (origin, body) in store.location_copies()? {
+            let loc: Location = serde_json::from_slice(&body)
+                .map_err(|e| StoreError::Corrupt(format!("copy from {origin}: {e}")))?;
+            by_origin
+                .entry(origin)
+                .or_default()
+                .push(CopyChange::PutLocation {
+                    party: loc.party().to_string(),
+                    id: loc.id.as_str().to_owned(),
+                    body,
+                });
+        }
+        for (origin, changes) in by_origin {
+            if let Some(kind) = kinds.get(&origin) {
+                london.apply(&origin, *kind, &changes);
+            }
+        }
+        Ok(london)
+    }
+
+    /// Applies changes a member's verified entries made to its copies.
+    pub fn apply(&self, origin: &str, kind: Kind, changes: &[CopyChange]) {
+        let Ok(mut copies) = self.copies.write() else {
+            return;
+        };
+        for c in changes {
+            match c {
+                CopyChange::PutLocation { party, id, body } => {
+                    let parsed = serde_json::from_slice::<Location>(body)
+                        .and_then(|l| Ok((l, serde_json::from_slice::<Value>(body)?)));
+                    let (location, json) = match parsed {
+                        Ok(p) => p,
+                        Err(e) => {
+                            tracing::error!(%origin, %party, %id, error = %e, "stored copy does not parse");
+                            continue;
+                        }
+                    };
+                    let list = copies.entry((party.clone(), id.clone())).or_default();
+                    list.retain(|c| c.origin != origin);
+                    list.push(Copy {
+                        origin: origin.to_owned(),
+                        kind,
+                        location: Arc::new(location),
+                        json: Arc::new(json),
+                    });
+                    list.sort_by_key(|c| std::cmp::Reverse(rank(c)));
+                }
+                CopyChange::RemoveLocation { party, id } => {
+                    let key = (party.clone(), id.clone());
+                    if let Some(list) = copies.get_mut(&key) {
+                        list.retain(|c| c.origin != origin);
+                        if list.is_empty() {
+                            copies.remove(&key);
+                        }
+                    }
+                }
+                CopyChange::PutTariff { .. } | CopyChange::RemoveTariff { .. } => {}
+            }
+        }
+    }
+
+    /// Forgets the copies of members no longer registered.
+    pub fn retain_members(&self, origins: &[String]) {
+        if let Ok(mut copies) = self.copies.write() {
+            copies.retain(|_, list| {
+                list.retain(|c| origins.contains(&c.origin));
+                !list.is_empty()
+            });
+        }
+    }
+
+    /// Runs `f` over the served copy of every location, in key order.
+    pub fn each<T>(&self, mut f: impl FnMut(&Key, &Copy, &[Copy]) -> Option<T>) -> Vec<T> {
+        let Ok(copies) = self.copies.read() else {
+            return Vec::new();
+        };
+        copies
+            .iter()
+            .filter_map(|(k, list)| list.first().and_then(|c| f(k, c, list)))
+            .collect()
+    }
+
+    /// The copies of one location, served one first.
+    pub fn get(&self, key: &Key) -> Vec<Copy> {
+        self.copies
+            .read()
+            .ok()
+            .and_then(|c| c.get(key).cloned())
+            .unwrap_or_default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.copies.read().map(|c| c.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Higher ranks are served: operators over boroughs, then the newest copy.
+fn rank(c: &Copy) -> (bool, evfed_spec::time::DateTime) {
+    (c.kind == Kind::Cpo, c.location.last_updated)
+}
+
+/// Where each copy of a location comes from and which fields disagree with the served one.
+pub fn sources(copies: &[Copy]) -> (Vec<Source>, Vec<String>) {
+    let sources = copies
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Source {
+            origin: c.origin.clone(),
+            kind: c.kind,
+            last_updated: c.location.last_updated.to_string(),
+            served: i == 0,
+        })
+        .collect();
+    let mut differ = Vec::new();
+    if let Some((served, others)) = copies.split_first()
+        && let Some(fields) = served.json.as_object()
+    {
+        for other in others {
+            for (k, v) in fields {
+                if k != "last_updated" && k != "evfed" && other.json.get(k) != Some(v) {
+                    differ.push(format!("{k} ({} differs)", other.origin));
+                }
+            }
+        }
+    }
+    (sources, differ)
+}

@@ -1,0 +1,517 @@
+//! The aggregator's SQLite store: members, their verified cursors, evidence, and each member's
+//! verified copy of every record it publishes.
+//!
+//! Architecture Invariant: `apply` is the only function that writes records, and it takes a
+//! `Verified` batch: nothing unverified reaches this store.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use evfed_spec::checkpoint::EntryBatch;
+use evfed_spec::ext::GssCode;
+use evfed_spec::ids::Party;
+use evfed_spec::merkle::{Frontier, Hash};
+use evfed_spec::trust::Verified;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("the store lock was poisoned")]
+    Poisoned,
+    #[error("no member {0}")]
+    NoMember(String),
+    #[error("member {0} is already registered")]
+    Duplicate(String),
+}
+
+const MIGRATIONS: &[&str] = &[r#"
+    CREATE TABLE member (
+        origin      TEXT    PRIMARY KEY,
+        url         TEXT    NOT NULL,
+        kind        TEXT    NOT NULL,            -- borough | cpo
+        parties     TEXT    NOT NULL,            -- JSON array of CC*PID; [] = any party
+        borough     TEXT,
+        supplier    TEXT,
+        usage_token TEXT,
+        vkeys       TEXT    NOT NULL,            -- JSON array of pinned verifier keys, newest first
+        state       TEXT    NOT NULL,            -- new | ok | unreachable | stale | invalid | forked
+        reason      TEXT,
+        size        INTEGER NOT NULL,            -- entries of the public log verified and applied
+        frontier    BLOB    NOT NULL,            -- right edge of that tree: 32-byte hashes
+        checkpoint  BLOB,                        -- the note that verified them, as received
+        checked_ms  INTEGER,
+        ok_ms       INTEGER
+    ) STRICT;
+
+    -- Why a member is not ok, with the signed notes that prove it, exactly as received.
+    CREATE TABLE evidence (
+        id         INTEGER PRIMARY KEY,
+        origin     TEXT    NOT NULL,
+        kind       TEXT    NOT NULL,
+        detail     TEXT    NOT NULL,
+        note       BLOB,
+        other_note BLOB,
+        at_ms      INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX evidence_by_origin ON evidence (origin, id);
+
+    -- Each member's verified copy of each location (OCPI JSON with its evfed member).
+    CREATE TABLE location_copy (
+        origin TEXT NOT NULL,
+        party  TEXT NOT NULL,
+        id     TEXT NOT NULL,
+        body   BLOB NOT NULL,
+        PRIMARY KEY (origin, party, id)
+    ) STRICT;
+
+    CREATE TABLE tariff_copy (
+        origin TEXT NOT NULL,
+        party  TEXT NOT NULL,
+        id     TEXT NOT NULL,
+        body   BLOB NOT NULL,
+        PRIMARY KEY (origin, party, id)
+    ) STRICT;
+"#];
+
+/// A member kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Borough,
+    Cpo,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Borough => "borough",
+            Kind::Cpo => "cpo",
+        }
+    }
+}
+
+/// A member's harvest state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Registered, never harvested.
+    New,
+    Ok,
+    Unreachable,
+    /// Answers, but with an older checkpoint than the one accepted.
+    Stale,
+    /// Bad signature, unknown key, altered entries, garbage.
+    Invalid,
+    /// Two validly signed, inconsistent checkpoints: no further entries until an admin acts.
+    Forked,
+}
+
+impl State {
+    fn as_str(self) -> &'static str {
+        match self {
+            State::New => "new",
+            State::Ok => "ok",
+            State::Unreachable => "unreachable",
+            State::Stale => "stale",
+            State::Invalid => "invalid",
+            State::Forked => "forked",
+        }
+    }
+    fn parse(s: &str) -> Result<Self, StoreError> {
+        Ok(match s {
+            "new" => State::New,
+            "ok" => State::Ok,
+            "unreachable" => State::Unreachable,
+            "stale" => State::Stale,
+            "invalid" => State::Invalid,
+            "forked" => State::Forked,
+            other => return Err(StoreError::Corrupt(format!("member state {other:?}"))),
+        })
+    }
+}
+
+/// A registered member and where its harvest stands.
+#[derive(Debug, Clone, Serialize)]
+pub struct Member {
+    pub origin: String,
+    pub url: String,
+    pub kind: Kind,
+    pub parties: Vec<Party>,
+    pub borough: Option<GssCode>,
+    pub supplier: Option<String>,
+    #[serde(skip)]
+    pub usage_token: Option<String>,
+    pub vkeys: Vec<String>,
+    pub state: State,
+    pub reason: Option<String>,
+    /// Entries of the member's public log verified and applied.
+    pub verified_size: u64,
+    #[serde(skip)]
+    pub frontier: Frontier,
+    #[serde(skip)]
+    pub checkpoint: Option<Vec<u8>>,
+    pub checked_ms: Option<i64>,
+    pub ok_ms: Option<i64>,
+}
+
+impl Member {
+    /// Whether the member may publish records of `party` ([] = any party).
+    pub fn may_publish(&self, party: &Party) -> bool {
+        self.parties.is_empty() || self.parties.contains(party)
+    }
+}
+
+/// What to register.
+#[derive(Debug, Clone)]
+pub struct NewMember {
+    pub origin: String,
+    pub url: String,
+    pub kind: Kind,
+    pub parties: Vec<Party>,
+    pub borough: Option<GssCode>,
+    pub supplier: Option<String>,
+    pub usage_token: Option<String>,
+    pub vkeys: Vec<String>,
+}
+
+/// Evidence kept about a member.
+#[derive(Debug, Clone, Serialize)]
+pub struct Evidence {
+    pub kind: String,
+    pub detail: String,
+    /// Signed notes as received (UTF-8 text).
+    pub note: Option<String>,
+    pub other_note: Option<String>,
+    pub at_ms: i64,
+}
+
+/// One change to a member's copies, from a verified entry.
+#[derive(Debug, Clone)]
+pub enum CopyChange {
+    PutLocation {
+        party: String,
+        id: String,
+        body: Vec<u8>,
+    },
+    RemoveLocation {
+        party: String,
+        id: String,
+    },
+    PutTariff {
+        party: String,
+        id: String,
+        body: Vec<u8>,
+    },
+    RemoveTariff {
+        party: String,
+        id: String,
+    },
+}
+
+/// A verified step of a member's harvest: the entries, their effect, and the new cursor.
+#[derive(Debug)]
+pub struct Step<'a> {
+    pub batch: &'a Verified<EntryBatch>,
+    pub frontier: &'a Frontier,
+    pub checkpoint: &'a [u8],
+    pub changes: &'a [CopyChange],
+    /// New pinned keys adopted from verified `key_rotation` entries (newest first).
+    pub vkeys: Option<&'a [String]>,
+}
+
+#[derive(Debug)]
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let mut conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let current = current as usize;
+        if current > MIGRATIONS.len() {
+            return Err(StoreError::Corrupt(format!(
+                "database schema {current} is newer than this binary's {}",
+                MIGRATIONS.len()
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1)?;
+            tx.commit()?;
+        }
+        Ok(Store {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
+        self.conn.lock().map_err(|_| StoreError::Poisoned)
+    }
+
+    pub fn add_member(&self, m: &NewMember) -> Result<(), StoreError> {
+        let conn = self.conn()?;
+        let exists = conn
+            .prepare_cached("SELECT 1 FROM member WHERE origin = ?1")?
+            .exists([&m.origin])?;
+        if exists {
+            return Err(StoreError::Duplicate(m.origin.clone()));
+        }
+        conn.execute(
+            "INSERT INTO member (origin, url, kind, parties, borough, supplier, usage_token, vkeys,
+                                 state, size, frontier)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'new', 0, x'')",
+            params![
+                m.origin,
+                m.url,
+                m.kind.as_str(),
+                json(&m.parties)?,
+                m.borough.as_ref().map(GssCode::as_str),
+                m.supplier,
+                m.usage_token,
+                json(&m.vkeys)?,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Removes a member and every copy it published.
+    pub fn remove_member(&self, origin: &str) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        let n = tx.execute("DELETE FROM member WHERE origin = ?1", [origin])?;
+        if n == 0 {
+            return Err(StoreError::NoMember(origin.into()));
+        }
+        tx.execute("DELETE FROM location_copy WHERE origin = ?1", [origin])?;
+        tx.execute("DELETE FROM tariff_copy WHERE origin = ?1", [origin])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn members(&self) -> Result<Vec<Member>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT origin, url, kind, parties, borough, supplier, usage_token, vkeys, state,
+                    reason, size, frontier, checkpoint, checked_ms, ok_ms
+             FROM member ORDER BY origin",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                (
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                ),
+                (
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                    r.get::<_, String>(7)?,
+                    r.get::<_, String>(8)?,
+                    r.get::<_, Option<String>>(9)?,
+                ),
+                (
+                    r.get::<_, i64>(10)?,
+                    r.get::<_, Vec<u8>>(11)?,
+                    r.get::<_, Option<Vec<u8>>>(12)?,
+                    r.get::<_, Option<i64>>(13)?,
+                    r.get::<_, Option<i64>>(14)?,
+                ),
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (
+                (origin, url, kind, parties, borough),
+                (supplier, usage_token, vkeys, state, reason),
+                (size, frontier, checkpoint, checked_ms, ok_ms),
+            ) = row?;
+            let size = size as u64;
+            let corrupt = |what: &str| StoreError::Corrupt(format!("member {origin}: {what}"));
+            let hashes = frontier
+                .chunks(32)
+                .map(Hash::from_slice)
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| corrupt("frontier"))?;
+            out.push(Member {
+                kind: match kind.as_str() {
+                    "borough" => Kind::Borough,
+                    "cpo" => Kind::Cpo,
+                    _ => return Err(corrupt("kind")),
+                },
+                parties: serde_json::from_str(&parties).map_err(|_| corrupt("parties"))?,
+                borough: borough
+                    .map(|b| b.parse())
+                    .transpose()
+                    .map_err(|_| corrupt("borough"))?,
+                supplier,
+                usage_token,
+                vkeys: serde_json::from_str(&vkeys).map_err(|_| corrupt("vkeys"))?,
+                state: State::parse(&state)?,
+                reason,
+                verified_size: size,
+                frontier: Frontier::from_parts(size, hashes).ok_or_else(|| corrupt("frontier"))?,
+                checkpoint,
+                checked_ms,
+                ok_ms,
+                url,
+                origin,
+            });
+        }
+        Ok(out)
+    }
+
+    pub fn member(&self, origin: &str) -> Result<Member, StoreError> {
+        self.members()?
+            .into_iter()
+            .find(|m| m.origin == origin)
+            .ok_or_else(|| StoreError::NoMember(origin.into()))
+    }
+
+    /// Records a harvest outcome that applied nothing.
+    pub fn set_state(
+        &self,
+        origin: &str,
+        state: State,
+        reason: Option<&str>,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let conn = self.conn()?;
+        conn.prepare_cached(
+            "UPDATE member SET state = ?2, reason = ?3, checked_ms = ?4,
+                    ok_ms = CASE WHEN ?2 = 'ok' THEN ?4 ELSE ok_ms END
+             WHERE origin = ?1",
+        )?
+        .execute(params![origin, state.as_str(), reason, now_ms])?;
+        Ok(())
+    }
+
+    pub fn add_evidence(&self, origin: &str, e: &Evidence) -> Result<(), StoreError> {
+        let conn = self.conn()?;
+        conn.prepare_cached(
+            "INSERT INTO evidence (origin, kind, detail, note, other_note, at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![
+            origin,
+            e.kind,
+            e.detail,
+            e.note.as_deref().map(str::as_bytes),
+            e.other_note.as_deref().map(str::as_bytes),
+            e.at_ms
+        ])?;
+        Ok(())
+    }
+
+    pub fn evidence(&self, origin: &str, max: usize) -> Result<Vec<Evidence>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT kind, detail, note, other_note, at_ms FROM evidence
+             WHERE origin = ?1 ORDER BY id DESC LIMIT ?2",
+        )?;
+        let text = |b: Option<Vec<u8>>| b.map(|b| String::from_utf8_lossy(&b).into_owned());
+        let rows = stmt.query_map(params![origin, max as i64], |r| {
+            Ok(Evidence {
+                kind: r.get(0)?,
+                detail: r.get(1)?,
+                note: text(r.get(2)?),
+                other_note: text(r.get(3)?),
+                at_ms: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Applies one verified step of a member's log and advances its cursor, in one
+    /// transaction.
+    pub fn apply(&self, origin: &str, step: &Step<'_>) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        for c in step.changes {
+            match c {
+                CopyChange::PutLocation { party, id, body } => {
+                    tx.prepare_cached(
+                        "INSERT OR REPLACE INTO location_copy (origin, party, id, body)
+                         VALUES (?1, ?2, ?3, ?4)",
+                    )?
+                    .execute(params![origin, party, id, body])?;
+                }
+                CopyChange::RemoveLocation { party, id } => {
+                    tx.prepare_cached(
+                        "DELETE FROM location_copy WHERE origin = ?1 AND party = ?2 AND id = ?3",
+                    )?
+                    .execute(params![origin, party, id])?;
+                }
+                CopyChange::PutTariff { party, id, body } => {
+                    tx.prepare_cached(
+                        "INSERT OR REPLACE INTO tariff_copy (origin, party, id, body)
+                         VALUES (?1, ?2, ?3, ?4)",
+                    )?
+                    .execute(params![origin, party, id, body])?;
+                }
+                CopyChange::RemoveTariff { party, id } => {
+                    tx.prepare_cached(
+                        "DELETE FROM tariff_copy WHERE origin = ?1 AND party = ?2 AND id = ?3",
+                    )?
+                    .execute(params![origin, party, id])?;
+                }
+            }
+        }
+        let frontier: Vec<u8> = step.frontier.hashes().iter().flat_map(|h| h.0).collect();
+        let end = step.batch.start + step.batch.entries.len() as u64;
+        debug_assert_eq!(end, step.frontier.size());
+        tx.prepare_cached(
+            "UPDATE member SET size = ?2, frontier = ?3, checkpoint = ?4,
+                    vkeys = COALESCE(?5, vkeys)
+             WHERE origin = ?1",
+        )?
+        .execute(params![
+            origin,
+            end as i64,
+            frontier,
+            step.checkpoint,
+            step.vkeys.map(json).transpose()?,
+        ])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Every member's copy of every location: (origin, body).
+    pub fn location_copies(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare("SELECT origin, body FROM location_copy")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// One member's copy of one location.
+    pub fn location_copy(
+        &self,
+        origin: &str,
+        party: &str,
+        id: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let conn = self.conn()?;
+        Ok(conn
+            .prepare_cached(
+                "SELECT body FROM location_copy WHERE origin = ?1 AND party = ?2 AND id = ?3",
+            )?
+            .query_row(params![origin, party, id], |r| r.get(0))
+            .optional()?)
+    }
+}
+
+fn json<T: Serialize + ?Sized>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}

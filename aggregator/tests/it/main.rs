@@ -1,0 +1,376 @@
+//! End-to-end: real evfed-node and evfed-aggregator processes on 127.0.0.1:0, real SQLite,
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! real HTTP and signatures.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const AGGREGATOR: &str = env!("CARGO_BIN_EXE_evfed-aggregator");
+
+/// The node binary, built beside this package's binaries by `cargo test --workspace`.
+fn node_bin() -> PathBuf {
+    let bin = Path::new(AGGREGATOR).with_file_name("evfed-node");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p evfed-node` (cargo test --workspace builds it)",
+        bin.display()
+    );
+    bin
+}
+
+fn run(bin: &Path, args: &[&str]) -> String {
+    let out = Command::new(bin).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{} {args:?}: {}",
+        bin.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(bin: &Path, dir: &Path) -> Server {
+        Server::start_on(bin, dir, "127.0.0.1:0")
+    }
+
+    fn start_on(bin: &Path, dir: &Path, listen: &str) -> Server {
+        let ready = dir.join("ready.json");
+        let _ = std::fs::remove_file(&ready);
+        let child = Command::new(bin)
+            .args(["serve", "--dir"])
+            .arg(dir)
+            .args(["--listen", listen, "--ready-file"])
+            .arg(&ready)
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while !ready.exists() {
+            assert!(started.elapsed() < Duration::from_secs(30), "no ready file");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let v: Value = serde_json::from_slice(&std::fs::read(&ready).unwrap()).unwrap();
+        Server {
+            child,
+            url: v["url"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+
+    fn json(&self, path: &str) -> Value {
+        reqwest::blocking::get(format!("{}{path}", self.url))
+            .unwrap()
+            .json()
+            .unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Node {
+    dir: PathBuf,
+    origin: String,
+}
+
+impl Node {
+    fn init(root: &Path, name: &str) -> Node {
+        let dir = root.join(name);
+        let origin = format!("evfed.{name}.example");
+        run(
+            &node_bin(),
+            &[
+                "init",
+                "--dir",
+                dir.to_str().unwrap(),
+                "--origin",
+                &origin,
+                "--kind",
+                "cpo",
+            ],
+        );
+        Node { dir, origin }
+    }
+
+    fn token(&self, party: &str) -> String {
+        let out = run(
+            &node_bin(),
+            &[
+                "token",
+                "issue",
+                "--dir",
+                self.dir.to_str().unwrap(),
+                "--party",
+                party,
+                "--scope",
+                "data:write",
+            ],
+        );
+        out.lines().last().unwrap().trim().to_owned()
+    }
+
+    fn vkey(server: &Server) -> String {
+        server.json("/.well-known/evfed")["vkeys"][0]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+}
+
+fn put_location(server: &Server, token: &str, id: &str, lat: &str) {
+    put_location_of(server, token, "RHX", id, lat);
+}
+
+fn put_location_of(server: &Server, token: &str, party_id: &str, id: &str, lat: &str) {
+    let body = json!({
+        "country_code": "GB", "party_id": party_id, "id": id, "publish": true,
+        "address": "1 Test Street", "city": "London", "country": "GBR",
+        "coordinates": {"latitude": lat, "longitude": "-0.14000"},
+        "time_zone": "Europe/London", "last_updated": "2026-10-22T10:00:00Z",
+        "evses": [{"uid": format!("{id}-1"), "status": "AVAILABLE",
+                   "last_updated": "2026-10-22T10:00:00Z",
+                   "connectors": [{"id": "1", "standard": "IEC_62196_T2", "format": "SOCKET",
+                                   "power_type": "AC_1_PHASE", "max_voltage": 230,
+                                   "max_amperage": 32, "last_updated": "2026-10-22T10:00:00Z"}]}]
+    });
+    let res = reqwest::blocking::Client::new()
+        .put(format!("{}/v1/locations/GB/{party_id}/{id}", server.url))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.text().unwrap());
+}
+
+fn aggregator(root: &Path) -> PathBuf {
+    let dir = root.join("london");
+    run(
+        Path::new(AGGREGATOR),
+        &[
+            "init",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--origin",
+            "evfed.london.example",
+        ],
+    );
+    std::fs::write(
+        dir.join("aggregator.toml"),
+        "origin = \"evfed.london.example\"\nharvest_interval_ms = 100\n",
+    )
+    .unwrap();
+    dir
+}
+
+fn add_member(agg: &Path, origin: &str, url: &str, vkey: &str) {
+    add_member_for(agg, origin, url, vkey, "GB*RHX");
+}
+
+fn add_member_for(agg: &Path, origin: &str, url: &str, vkey: &str, party: &str) {
+    run(
+        Path::new(AGGREGATOR),
+        &[
+            "members",
+            "add",
+            "--dir",
+            agg.to_str().unwrap(),
+            "--origin",
+            origin,
+            "--url",
+            url,
+            "--vkey",
+            vkey,
+            "--kind",
+            "cpo",
+            "--party",
+            party,
+        ],
+    );
+}
+
+/// Waits until `origin`'s member entry satisfies `done`.
+fn wait_member(agg: &Server, origin: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let started = Instant::now();
+    loop {
+        let members = agg.json("/v1/members");
+        if let Some(m) = members
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["origin"] == origin)
+            && done(m)
+        {
+            return m.clone();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "member {origin} never got there: {members}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The public log's size once a signed checkpoint covers every entry written so far.
+fn log_size(node: &Server) -> u64 {
+    let started = Instant::now();
+    loop {
+        let res = reqwest::blocking::get(format!("{}/v1/log/checkpoint", node.url)).unwrap();
+        let current: u64 = res.headers()["evfed-tree-size"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let note = res.text().unwrap();
+        let signed: u64 = note.lines().nth(1).unwrap().parse().unwrap();
+        if signed == current {
+            return signed;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "no checkpoint");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn harvests_verified_data_and_refuses_tampering() {
+    evfed_aggregator::harvest::install_crypto_provider();
+    let root = tempfile::tempdir().unwrap();
+    let node = Node::init(root.path(), "rhx");
+    let server = Server::start(&node_bin(), &node.dir);
+    let token = node.token("GB*RHX");
+    put_location(&server, &token, "L1", "51.53000");
+    put_location(&server, &token, "L2", "51.53100");
+    let vkey = Node::vkey(&server);
+
+    // A member pinned with someone else's key is refused, and nothing of it is stored.
+    let other = Node::init(root.path(), "other");
+    let agg_dir = aggregator(root.path());
+    let other_server = Server::start(&node_bin(), &other.dir);
+    let wrong_key = Node::vkey(&other_server);
+    other_server.stop();
+    // Registered under its own origin but pointed at this node: the checkpoint's signer is a
+    // key the aggregator does not trust for that member.
+    add_member(&agg_dir, &other.origin, &server.url, &wrong_key);
+    add_member(&agg_dir, &node.origin, &server.url, &vkey);
+    let agg = Server::start(Path::new(AGGREGATOR), &agg_dir);
+
+    let size = log_size(&server);
+    let m = wait_member(&agg, &node.origin, |m| {
+        m["state"] == "ok" && m["verified_size"].as_u64() == Some(size)
+    });
+    assert_eq!(m["verified_size"].as_u64(), Some(size));
+    let bad = wait_member(&agg, &other.origin, |m| m["state"] == "invalid");
+    assert!(
+        bad["reason"].as_str().unwrap().contains("unknown-key"),
+        "{bad}"
+    );
+    let evidence = agg.json(&format!("/v1/members/{}/evidence", other.origin));
+    assert!(
+        evidence[0]["note"]
+            .as_str()
+            .unwrap()
+            .contains("evfed.rhx.example")
+    );
+
+    let res = reqwest::blocking::get(format!("{}/v1/london/locations", agg.url)).unwrap();
+    assert_eq!(res.headers()["x-total-count"], "2");
+    let listed: Value = res.json().unwrap();
+    assert_eq!(listed[0]["evfed_london"]["sources"][0], node.origin);
+
+    // A status change reaches the London view.
+    let change = json!([{"country_code": "GB", "party_id": "RHX", "location_id": "L1",
+        "evse_uid": "L1-1", "status": "CHARGING", "event_time": "2026-11-21T09:00:00Z"}]);
+    let res = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/status", server.url))
+        .bearer_auth(&token)
+        .json(&change)
+        .send()
+        .unwrap();
+    assert!(res.status().is_success());
+    let size = log_size(&server);
+    wait_member(&agg, &node.origin, |m| {
+        m["verified_size"].as_u64() == Some(size)
+    });
+    let l1 = agg.json("/v1/london/locations/GB/RHX/L1");
+    assert_eq!(l1["evses"][0]["status"], "CHARGING");
+    assert_eq!(l1["last_updated"], "2026-11-21T09:00:00Z");
+    let status = agg.json("/v1/london/status");
+    assert_eq!(status["by_status"]["CHARGING"], 1);
+    let near = reqwest::blocking::get(format!(
+        "{}/v1/london/locations?near=51.5300,-0.1400&radius_m=50",
+        agg.url
+    ))
+    .unwrap();
+    assert_eq!(near.headers()["x-total-count"], "1");
+    let bad_query =
+        reqwest::blocking::get(format!("{}/v1/london/locations?limit=0", agg.url)).unwrap();
+    assert_eq!(bad_query.status(), 400);
+    assert_eq!(
+        bad_query.headers()["content-type"],
+        "application/problem+json"
+    );
+
+    // A node whose stored entry was altered while it was stopped: its signed root no longer
+    // matches the entries it serves, and the aggregator stores none of them.
+    let tam = Node::init(root.path(), "tam");
+    let tam_server = Server::start(&node_bin(), &tam.dir);
+    let tam_token = tam.token("GB*TAM");
+    put_location_of(&tam_server, &tam_token, "TAM", "T1", "51.54000");
+    put_location_of(&tam_server, &tam_token, "TAM", "T2", "51.54100");
+    let tam_size = log_size(&tam_server);
+    let tam_vkey = Node::vkey(&tam_server);
+    tam_server.stop();
+    let db = rusqlite::Connection::open(tam.dir.join("evfed.db")).unwrap();
+    let n = db
+        .execute(
+            "UPDATE log_entry SET bytes = CAST(replace(CAST(bytes AS TEXT), '1 Test Street', \
+             '9 Fake Street') AS BLOB) WHERE key = 1",
+            [],
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    drop(db);
+    let tam_server = Server::start(&node_bin(), &tam.dir);
+    assert_eq!(log_size(&tam_server), tam_size);
+    add_member_for(&agg_dir, &tam.origin, &tam_server.url, &tam_vkey, "GB*TAM");
+    let m = wait_member(&agg, &tam.origin, |m| m["state"] == "invalid");
+    assert!(
+        m["reason"].as_str().unwrap().contains("do not match"),
+        "{m}"
+    );
+    assert_eq!(m["verified_size"], 0);
+    let res = reqwest::blocking::get(format!("{}/v1/london/locations", agg.url)).unwrap();
+    assert_eq!(
+        res.headers()["x-total-count"],
+        "2",
+        "nothing of the altered log is served"
+    );
+    tam_server.stop();
+
+    // A member that stops answering is unreachable; its last verified data is still served,
+    // marked stale.
+    server.stop();
+    wait_member(&agg, &node.origin, |m| m["state"] == "unreachable");
+    let l2 = agg.json("/v1/london/locations/GB/RHX/L2");
+    assert_eq!(l2["evfed_london"]["stale"], true);
+    assert_eq!(l2["address"], "1 Test Street");
+    agg.stop();
+}
