@@ -10,13 +10,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use actix_web::{App, HttpServer, web};
 use anyhow::{Context as _, bail};
 use evfed_node::home::write_atomic;
-use evfed_spec::note::VerifierKey;
 use serde::{Deserialize, Serialize};
 
 use crate::harvest::{Harvester, Limits};
 use crate::http::{AppState, routes};
 use crate::london::London;
-use crate::store::{Kind, NewMember, Store};
+use crate::members::{MemberSpec, ReadmitSpec};
+use crate::store::{Kind, Store};
 
 /// `DIR/aggregator.toml`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,6 +33,19 @@ pub struct Config {
     /// Members harvested at once.
     #[serde(default = "default_concurrency")]
     pub harvest_concurrency: usize,
+    /// Longest wait for a member to accept a connection, in milliseconds.
+    #[serde(default = "default_connect_timeout")]
+    pub harvest_connect_timeout_ms: u64,
+    /// Longest wait for one whole answer from a member, in milliseconds.
+    #[serde(default = "default_request_timeout")]
+    pub harvest_timeout_ms: u64,
+}
+
+fn default_connect_timeout() -> u64 {
+    5_000
+}
+fn default_request_timeout() -> u64 {
+    30_000
 }
 
 fn default_listen() -> SocketAddr {
@@ -62,12 +75,43 @@ pub fn init(dir: &Path, origin: &str) -> anyhow::Result<()> {
          # listen = \"127.0.0.1:8080\"\n\
          # Pause between harvest rounds (ms) and members harvested at once.\n\
          # harvest_interval_ms = 2000\n\
-         # harvest_concurrency = 8\n"
+         # harvest_concurrency = 8\n\
+         # Longest waits for a member: to connect, and for one whole answer (ms).\n\
+         # harvest_connect_timeout_ms = 5000\n\
+         # harvest_timeout_ms = 30000\n"
     );
     write_atomic(&dir.join(CONFIG), text.as_bytes(), 0o644)?;
     Store::open(&dir.join(DATABASE))?;
+    let token = admin_token(dir)?;
     println!("aggregator {origin} initialised in {}", dir.display());
+    println!(
+        "admin API token (also in {}): {token}",
+        dir.join(ADMIN_TOKEN).display()
+    );
     Ok(())
+}
+
+const ADMIN_TOKEN: &str = "admin.token";
+
+/// The bearer token of the admin API, `DIR/admin.token` (mode 0600), made on first use.
+fn admin_token(dir: &Path) -> anyhow::Result<String> {
+    use base64::Engine as _;
+    let path = dir.join(ADMIN_TOKEN);
+    if !path.exists() {
+        let mut bytes = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        evfed_node::home::create_new(&path, format!("{token}\n").as_bytes(), 0o600)?;
+    }
+    let text = evfed_node::home::read_secret(&path)?;
+    let token = text.trim().to_owned();
+    if token.len() < 32 {
+        bail!(
+            "{} holds a token shorter than 32 characters; delete it and a new one is made",
+            path.display()
+        );
+    }
+    Ok(token)
 }
 
 fn load(dir: &Path) -> anyhow::Result<(Config, Store)> {
@@ -84,49 +128,27 @@ fn load(dir: &Path) -> anyhow::Result<(Config, Store)> {
     Ok((config, store))
 }
 
-#[allow(clippy::too_many_arguments)]
-pub fn add_member(
-    dir: &Path,
-    origin: String,
-    url: url::Url,
-    vkeys: Vec<String>,
-    kind: Kind,
-    parties: Vec<evfed_spec::ids::Party>,
-    borough: Option<evfed_spec::ext::GssCode>,
-    supplier: Option<String>,
-    usage_token: Option<String>,
-) -> anyhow::Result<()> {
+pub fn add_member(dir: &Path, spec: MemberSpec) -> anyhow::Result<()> {
     let (_, store) = load(dir)?;
-    if vkeys.is_empty() {
-        bail!(
-            "a member needs at least one --vkey (printed by `evfed-node init`, listed in its /.well-known/evfed)"
-        );
-    }
-    for k in &vkeys {
-        let key: VerifierKey = k
-            .parse()
-            .map_err(|e| anyhow::anyhow!("--vkey {k:?} is not a verifier key: {e}"))?;
-        if key.name() != origin {
-            bail!(
-                "--vkey is named {:?}, not the member's origin {origin:?}",
-                key.name()
-            );
-        }
-    }
-    if !matches!(url.scheme(), "http" | "https") {
-        bail!("--url must be http or https");
-    }
-    store.add_member(&NewMember {
-        origin: origin.clone(),
-        url: url.as_str().trim_end_matches('/').to_owned(),
-        kind,
-        parties,
-        borough,
-        supplier,
-        usage_token,
-        vkeys,
-    })?;
-    println!("member {origin} added");
+    let member = spec.check().map_err(anyhow::Error::msg)?;
+    store.add_member(&member)?;
+    println!("member {} added", member.origin);
+    Ok(())
+}
+
+/// `members readmit`: a member that lost its key (or moved origin) after a disaster starts a
+/// new log; only an administrator can let it back in, and its history is kept.
+pub fn readmit_member(dir: &Path, origin: &str, spec: ReadmitSpec) -> anyhow::Result<()> {
+    let (_, store) = load(dir)?;
+    let r = spec.check(origin).map_err(anyhow::Error::msg)?;
+    store.readmit(origin, &r, unix_ms())?;
+    println!(
+        "member {origin} re-admitted{}; its harvest starts again from an empty log",
+        r.origin
+            .as_deref()
+            .map(|o| format!(" as {o}"))
+            .unwrap_or_default()
+    );
     Ok(())
 }
 
@@ -172,12 +194,17 @@ pub fn serve(
         .map(|m| (m.origin, m.kind))
         .collect();
     let london = Arc::new(London::load(&store, &kinds)?);
-    let harvester = Arc::new(Harvester::new(Limits::default())?);
+    let harvester = Arc::new(Harvester::new(Limits {
+        connect: Duration::from_millis(config.harvest_connect_timeout_ms),
+        request: Duration::from_millis(config.harvest_timeout_ms),
+        ..Limits::default()
+    })?);
     let addr = listen.unwrap_or(config.listen);
     let state = web::Data::new(AppState {
         store: store.clone(),
         london: london.clone(),
         origin: config.origin.clone(),
+        admin_token: admin_token(dir)?,
     });
     let stop = Arc::new(AtomicBool::new(false));
     let rt = actix_web::rt::System::new();
@@ -232,11 +259,21 @@ fn harvest_loop(
     interval: Duration,
     concurrency: usize,
 ) {
+    // Each member's verified size last round: a smaller one means an administrator reset its
+    // log (re-admission, possibly from another process), so its old copies go.
+    let mut sizes: HashMap<String, u64> = HashMap::new();
     while !stop.load(Ordering::Relaxed) {
         match store.members() {
             Ok(members) => {
                 let known: Vec<String> = members.iter().map(|m| m.origin.clone()).collect();
                 london.retain_members(&known);
+                for m in &members {
+                    if sizes.insert(m.origin.clone(), m.verified_size).unwrap_or(0)
+                        > m.verified_size
+                    {
+                        london.forget(&m.origin);
+                    }
+                }
                 for group in members.chunks(concurrency) {
                     std::thread::scope(|s| {
                         for m in group {

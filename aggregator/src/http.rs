@@ -18,6 +18,8 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub london: Arc<London>,
     pub origin: String,
+    /// Bearer token of the admin API (`DIR/admin.token`).
+    pub admin_token: String,
 }
 
 /// Largest page of a list.
@@ -33,6 +35,14 @@ pub enum ApiError {
     Store(#[from] StoreError),
     #[error("the request could not be run: {0}")]
     Blocking(String),
+    #[error("this request needs the admin token (DIR/admin.token) as a bearer token")]
+    Unauthorized,
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    InvalidJson(String),
+    #[error("{0}")]
+    TooLarge(String),
 }
 
 impl ResponseError for ApiError {
@@ -47,8 +57,11 @@ impl ResponseError for ApiError {
         } else {
             Some(self.to_string())
         };
-        HttpResponse::build(self.status_code())
-            .content_type(CONTENT_TYPE)
+        let mut res = HttpResponse::build(self.status_code());
+        if let ApiError::Unauthorized = self {
+            res.insert_header((actix_web::http::header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        res.content_type(CONTENT_TYPE)
             .json(Problem::new(code, detail))
     }
 }
@@ -60,21 +73,48 @@ impl ApiError {
             ApiError::NotFound(_) | ApiError::Store(StoreError::NoMember(_)) => {
                 ProblemCode::NotFound
             }
+            ApiError::Store(StoreError::Duplicate(_)) => ProblemCode::Conflict,
             ApiError::Store(_) | ApiError::Blocking(_) => ProblemCode::Internal,
+            ApiError::Unauthorized => ProblemCode::Unauthorized,
+            ApiError::Invalid(_) => ProblemCode::InvalidField,
+            ApiError::InvalidJson(_) => ProblemCode::InvalidJson,
+            ApiError::TooLarge(_) => ProblemCode::PayloadTooLarge,
         }
     }
 }
 
+/// Largest admin request body.
+const MAX_ADMIN_BODY: usize = 64 * 1024;
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(healthz)
-        .service(members)
-        .service(evidence)
-        .service(locations)
-        .service(location)
-        .service(location_sources)
-        .service(status)
-        .service(borough_stats)
-        .default_service(web::to(not_found));
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(MAX_ADMIN_BODY)
+            .error_handler(|e, _| {
+                match e {
+                    actix_web::error::JsonPayloadError::Overflow { .. }
+                    | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => {
+                        ApiError::TooLarge(format!("bodies are limited to {MAX_ADMIN_BODY} bytes"))
+                    }
+                    other => ApiError::InvalidJson(other.to_string()),
+                }
+                .into()
+            }),
+    )
+    .service(healthz)
+    .service(members)
+    .service(evidence)
+    .service(history)
+    .service(admin_members)
+    .service(admin_add_member)
+    .service(admin_remove_member)
+    .service(admin_readmit_member)
+    .service(locations)
+    .service(location)
+    .service(location_sources)
+    .service(status)
+    .service(borough_stats)
+    .default_service(web::to(not_found));
 }
 
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -109,6 +149,120 @@ async fn evidence(
     .await
     .map_err(|e| ApiError::Blocking(e.to_string()))??;
     Ok(HttpResponse::Ok().json(found))
+}
+
+#[get("/v1/members/{origin}/history")]
+async fn history(
+    state: web::Data<AppState>,
+    origin: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let st = state.clone();
+    let origin = origin.into_inner();
+    let found = blocking(move || {
+        st.store.member(&origin)?;
+        Ok(st.store.history(&origin)?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(found))
+}
+
+/// Checks the admin bearer token, in constant time.
+fn admin(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
+    let given = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(ApiError::Unauthorized)?;
+    let want = state.admin_token.as_bytes();
+    let same = given.len() == want.len()
+        && given
+            .bytes()
+            .zip(want)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if same {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    web::block(f)
+        .await
+        .map_err(|e| ApiError::Blocking(e.to_string()))?
+}
+
+#[get("/v1/admin/members")]
+async fn admin_members(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    admin(&state, &req)?;
+    let st = state.clone();
+    let all = blocking(move || Ok(st.store.members()?)).await?;
+    Ok(HttpResponse::Ok().json(all))
+}
+
+#[actix_web::post("/v1/admin/members")]
+async fn admin_add_member(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    spec: web::Json<crate::members::MemberSpec>,
+) -> Result<HttpResponse, ApiError> {
+    admin(&state, &req)?;
+    let member = spec.into_inner().check().map_err(ApiError::Invalid)?;
+    let st = state.clone();
+    let added = blocking(move || {
+        st.store.add_member(&member)?;
+        Ok(st.store.member(&member.origin)?)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(added))
+}
+
+#[actix_web::delete("/v1/admin/members/{origin}")]
+async fn admin_remove_member(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    origin: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    admin(&state, &req)?;
+    let st = state.clone();
+    let origin = origin.into_inner();
+    blocking(move || {
+        st.store.remove_member(&origin)?;
+        st.london.forget(&origin);
+        Ok(())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[actix_web::post("/v1/admin/members/{origin}/readmit")]
+async fn admin_readmit_member(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    origin: web::Path<String>,
+    spec: web::Json<crate::members::ReadmitSpec>,
+) -> Result<HttpResponse, ApiError> {
+    admin(&state, &req)?;
+    let origin = origin.into_inner();
+    let r = spec
+        .into_inner()
+        .check(&origin)
+        .map_err(ApiError::Invalid)?;
+    let st = state.clone();
+    let member = blocking(move || {
+        st.store.readmit(&origin, &r, crate::commands::unix_ms())?;
+        st.london.forget(&origin);
+        Ok(st.store.member(r.origin.as_deref().unwrap_or(&origin))?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(member))
 }
 
 /// The filters of `GET /v1/london/locations`.

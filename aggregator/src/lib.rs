@@ -5,4 +5,5 @@ pub mod commands;
 pub mod harvest;
 pub mod http;
 pub mod london;
+pub mod members;
 pub mod store;

@@ -118,6 +118,16 @@ impl London {
         }
     }
 
+    /// Forgets every copy `origin` published (its log was reset by a re-admission).
+    pub fn forget(&self, origin: &str) {
+        if let Ok(mut copies) = self.copies.write() {
+            copies.retain(|_, list| {
+                list.retain(|c| c.origin != origin);
+                !list.is_empty()
+            });
+        }
+    }
+
     /// Runs `f` over the served copy of every location, in key order.
     pub fn each<T>(&self, mut f: impl FnMut(&Key, &Copy, &[Copy]) -> Option<T>) -> Vec<T> {
         let Ok(copies) = self.copies.read() else {

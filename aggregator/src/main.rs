@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use evfed_aggregator::commands;
+use evfed_aggregator::members::{MemberSpec, ReadmitSpec};
 use evfed_aggregator::store::Kind;
 use evfed_spec::ext::GssCode;
 use evfed_spec::ids::Party;
@@ -88,6 +89,27 @@ enum MembersCommand {
         #[arg(long)]
         origin: String,
     },
+    /// Re-admit a member that lost its key or moved origin after a disaster: its history and
+    /// evidence are kept, and its harvest starts again from its new, empty log.
+    Readmit {
+        #[arg(long)]
+        dir: PathBuf,
+        /// The member's current (registered) origin.
+        #[arg(long)]
+        origin: String,
+        /// Its new origin, when it moved.
+        #[arg(long)]
+        new_origin: Option<String>,
+        /// Its new base URL, when it moved.
+        #[arg(long)]
+        url: Option<url::Url>,
+        /// A new verifier key to pin (repeat for several).
+        #[arg(long = "vkey", required = true)]
+        vkeys: Vec<String>,
+        /// Why, kept in the member's history.
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -111,14 +133,33 @@ fn main() -> anyhow::Result<()> {
                 usage_token,
             } => commands::add_member(
                 &dir,
+                MemberSpec {
+                    origin,
+                    url,
+                    vkeys,
+                    kind,
+                    parties,
+                    borough,
+                    supplier,
+                    usage_token,
+                },
+            ),
+            MembersCommand::Readmit {
+                dir,
                 origin,
+                new_origin,
                 url,
                 vkeys,
-                kind,
-                parties,
-                borough,
-                supplier,
-                usage_token,
+                reason,
+            } => commands::readmit_member(
+                &dir,
+                &origin,
+                ReadmitSpec {
+                    new_origin,
+                    url,
+                    vkeys,
+                    reason,
+                },
             ),
             MembersCommand::List { dir, json } => commands::list_members(&dir, json),
             MembersCommand::Remove { dir, origin } => commands::remove_member(&dir, &origin),

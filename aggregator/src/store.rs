@@ -29,7 +29,8 @@ pub enum StoreError {
     Duplicate(String),
 }
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE member (
         origin      TEXT    PRIMARY KEY,
         url         TEXT    NOT NULL,
@@ -76,10 +77,26 @@ const MIGRATIONS: &[&str] = &[r#"
         body   BLOB NOT NULL,
         PRIMARY KEY (origin, party, id)
     ) STRICT;
-"#];
+"#,
+    r#"
+    -- What a member was before an administrator re-admitted it under a new key or origin
+    -- (STANDARD.md §9.4): its keys and the last checkpoint it was verified to, as received.
+    CREATE TABLE member_history (
+        id         INTEGER PRIMARY KEY,
+        origin     TEXT    NOT NULL,             -- the origin after re-admission
+        old_origin TEXT    NOT NULL,
+        old_vkeys  TEXT    NOT NULL,
+        old_size   INTEGER NOT NULL,
+        checkpoint BLOB,
+        reason     TEXT    NOT NULL,
+        at_ms      INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX member_history_by_origin ON member_history (origin, id);
+"#,
+];
 
 /// A member kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     Borough,
@@ -177,6 +194,30 @@ pub struct NewMember {
     pub supplier: Option<String>,
     pub usage_token: Option<String>,
     pub vkeys: Vec<String>,
+}
+
+/// An administrator's re-admission of a member under new keys.
+#[derive(Debug, Clone)]
+pub struct Readmission {
+    /// The member's new origin, when it changed.
+    pub origin: Option<String>,
+    pub url: Option<String>,
+    /// The new pinned verifier keys.
+    pub vkeys: Vec<String>,
+    /// Why, in the administrator's words (kept in the history).
+    pub reason: String,
+}
+
+/// One earlier identity of a member.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    pub old_origin: String,
+    pub old_vkeys: Vec<String>,
+    pub old_verified_size: u64,
+    /// The last checkpoint verified under the old identity, as received.
+    pub checkpoint: Option<String>,
+    pub reason: String,
+    pub at_ms: i64,
 }
 
 /// Evidence kept about a member.
@@ -296,6 +337,102 @@ impl Store {
         tx.execute("DELETE FROM tariff_copy WHERE origin = ?1", [origin])?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Re-admits a member that moved to a new key (and possibly origin and URL) after a
+    /// disaster, in one transaction: what it was is kept in `member_history` and as evidence,
+    /// its copies are dropped, and its harvest starts again from an empty log under the new
+    /// keys. Only an administrator calls this; the harvest never does.
+    pub fn readmit(&self, origin: &str, r: &Readmission, now_ms: i64) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        let old: Option<(String, i64, Option<Vec<u8>>)> = tx
+            .query_row(
+                "SELECT vkeys, size, checkpoint FROM member WHERE origin = ?1",
+                [origin],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .optional()?;
+        let Some((old_vkeys, old_size, checkpoint)) = old else {
+            return Err(StoreError::NoMember(origin.into()));
+        };
+        let new_origin = r.origin.as_deref().unwrap_or(origin);
+        if new_origin != origin
+            && tx
+                .prepare_cached("SELECT 1 FROM member WHERE origin = ?1")?
+                .exists([new_origin])?
+        {
+            return Err(StoreError::Duplicate(new_origin.into()));
+        }
+        tx.execute(
+            "INSERT INTO member_history (origin, old_origin, old_vkeys, old_size, checkpoint,
+                                         reason, at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                new_origin, origin, old_vkeys, old_size, checkpoint, r.reason, now_ms
+            ],
+        )?;
+        tx.execute(
+            "INSERT INTO evidence (origin, kind, detail, note, at_ms)
+             VALUES (?1, 'readmitted', ?2, ?3, ?4)",
+            params![
+                origin,
+                format!(
+                    "re-admitted by an administrator as {new_origin} with new keys after \
+                     {old_size} verified entries under {old_vkeys}: {}",
+                    r.reason
+                ),
+                checkpoint,
+                now_ms
+            ],
+        )?;
+        tx.execute("DELETE FROM location_copy WHERE origin = ?1", [origin])?;
+        tx.execute("DELETE FROM tariff_copy WHERE origin = ?1", [origin])?;
+        tx.execute(
+            "UPDATE evidence SET origin = ?2 WHERE origin = ?1",
+            [origin, new_origin],
+        )?;
+        tx.execute(
+            "UPDATE member SET origin = ?2, url = COALESCE(?3, url), vkeys = ?4, state = 'new',
+                    reason = NULL, size = 0, frontier = x'', checkpoint = NULL
+             WHERE origin = ?1",
+            params![origin, new_origin, r.url, json(&r.vkeys)?],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A member's earlier identities, newest first.
+    pub fn history(&self, origin: &str) -> Result<Vec<HistoryEntry>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT old_origin, old_vkeys, old_size, checkpoint, reason, at_ms
+             FROM member_history WHERE origin = ?1 ORDER BY id DESC",
+        )?;
+        let rows = stmt.query_map([origin], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, Option<Vec<u8>>>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, i64>(5)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (old_origin, vkeys, size, checkpoint, reason, at_ms) = row?;
+            out.push(HistoryEntry {
+                old_origin,
+                old_vkeys: serde_json::from_str(&vkeys)
+                    .map_err(|_| StoreError::Corrupt(format!("history of {origin}: vkeys")))?,
+                old_verified_size: size as u64,
+                checkpoint: checkpoint.map(|b| String::from_utf8_lossy(&b).into_owned()),
+                reason,
+                at_ms,
+            });
+        }
+        Ok(out)
     }
 
     pub fn members(&self) -> Result<Vec<Member>, StoreError> {

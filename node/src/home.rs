@@ -270,7 +270,7 @@ pub fn create_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), HomeError>
     f.sync_all().map_err(|e| io(path, e))
 }
 
-pub(crate) fn read_secret(path: &Path) -> Result<String, HomeError> {
+pub fn read_secret(path: &Path) -> Result<String, HomeError> {
     let meta = fs::metadata(path).map_err(|e| io(path, e))?;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+mod faults;
+
 const AGGREGATOR: &str = env!("CARGO_BIN_EXE_evfed-aggregator");
 
 /// The node binary, built beside this package's binaries by `cargo test --workspace`.
