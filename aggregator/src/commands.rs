@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use actix_web::{App, HttpServer, web};
+use actix_web::{HttpServer, web};
 use anyhow::{Context as _, bail};
 use evfed_node::home::write_atomic;
 use serde::{Deserialize, Serialize};
@@ -82,8 +82,10 @@ pub fn init(dir: &Path, origin: &str) -> anyhow::Result<()> {
     );
     write_atomic(&dir.join(CONFIG), text.as_bytes(), 0o644)?;
     Store::open(&dir.join(DATABASE))?;
+    let vkey = own_log(dir, origin)?;
     let token = admin_token(dir)?;
     println!("aggregator {origin} initialised in {}", dir.display());
+    println!("verifier key of its own log: {vkey}");
     println!(
         "admin API token (also in {}): {token}",
         dir.join(ADMIN_TOKEN).display()
@@ -92,6 +94,32 @@ pub fn init(dir: &Path, origin: &str) -> anyhow::Result<()> {
 }
 
 const ADMIN_TOKEN: &str = "admin.token";
+/// The embedded node directory holding the aggregator's own signed log.
+const NODE_DIR: &str = "node";
+
+/// Creates the aggregator's own log (`DIR/node`, a node of kind `aggregator`) unless it
+/// exists; returns its verifier key.
+fn own_log(dir: &Path, origin: &str) -> anyhow::Result<String> {
+    let node_dir = dir.join(NODE_DIR);
+    let home = evfed_node::home::Home::new(&node_dir);
+    if home.config_path().exists() {
+        return Ok(home
+            .vkeys()?
+            .first()
+            .map(ToString::to_string)
+            .unwrap_or_default());
+    }
+    let origin: evfed_node::config::Origin = origin
+        .parse()
+        .map_err(|e| anyhow::anyhow!("origin {origin:?}: {e}"))?;
+    evfed_node::commands::init(
+        &node_dir,
+        &origin,
+        evfed_node::config::Kind::Aggregator,
+        None,
+        &[],
+    )
+}
 
 /// The bearer token of the admin API, `DIR/admin.token` (mode 0600), made on first use.
 fn admin_token(dir: &Path) -> anyhow::Result<String> {
@@ -187,6 +215,19 @@ pub fn serve(
 ) -> anyhow::Result<()> {
     init_tracing();
     let (config, store) = load(dir)?;
+    own_log(dir, &config.origin)?;
+    let doc = crate::openapi::document();
+    let node =
+        evfed_node::commands::open_as(&dir.join(NODE_DIR), None, crate::openapi::document_json())?;
+    let node_state = node.state.clone();
+    if node_state.config.origin.as_str() != config.origin {
+        bail!(
+            "{} is the log of {}, not of this aggregator's origin {}",
+            dir.join(NODE_DIR).display(),
+            node_state.config.origin,
+            config.origin
+        );
+    }
     let store = Arc::new(store);
     let kinds: HashMap<String, Kind> = store
         .members()?
@@ -194,6 +235,7 @@ pub fn serve(
         .map(|m| (m.origin, m.kind))
         .collect();
     let london = Arc::new(London::load(&store, &kinds)?);
+    crate::publish::reconcile(&london, &node_state.store)?;
     let harvester = Arc::new(Harvester::new(Limits {
         connect: Duration::from_millis(config.harvest_connect_timeout_ms),
         request: Duration::from_millis(config.harvest_timeout_ms),
@@ -209,12 +251,13 @@ pub fn serve(
     let stop = Arc::new(AtomicBool::new(false));
     let rt = actix_web::rt::System::new();
     rt.block_on(async move {
-        let app_state = state.clone();
+        let (app_state, app_node) = (state.clone(), node_state.clone());
         let server = HttpServer::new(move || {
-            App::new()
-                .app_data(app_state.clone())
-                .app_data(web::QueryConfig::default())
-                .configure(routes)
+            let agg = app_state.clone();
+            evfed_node::http::app_with(app_node.clone(), doc.clone(), move |cfg| {
+                cfg.app_data(agg);
+                routes(cfg);
+            })
         })
         .workers(2)
         .bind(addr)
@@ -224,15 +267,25 @@ pub fn serve(
             .first()
             .copied()
             .context("no address bound")?;
-        let running = server.run();
-        let handle = running.handle();
+        let running = server.shutdown_timeout(10).run();
         let serving = actix_web::rt::spawn(running);
+        let ticker = actix_web::rt::spawn(evfed_node::commands::checkpoint_loop(
+            node_state.clone(),
+            node_state.config.checkpoint_interval,
+        ));
         let harvest = {
             let (store, london, stop) = (store.clone(), london.clone(), stop.clone());
+            let node_state = node_state.clone();
             let interval = Duration::from_millis(config.harvest_interval_ms);
             let concurrency = config.harvest_concurrency.max(1);
             std::thread::spawn(move || {
-                harvest_loop(&store, &london, &harvester, &stop, interval, concurrency)
+                let round = Round {
+                    store: &store,
+                    london: &london,
+                    harvester: &harvester,
+                    own: &node_state,
+                };
+                harvest_loop(&round, &stop, interval, concurrency)
             })
         };
         if let Some(path) = &ready_file {
@@ -242,8 +295,9 @@ pub fn serve(
         tracing::info!(%bound, origin = %config.origin, "evfed-aggregator ready");
         let result = serving.await;
         stop.store(true, Ordering::Relaxed);
-        let _ = handle;
-        let _ = harvest.join();
+        ticker.abort();
+        let _ = web::block(move || harvest.join()).await;
+        evfed_node::commands::sign_final(node_state).await;
         tracing::info!("stopped");
         result
             .context("server task failed")?
@@ -251,14 +305,22 @@ pub fn serve(
     })
 }
 
-fn harvest_loop(
-    store: &Store,
-    london: &London,
-    harvester: &Harvester,
-    stop: &AtomicBool,
-    interval: Duration,
-    concurrency: usize,
-) {
+/// What one harvest round works with.
+struct Round<'a> {
+    store: &'a Store,
+    london: &'a London,
+    harvester: &'a Harvester,
+    /// The aggregator's own log.
+    own: &'a evfed_node::http::AppState,
+}
+
+fn harvest_loop(round: &Round<'_>, stop: &AtomicBool, interval: Duration, concurrency: usize) {
+    let Round {
+        store,
+        london,
+        harvester,
+        own,
+    } = *round;
     // Each member's verified size last round: a smaller one means an administrator reset its
     // log (re-admission, possibly from another process), so its old copies go.
     let mut sizes: HashMap<String, u64> = HashMap::new();
@@ -290,6 +352,20 @@ fn harvest_loop(
                 }
             }
             Err(e) => tracing::error!(error = %e, "reading members"),
+        }
+        match crate::publish::sync(london, &own.store, &own.policy) {
+            Ok(s) if s.looked_at > 0 => {
+                tracing::debug!(
+                    looked_at = s.looked_at,
+                    changed = s.changed,
+                    refused = s.refused,
+                    "own log synced"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "writing the London view to the aggregator's log")
+            }
         }
         let until = std::time::Instant::now() + interval;
         while std::time::Instant::now() < until && !stop.load(Ordering::Relaxed) {

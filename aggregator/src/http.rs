@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, ResponseError, get, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, delete, get, post, web};
 use evfed_spec::ocpi::{Connector, Location, PowerType};
 use evfed_spec::problem::{CONTENT_TYPE, Problem, ProblemCode};
 use serde::Serialize;
@@ -126,8 +126,10 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
+/// Every member with its harvest state (open).
+#[utoipa::path(tag = "members", responses((status = 200, body = Vec<crate::store::Member>)))]
 #[get("/v1/members")]
-async fn members(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn members(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let st = state.clone();
     let members = web::block(move || st.store.members())
         .await
@@ -135,8 +137,12 @@ async fn members(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(members))
 }
 
-#[get("/v1/members/{origin:.*}/evidence")]
-async fn evidence(
+/// Why a member is or was not ok, with the signed notes that prove it, newest first.
+#[utoipa::path(tag = "members", params(("origin" = String, Path)),
+    responses((status = 200, body = Vec<crate::store::Evidence>),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[get("/v1/members/{origin}/evidence")]
+pub async fn evidence(
     state: web::Data<AppState>,
     origin: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -151,8 +157,12 @@ async fn evidence(
     Ok(HttpResponse::Ok().json(found))
 }
 
+/// A member's earlier identities (re-admissions), newest first.
+#[utoipa::path(tag = "members", params(("origin" = String, Path)),
+    responses((status = 200, body = Vec<crate::store::HistoryEntry>),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
 #[get("/v1/members/{origin}/history")]
-async fn history(
+pub async fn history(
     state: web::Data<AppState>,
     origin: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -196,8 +206,12 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::Blocking(e.to_string()))?
 }
 
+/// Every member (admin).
+#[utoipa::path(tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = Vec<crate::store::Member>),
+              (status = 401, body = Problem, content_type = "application/problem+json")))]
 #[get("/v1/admin/members")]
-async fn admin_members(
+pub async fn admin_members(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
@@ -207,8 +221,14 @@ async fn admin_members(
     Ok(HttpResponse::Ok().json(all))
 }
 
-#[actix_web::post("/v1/admin/members")]
-async fn admin_add_member(
+/// Registers a member (admin).
+#[utoipa::path(tag = "admin", security(("bearer" = [])), request_body = crate::members::MemberSpec,
+    responses((status = 201, body = crate::store::Member),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json")))]
+#[post("/v1/admin/members")]
+pub async fn admin_add_member(
     state: web::Data<AppState>,
     req: HttpRequest,
     spec: web::Json<crate::members::MemberSpec>,
@@ -224,8 +244,13 @@ async fn admin_add_member(
     Ok(HttpResponse::Created().json(added))
 }
 
-#[actix_web::delete("/v1/admin/members/{origin}")]
-async fn admin_remove_member(
+/// Removes a member and every copy it published (admin).
+#[utoipa::path(tag = "admin", security(("bearer" = [])), params(("origin" = String, Path)),
+    responses((status = 204),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[delete("/v1/admin/members/{origin}")]
+pub async fn admin_remove_member(
     state: web::Data<AppState>,
     req: HttpRequest,
     origin: web::Path<String>,
@@ -242,8 +267,17 @@ async fn admin_remove_member(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[actix_web::post("/v1/admin/members/{origin}/readmit")]
-async fn admin_readmit_member(
+/// Re-admits a member under new keys (and origin) after a disaster, keeping its history
+/// (admin, STANDARD.md §9.4).
+#[utoipa::path(tag = "admin", security(("bearer" = [])), params(("origin" = String, Path)),
+    request_body = crate::members::ReadmitSpec,
+    responses((status = 200, body = crate::store::Member),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json"),
+              (status = 409, body = Problem, content_type = "application/problem+json")))]
+#[post("/v1/admin/members/{origin}/readmit")]
+pub async fn admin_readmit_member(
     state: web::Data<AppState>,
     req: HttpRequest,
     origin: web::Path<String>,
@@ -466,8 +500,29 @@ fn stale_origins(store: &Store) -> Result<Vec<String>, StoreError> {
         .collect())
 }
 
+/// The London view: every location, as served from its winning copy, with its sources.
+#[utoipa::path(tag = "london",
+    params(
+        ("borough" = Option<String>, Query, description = "ONS GSS code"),
+        ("ward" = Option<String>, Query, description = "ward code, as the publishing node gives it"),
+        ("party" = Option<String>, Query, description = "CC*PID"),
+        ("min_power_kw" = Option<f64>, Query),
+        ("max_power_kw" = Option<f64>, Query),
+        ("connector_standard" = Option<String>, Query, description = "OCPI ConnectorType"),
+        ("status" = Option<String>, Query, description = "OCPI Status of any EVSE"),
+        ("bbox" = Option<String>, Query, description = "min_lon,min_lat,max_lon,max_lat"),
+        ("near" = Option<String>, Query, description = "lat,lon; with radius_m"),
+        ("radius_m" = Option<f64>, Query),
+        ("offset" = Option<usize>, Query),
+        ("limit" = Option<usize>, Query, description = "1 to 1000, default 100"),
+    ),
+    responses((status = 200, body = Vec<Location>, headers(("X-Total-Count" = usize), ("Link" = String))),
+              (status = 400, body = Problem, content_type = "application/problem+json")))]
 #[get("/v1/london/locations")]
-async fn locations(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub async fn locations(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     let filter = Filter::parse(req.query_string())?;
     let st = state.clone();
     let (total, page) = web::block(move || -> Result<_, ApiError> {
@@ -518,8 +573,13 @@ fn key_of(path: &(String, String, String)) -> Key {
     (format!("{}*{}", path.0, path.1), path.2.clone())
 }
 
+/// One location of the London view.
+#[utoipa::path(tag = "london",
+    params(("country_code" = String, Path), ("party_id" = String, Path), ("location_id" = String, Path)),
+    responses((status = 200, body = Location),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
 #[get("/v1/london/locations/{country_code}/{party_id}/{location_id}")]
-async fn location(
+pub async fn location(
     state: web::Data<AppState>,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, ApiError> {
@@ -538,8 +598,13 @@ async fn location(
     Ok(HttpResponse::Ok().json(london_json(served, &copies, &stale)))
 }
 
+/// Every member's copy of one location: which is served, and where they disagree.
+#[utoipa::path(tag = "london",
+    params(("country_code" = String, Path), ("party_id" = String, Path), ("location_id" = String, Path)),
+    responses((status = 200, body = Object),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
 #[get("/v1/london/locations/{country_code}/{party_id}/{location_id}/sources")]
-async fn location_sources(
+pub async fn location_sources(
     state: web::Data<AppState>,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, ApiError> {
@@ -556,8 +621,9 @@ async fn location_sources(
 }
 
 /// EVSEs by status, London-wide.
+#[utoipa::path(tag = "london", responses((status = 200, body = Object)))]
 #[get("/v1/london/status")]
-async fn status(state: web::Data<AppState>) -> HttpResponse {
+pub async fn status(state: web::Data<AppState>) -> HttpResponse {
     let mut by_status: BTreeMap<String, u64> = BTreeMap::new();
     let mut count = 0u64;
     state.london.each(|_, copy, _| {
@@ -594,8 +660,11 @@ pub fn power_class(kw: f64) -> &'static str {
     }
 }
 
+/// Per borough: locations, EVSEs, connectors by power class, availability now, smart-charging
+/// share.
+#[utoipa::path(tag = "london", responses((status = 200, body = Object)))]
 #[get("/v1/london/stats/boroughs")]
-async fn borough_stats(state: web::Data<AppState>) -> HttpResponse {
+pub async fn borough_stats(state: web::Data<AppState>) -> HttpResponse {
     let mut stats: BTreeMap<String, (BoroughStats, u64)> = BTreeMap::new();
     state.london.each(|_, copy, _| {
         let loc = &copy.location;

@@ -6,4 +6,6 @@ pub mod harvest;
 pub mod http;
 pub mod london;
 pub mod members;
+pub mod openapi;
+pub mod publish;
 pub mod store;

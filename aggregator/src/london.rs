@@ -5,8 +5,8 @@
 //! Merge rule: an operator (`cpo`) member's copy wins over a borough's (the operator runs the
 //! chargepoint and knows its live status); among members of one kind, the copy updated last.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLock};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
 
 use evfed_spec::ocpi::Location;
 use serde::Serialize;
@@ -30,6 +30,8 @@ pub type Key = (String, String);
 #[derive(Debug, Default)]
 pub struct London {
     copies: RwLock<BTreeMap<Key, Vec<Copy>>>,
+    /// Keys whose served copy may have changed since the aggregator's own log last took them.
+    dirty: Mutex<BTreeSet<Key>>,
 }
 
 /// Where a merged location comes from.
@@ -72,6 +74,7 @@ impl London {
         let Ok(mut copies) = self.copies.write() else {
             return;
         };
+        let mut dirty = self.dirty.lock().unwrap_or_else(|p| p.into_inner());
         for c in changes {
             match c {
                 CopyChange::PutLocation { party, id, body } => {
@@ -84,6 +87,7 @@ impl London {
                             continue;
                         }
                     };
+                    dirty.insert((party.clone(), id.clone()));
                     let list = copies.entry((party.clone(), id.clone())).or_default();
                     list.retain(|c| c.origin != origin);
                     list.push(Copy {
@@ -96,6 +100,7 @@ impl London {
                 }
                 CopyChange::RemoveLocation { party, id } => {
                     let key = (party.clone(), id.clone());
+                    dirty.insert(key.clone());
                     if let Some(list) = copies.get_mut(&key) {
                         list.retain(|c| c.origin != origin);
                         if list.is_empty() {
@@ -110,22 +115,47 @@ impl London {
 
     /// Forgets the copies of members no longer registered.
     pub fn retain_members(&self, origins: &[String]) {
-        if let Ok(mut copies) = self.copies.write() {
-            copies.retain(|_, list| {
-                list.retain(|c| origins.contains(&c.origin));
-                !list.is_empty()
-            });
-        }
+        self.drop_copies(|origin| !origins.iter().any(|o| o == origin));
     }
 
     /// Forgets every copy `origin` published (its log was reset by a re-admission).
     pub fn forget(&self, origin: &str) {
-        if let Ok(mut copies) = self.copies.write() {
-            copies.retain(|_, list| {
-                list.retain(|c| c.origin != origin);
-                !list.is_empty()
-            });
-        }
+        self.drop_copies(|o| o == origin);
+    }
+
+    fn drop_copies(&self, gone: impl Fn(&str) -> bool) {
+        let Ok(mut copies) = self.copies.write() else {
+            return;
+        };
+        let mut dirty = self.dirty.lock().unwrap_or_else(|p| p.into_inner());
+        copies.retain(|key, list| {
+            let before = list.len();
+            list.retain(|c| !gone(&c.origin));
+            if list.len() != before {
+                dirty.insert(key.clone());
+            }
+            !list.is_empty()
+        });
+    }
+
+    /// Takes the keys whose served copy may have changed.
+    pub fn take_dirty(&self) -> Vec<Key> {
+        let mut dirty = self.dirty.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::take(&mut *dirty).into_iter().collect()
+    }
+
+    /// Marks keys to be looked at again (a write of them failed, or they are not in the view).
+    pub fn mark_dirty(&self, keys: impl IntoIterator<Item = Key>) {
+        let mut dirty = self.dirty.lock().unwrap_or_else(|p| p.into_inner());
+        dirty.extend(keys);
+    }
+
+    /// Whether the view holds `key`.
+    pub fn contains(&self, key: &Key) -> bool {
+        self.copies
+            .read()
+            .map(|c| c.contains_key(key))
+            .unwrap_or(false)
     }
 
     /// Runs `f` over the served copy of every location, in key order.

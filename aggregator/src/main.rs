@@ -41,6 +41,8 @@ enum Command {
         #[arg(long)]
         ready_file: Option<PathBuf>,
     },
+    /// Print the OpenAPI document (committed as spec/openapi/aggregator.json).
+    Openapi,
     /// Register, list and remove members (works while serving).
     Members {
         #[command(subcommand)]
@@ -120,6 +122,10 @@ fn main() -> anyhow::Result<()> {
             listen,
             ready_file,
         } => commands::serve(&dir, listen, ready_file),
+        Command::Openapi => {
+            print!("{}", evfed_aggregator::openapi::document_json());
+            Ok(())
+        }
         Command::Members { command } => match command {
             MembersCommand::Add {
                 dir,

@@ -9,12 +9,13 @@ use serde::Deserialize;
 use crate::store::{Kind, NewMember, Readmission};
 
 /// A member as an administrator describes it (`members add`, `POST /v1/admin/members`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberSpec {
     /// The member's origin (its checkpoints' first line).
     pub origin: String,
     /// Its base URL (http or https).
+    #[schema(value_type = String)]
     pub url: url::Url,
     /// Verifier keys to pin, each named after the origin.
     pub vkeys: Vec<String>,
@@ -33,13 +34,14 @@ pub struct MemberSpec {
 }
 
 /// A re-admission under new keys (`members readmit`, `POST /v1/admin/members/{origin}/readmit`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReadmitSpec {
     /// The new origin, when the member moved.
     #[serde(default)]
     pub new_origin: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub url: Option<url::Url>,
     /// The new verifier keys, named after the (new) origin.
     pub vkeys: Vec<String>,

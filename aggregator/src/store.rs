@@ -96,7 +96,17 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// A member kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     Borough,
@@ -113,7 +123,7 @@ impl Kind {
 }
 
 /// A member's harvest state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
     /// Registered, never harvested.
@@ -153,7 +163,7 @@ impl State {
 }
 
 /// A registered member and where its harvest stands.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Member {
     pub origin: String,
     pub url: String,
@@ -162,6 +172,7 @@ pub struct Member {
     pub borough: Option<GssCode>,
     pub supplier: Option<String>,
     #[serde(skip)]
+    #[schema(ignore)]
     pub usage_token: Option<String>,
     pub vkeys: Vec<String>,
     pub state: State,
@@ -169,8 +180,10 @@ pub struct Member {
     /// Entries of the member's public log verified and applied.
     pub verified_size: u64,
     #[serde(skip)]
+    #[schema(ignore)]
     pub frontier: Frontier,
     #[serde(skip)]
+    #[schema(ignore)]
     pub checkpoint: Option<Vec<u8>>,
     pub checked_ms: Option<i64>,
     pub ok_ms: Option<i64>,
@@ -209,7 +222,7 @@ pub struct Readmission {
 }
 
 /// One earlier identity of a member.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct HistoryEntry {
     pub old_origin: String,
     pub old_vkeys: Vec<String>,
@@ -221,7 +234,7 @@ pub struct HistoryEntry {
 }
 
 /// Evidence kept about a member.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Evidence {
     pub kind: String,
     pub detail: String,

@@ -82,19 +82,34 @@ pub struct ServeOptions {
     pub log_format: Option<LogFormat>,
 }
 
-/// `serve`: runs until SIGINT or SIGTERM, then signs a final checkpoint.
-pub fn serve(dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
+/// A node opened for serving: its directory lock held, its store and signer open (every entry
+/// covered by a checkpoint), and the state its handlers share. `serve` runs one; the
+/// aggregator embeds one as its own log.
+#[derive(Debug)]
+pub struct OpenNode {
+    pub state: web::Data<AppState>,
+    pub home: Home,
+    _lock: crate::home::DirLock,
+}
+
+/// Opens the node in `dir` for serving. Exits with [`EXIT_REFUSES_TO_SIGN`] when the log is
+/// inconsistent with what was signed before (spec §9.4).
+pub fn open(dir: &Path, listen: Option<SocketAddr>) -> anyhow::Result<OpenNode> {
+    open_as(dir, listen, crate::openapi::document_json())
+}
+
+/// [`open`], serving `openapi_json` at `/openapi.json` (an embedding server's whole API).
+pub fn open_as(
+    dir: &Path,
+    listen: Option<SocketAddr>,
+    openapi_json: String,
+) -> anyhow::Result<OpenNode> {
     let home = Home::new(dir);
-    let _lock = home.lock()?;
+    let lock = home.lock()?;
     let mut config = home.config()?;
-    if let Some(l) = opts.listen {
+    if let Some(l) = listen {
         config.listen = l;
     }
-    if let Some(f) = opts.log_format {
-        config.log_format = f;
-    }
-    init_tracing(config.log_format);
-    let started = std::time::Instant::now();
     let store = Arc::new(Store::open(&home.database_path())?);
     let signer = match open_signer(&home, &config, &store) {
         Ok(s) => Arc::new(s),
@@ -110,19 +125,46 @@ pub fn serve(dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
     let issuer = Issuer::new(config.origin.as_str(), &home.issuer_key()?)?;
     let vkeys = home.vkeys()?.iter().map(ToString::to_string).collect();
     let policy = policy(&config);
-    let listen = config.listen;
-    let interval = config.checkpoint_interval;
     let state = web::Data::new(AppState {
-        openapi_json: crate::openapi::document_json(),
+        openapi_json,
         config,
-        store: store.clone(),
-        signer: signer.clone(),
+        store,
+        signer,
         issuer,
         policy,
         vkeys,
         metrics: Metrics::default(),
         pages: Default::default(),
     });
+    Ok(OpenNode {
+        state,
+        home,
+        _lock: lock,
+    })
+}
+
+/// Signs a last checkpoint over whatever the log grew by (at shutdown).
+pub async fn sign_final(state: web::Data<AppState>) {
+    let signed = web::block(move || state.signer.sign_grown(&state.store, unix_now(), false)).await;
+    match signed {
+        Ok(Ok(n)) => tracing::info!(signed = n, "final checkpoint signed; stopped"),
+        Ok(Err(e)) => tracing::error!(error = %e, "final checkpoint not signed"),
+        Err(e) => tracing::error!(error = %e, "final checkpoint not signed"),
+    }
+}
+
+/// `serve`: runs until SIGINT or SIGTERM, then signs a final checkpoint.
+pub fn serve(dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
+    let home = Home::new(dir);
+    let log_format = match opts.log_format {
+        Some(f) => f,
+        None => home.config()?.log_format,
+    };
+    init_tracing(log_format);
+    let started = std::time::Instant::now();
+    let OpenNode { state, home, _lock } = open(dir, opts.listen)?;
+    let listen = state.config.listen;
+    let interval = state.config.checkpoint_interval;
     let app_state = state.clone();
     let serve_file = home.serve_file_path();
     actix_web::rt::System::new().block_on(async move {
@@ -170,13 +212,7 @@ pub fn serve(dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
             .context("server failed")?;
         ticker.abort();
         web::block(move || pulls.stop(Duration::from_secs(5))).await?;
-        let st = state.clone();
-        let signed = web::block(move || st.signer.sign_grown(&st.store, unix_now(), false)).await;
-        match signed {
-            Ok(Ok(n)) => tracing::info!(signed = n, "final checkpoint signed; stopped"),
-            Ok(Err(e)) => tracing::error!(error = %e, "final checkpoint not signed"),
-            Err(e) => tracing::error!(error = %e, "final checkpoint not signed"),
-        }
+        sign_final(state).await;
         Ok(())
     })
 }
@@ -186,7 +222,9 @@ pub fn serve(dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
 /// writers.
 const FOLD_PER_TICK: usize = 500;
 
-async fn checkpoint_loop(state: web::Data<AppState>, interval: Duration) {
+/// Signs checkpoints every `interval`, folds pending statuses and checkpoints the WAL: the
+/// background work of a serving node.
+pub async fn checkpoint_loop(state: web::Data<AppState>, interval: Duration) {
     let mut tick = actix_web::rt::time::interval(interval);
     loop {
         tick.tick().await;

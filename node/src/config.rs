@@ -24,6 +24,19 @@ pub enum Kind {
     Borough,
     /// A chargepoint operator: publishes its own parties' data.
     Cpo,
+    /// An aggregator's own log: the merged view of the nodes it federates (spec §2.3).
+    Aggregator,
+}
+
+impl Kind {
+    /// The name in `config.toml` and the discovery document.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Borough => "borough",
+            Kind::Cpo => "cpo",
+            Kind::Aggregator => "aggregator",
+        }
+    }
 }
 
 /// Text or JSON log lines.
@@ -131,7 +144,7 @@ impl Config {
             (Kind::Borough, None) => Err(ConfigError::Invalid(
                 "kind = \"borough\" needs `borough = \"E09…\"` (the borough's ONS GSS code)".into(),
             )),
-            (Kind::Cpo, Some(_)) => Err(ConfigError::Invalid(
+            (Kind::Cpo | Kind::Aggregator, Some(_)) => Err(ConfigError::Invalid(
                 "`borough` is only for kind = \"borough\"; remove it for a CPO node".into(),
             )),
             (Kind::Borough, Some(b)) if !is_london_borough(b) => Err(ConfigError::Invalid(
@@ -169,10 +182,7 @@ impl Config {
         borough: Option<&GssCode>,
         parties: &[Party],
     ) -> String {
-        let kind = match kind {
-            Kind::Borough => "borough",
-            Kind::Cpo => "cpo",
-        };
+        let kind = kind.as_str();
         let borough = match borough {
             Some(b) => format!("borough = \"{b}\""),
             None => "# borough = \"E09000007\"".to_owned(),
@@ -189,7 +199,8 @@ impl Config {
 # Set once by `evfed-node init`; never change it or reuse it for another log.
 origin = "{origin}"
 
-# "borough" (hosts several operators' data for one London borough) or "cpo" (an operator).
+# "borough" (hosts several operators' data for one London borough), "cpo" (an operator) or
+# "aggregator" (an aggregator's own log of the view it federates).
 kind = "{kind}"
 
 # The borough's ONS GSS code, for kind = "borough" only. Locations outside it are kept without a

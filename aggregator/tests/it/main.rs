@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 mod faults;
+mod own_log;
 
 const AGGREGATOR: &str = env!("CARGO_BIN_EXE_evfed-aggregator");
 
@@ -375,4 +376,30 @@ fn harvests_verified_data_and_refuses_tampering() {
     assert_eq!(l2["evfed_london"]["stale"], true);
     assert_eq!(l2["address"], "1 Test Street");
     agg.stop();
+}
+
+#[test]
+fn committed_openapi_matches_the_code() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../spec/openapi/aggregator.json");
+    let generated = evfed_aggregator::openapi::document_json();
+    if std::env::var_os("EVFED_WRITE_OPENAPI").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "spec/openapi/aggregator.json is out of date with the code. Regenerate it with\n\n    \
+         cargo run -p evfed-aggregator -- openapi > spec/openapi/aggregator.json\n\n\
+         and review the diff."
+    );
+    let doc: Value = serde_json::from_str(&generated).unwrap();
+    for path in [
+        "/v1/london/locations",
+        "/v1/admin/members",
+        "/v1/log/checkpoint",
+        "/v1/locations",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} missing");
+    }
 }

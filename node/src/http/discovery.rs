@@ -4,7 +4,6 @@ use actix_web::{HttpResponse, get, web};
 use evfed_spec::api::{Discovery, Endpoints};
 
 use super::{ApiError, AppState};
-use crate::config::Kind;
 
 /// Who this node is: origin, verifier keys, kind, borough, parties and endpoint URLs (relative
 /// to this document).
@@ -16,11 +15,7 @@ pub async fn well_known(state: web::Data<AppState>) -> Result<HttpResponse, ApiE
         spec_version: "1".into(),
         origin: c.origin.to_string(),
         vkeys: state.vkeys.clone(),
-        kind: match c.kind {
-            Kind::Borough => "borough",
-            Kind::Cpo => "cpo",
-        }
-        .into(),
+        kind: c.kind.as_str().into(),
         borough: c.borough.as_ref().map(|b| b.as_str().to_owned()),
         parties: c.parties.iter().map(ToString::to_string).collect(),
         endpoints: Endpoints {

@@ -248,8 +248,27 @@ pub fn app(
         InitError = (),
     >,
 > {
+    app_with(state, crate::openapi::document(), |_| {})
+}
+
+/// The application with `extra` services registered before the node's own (an aggregator's
+/// API beside its log), and `doc` as the document `/docs` shows and `405` answers follow
+/// (`state.openapi_json` is what `/openapi.json` serves).
+pub fn app_with(
+    state: web::Data<AppState>,
+    doc: utoipa::openapi::OpenApi,
+    extra: impl FnOnce(&mut web::ServiceConfig),
+) -> actix_web::App<
+    impl actix_web::dev::ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
     let max_body = state.config.max_body_bytes;
-    let allowed = Arc::new(ops::RouteTable::from_document(&crate::openapi::document()));
+    let allowed = Arc::new(ops::RouteTable::from_document(&doc));
     let app =
         actix_web::App::new()
             .app_data(state.clone())
@@ -262,15 +281,13 @@ pub fn app(
                     .error_handler(|_, _| ApiError::not_found("no such object").into()),
             )
             .app_data(web::Data::from(allowed))
+            .configure(extra)
             .into_utoipa_app();
     let (app, _) = routes(app).split_for_parts();
-    app.service(
-        utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
-            .url("/openapi.json", crate::openapi::document()),
-    )
-    .default_service(web::to(ops::fallback))
-    .wrap(actix_web::middleware::from_fn(tree_size_and_cors))
-    .wrap(tracing_actix_web::TracingLogger::default())
+    app.service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc))
+        .default_service(web::to(ops::fallback))
+        .wrap(actix_web::middleware::from_fn(tree_size_and_cors))
+        .wrap(tracing_actix_web::TracingLogger::default())
 }
 
 /// Adds `Evfed-Tree-Size` to every response and open CORS to open reads; counts responses.
@@ -302,6 +319,7 @@ async fn tree_size_and_cors(
 fn is_open_read(method: &Method, path: &str) -> bool {
     (method == Method::GET || method == Method::HEAD)
         && !path.starts_with("/v1/sessions")
+        && !path.starts_with("/v1/admin/")
         && !(path.starts_with("/v1/restricted/") && path != "/v1/restricted/log/checkpoint")
 }
 

@@ -759,6 +759,15 @@ impl Reader<'_> {
         })
     }
 
+    /// The keys `(party, id)` of every location, published or hidden, in key order.
+    pub fn location_keys(&self, published: bool) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT party, id FROM location WHERE publish = ?1 ORDER BY party, id",
+        )?;
+        let rows = stmt.query_map([published], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Published locations with this id, of any party (the OCPI surface names locations by id
     /// alone). At most `max`.
     pub fn published_locations_with_id(

@@ -1,0 +1,57 @@
+//! The aggregator's OpenAPI 3.1 document: the node API it serves as a node of kind
+//! `aggregator`, plus its own members, London view and admin operations. Committed as
+//! `spec/openapi/aggregator.json` (a test fails when the two differ).
+
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "evfed aggregator API",
+        version = "1",
+        description = "An evfed aggregator: the node API of its own signed log (STANDARD.md), \
+                       the verified London view it merges from its members, members and their \
+                       evidence, and the admin API.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0")
+    ),
+    paths(
+        crate::http::members,
+        crate::http::evidence,
+        crate::http::history,
+        crate::http::admin_members,
+        crate::http::admin_add_member,
+        crate::http::admin_remove_member,
+        crate::http::admin_readmit_member,
+        crate::http::locations,
+        crate::http::location,
+        crate::http::location_sources,
+        crate::http::status,
+        crate::http::borough_stats,
+    ),
+    components(schemas(
+        crate::store::Member,
+        crate::store::Kind,
+        crate::store::State,
+        crate::store::Evidence,
+        crate::store::HistoryEntry,
+        crate::members::MemberSpec,
+        crate::members::ReadmitSpec,
+    ))
+)]
+struct AggregatorApi;
+
+/// The whole document as a value.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = evfed_node::openapi::document();
+    let own = AggregatorApi::openapi();
+    doc.info = own.info.clone();
+    doc.merge(own);
+    doc
+}
+
+/// The document exactly as committed: pretty JSON with a final newline.
+pub fn document_json() -> String {
+    let mut s = document().to_pretty_json().unwrap_or_default();
+    s.push('\n');
+    s
+}
