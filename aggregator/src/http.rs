@@ -101,7 +101,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .into()
             }),
     )
-    .service(healthz)
     .service(members)
     .service(evidence)
     .service(history)
@@ -114,16 +113,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(location_sources)
     .service(status)
     .service(borough_stats)
-    .default_service(web::to(not_found));
-}
-
-async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound(format!("no resource at {}", req.path())))
-}
-
-#[get("/healthz")]
-async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
+    .service(export);
 }
 
 /// Every member with its harvest state (open).
@@ -705,4 +695,66 @@ pub async fn borough_stats(state: web::Data<AppState>) -> HttpResponse {
         })
         .collect();
     HttpResponse::Ok().json(out)
+}
+
+/// The London view, filtered as `GET /v1/london/locations` is but not paginated, as CSV (one
+/// row per connector; Power BI, spreadsheets), GeoJSON (QGIS) or OCPI JSON.
+#[utoipa::path(tag = "london",
+    params(("format" = String, Path, description = "csv, geojson or json (OCPI Location objects)")),
+    responses((status = 200, description = "the export, as an attachment"),
+              (status = 400, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[get("/v1/london/exports/locations.{format}")]
+pub async fn export(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    format: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let format = format.into_inner();
+    let (content_type, ext) = match format.as_str() {
+        "csv" => ("text/csv; charset=utf-8", "csv"),
+        "geojson" => ("application/geo+json", "geojson"),
+        "json" => ("application/json", "json"),
+        other => {
+            return Err(ApiError::NotFound(format!(
+                "no export format {other:?}: csv, geojson or json"
+            )));
+        }
+    };
+    let filter = Filter::parse(req.query_string())?;
+    let st = state.clone();
+    let body = web::block(move || -> Result<Vec<u8>, ApiError> {
+        let stale = stale_origins(&st.store)?;
+        let copies = st.london.each(|key, copy, all| {
+            filter
+                .matches(key, &copy.location)
+                .then(|| (copy.clone(), all.to_vec()))
+        });
+        let rows: Vec<crate::exports::Row<'_>> = copies
+            .iter()
+            .map(|(copy, all)| crate::exports::Row {
+                copy,
+                sources: all.iter().map(|c| c.origin.as_str()).collect(),
+                stale: stale.contains(&copy.origin),
+            })
+            .collect();
+        let bytes = match format.as_str() {
+            "csv" => crate::exports::csv(&rows)
+                .map_err(|e| ApiError::Blocking(format!("writing CSV: {e}")))?,
+            "geojson" => serde_json::to_vec(&crate::exports::geojson(&rows))
+                .map_err(|e| ApiError::Blocking(e.to_string()))?,
+            _ => serde_json::to_vec(&crate::exports::ocpi(&rows))
+                .map_err(|e| ApiError::Blocking(e.to_string()))?,
+        };
+        Ok(bytes)
+    })
+    .await
+    .map_err(|e| ApiError::Blocking(e.to_string()))??;
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"london-locations.{ext}\""),
+        ))
+        .body(body))
 }

@@ -2,6 +2,7 @@
 //! pinned for each member, and serves the merged London view.
 
 pub mod commands;
+pub mod exports;
 pub mod harvest;
 pub mod http;
 pub mod london;

@@ -27,6 +27,7 @@ use utoipa::OpenApi;
         crate::http::location_sources,
         crate::http::status,
         crate::http::borough_stats,
+        crate::http::export,
     ),
     components(schemas(
         crate::store::Member,

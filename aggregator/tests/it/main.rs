@@ -323,6 +323,40 @@ fn harvests_verified_data_and_refuses_tampering() {
     ))
     .unwrap();
     assert_eq!(near.headers()["x-total-count"], "1");
+    // Exports: CSV (one row per connector), GeoJSON and OCPI JSON, with the same filters.
+    let res =
+        reqwest::blocking::get(format!("{}/v1/london/exports/locations.csv", agg.url)).unwrap();
+    let content_type = res.headers()["content-type"].clone();
+    let text = res.text().unwrap();
+    assert_eq!(content_type, "text/csv; charset=utf-8", "{text}");
+    let mut csv = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    let header = csv.headers().unwrap().clone();
+    let rows: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let l1 = rows
+        .iter()
+        .find(|r| &r[col("location_id")] == "L1")
+        .unwrap();
+    assert_eq!(&l1[col("status")], "CHARGING");
+    assert_eq!(&l1[col("standard")], "IEC_62196_T2");
+    assert_eq!(&l1[col("max_power_kw")], "7.4");
+    assert_eq!(&l1[col("power_class")], "slow");
+    let geo = agg.json("/v1/london/exports/locations.geojson?status=CHARGING");
+    assert_eq!(geo["type"], "FeatureCollection");
+    assert_eq!(geo["features"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        geo["features"][0]["geometry"]["coordinates"],
+        json!([-0.14, 51.53])
+    );
+    assert_eq!(geo["features"][0]["properties"]["location_id"], "L1");
+    let ocpi = agg.json("/v1/london/exports/locations.json");
+    let parsed: Vec<evfed_spec::ocpi::Location> = serde_json::from_value(ocpi).unwrap();
+    assert_eq!(parsed.len(), 2);
+    let unknown =
+        reqwest::blocking::get(format!("{}/v1/london/exports/locations.xls", agg.url)).unwrap();
+    assert_eq!(unknown.status(), 404);
+
     let bad_query =
         reqwest::blocking::get(format!("{}/v1/london/locations?limit=0", agg.url)).unwrap();
     assert_eq!(bad_query.status(), 400);
