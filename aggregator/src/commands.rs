@@ -164,6 +164,14 @@ pub fn add_member(dir: &Path, spec: MemberSpec) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `token issue`: a token from the aggregator's own issuer (its embedded node's), e.g. for
+/// `usage:read` analytics, until OAuth2 client credentials replace it.
+pub fn issue_token(dir: &Path, scopes: &[String], ttl: Duration) -> anyhow::Result<String> {
+    let (config, _) = load(dir)?;
+    own_log(dir, &config.origin)?;
+    evfed_node::commands::issue_token(&dir.join(NODE_DIR), None, scopes, ttl)
+}
+
 /// `members readmit`: a member that lost its key (or moved origin) after a disaster starts a
 /// new log; only an administrator can let it back in, and its history is kept.
 pub fn readmit_member(dir: &Path, origin: &str, spec: ReadmitSpec) -> anyhow::Result<()> {
@@ -342,6 +350,9 @@ fn harvest_loop(round: &Round<'_>, stop: &AtomicBool, interval: Duration, concur
                             s.spawn(move || {
                                 if let Err(e) = harvester.harvest(store, london, m, unix_ms()) {
                                     tracing::error!(origin = %m.origin, error = %e, "harvest not recorded");
+                                }
+                                if let Err(e) = harvester.harvest_usage(store, m, unix_ms()) {
+                                    tracing::error!(origin = %m.origin, error = %e, "usage harvest not recorded");
                                 }
                             });
                         }

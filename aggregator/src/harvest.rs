@@ -6,16 +6,18 @@
 use std::io::Read as _;
 use std::time::Duration;
 
-use evfed_spec::checkpoint::{BatchError, EntryBatch};
+use evfed_spec::checkpoint::{BatchError, EntryBatch, RESTRICTED_SUFFIX};
 use evfed_spec::entry::{EntryData, LogEntry, MAX_ENTRY_BYTES, Parsed};
-use evfed_spec::merkle::{self, Hash};
+use evfed_spec::merkle::{self, Frontier, Hash};
 use evfed_spec::note::VerifierKey;
 use evfed_spec::ocpi::Location;
 use evfed_spec::trust::{Unverified, Verified};
 use serde_json::Value;
 
 use crate::london::London;
-use crate::store::{CopyChange, Evidence, Member, State, Step, Store, StoreError};
+use crate::store::{
+    CopyChange, Evidence, Member, NewSession, SessionRow, State, Step, Store, StoreError, UsageStep,
+};
 
 /// Bounds of one harvest.
 #[derive(Debug, Clone)]
@@ -127,56 +129,185 @@ impl Harvester {
         now_ms: i64,
         applied: &mut u64,
     ) -> Result<(), Failure> {
-        let base = member.url.trim_end_matches('/');
-        let evidence = |kind: &str, detail: &str, note: Option<&[u8]>, other: Option<&[u8]>| {
-            Box::new(Evidence {
-                kind: kind.into(),
-                detail: detail.into(),
-                note: note.map(|n| String::from_utf8_lossy(n).into_owned()),
-                other_note: other.map(|n| String::from_utf8_lossy(n).into_owned()),
-                at_ms: now_ms,
-            })
-        };
-        let note = self.get(&format!("{base}/v1/log/checkpoint"), 65_536)?;
         let mut keys = parse_keys(&member.vkeys);
-        let cp = match Unverified::new(note.clone()).verify_checkpoint(&keys) {
+        let log = Log {
+            base: format!("{}/v1/log", member.url.trim_end_matches('/')),
+            origin: member.origin.clone(),
+            token: None,
+            frontier: member.frontier.clone(),
+            accepted: member.checkpoint.as_deref(),
+            evidence_prefix: "",
+        };
+        let mut vkeys = member.vkeys.clone();
+        self.sync_log(
+            &log,
+            &keys.clone(),
+            now_ms,
+            &mut |batch, next, checkpoint| {
+                let (changes, rejected, rotated) = changes_of(store, member, batch, &mut keys)?;
+                for r in &rejected {
+                    store.add_evidence(
+                        &member.origin,
+                        &evidence(now_ms, "rejected-entry", r, None, None),
+                    )?;
+                }
+                if rotated {
+                    vkeys = keys_as_strings(&keys, &vkeys);
+                }
+                store.apply(
+                    &member.origin,
+                    &Step {
+                        batch,
+                        frontier: next,
+                        checkpoint,
+                        changes: &changes,
+                        vkeys: rotated.then_some(vkeys.as_slice()),
+                    },
+                )?;
+                london.apply(&member.origin, member.kind, &changes);
+                *applied += batch.entries.len() as u64;
+                Ok(())
+            },
+        )
+    }
+
+    /// Harvests a member's restricted log with its `usage:read` token, when it has one: the
+    /// same verification as the public log's, under the origin `<origin>/restricted` and the
+    /// same keys; sessions are stored with their location's borough and ward. A failure is the
+    /// usage cursor's state, with evidence; the public harvest is not affected.
+    pub fn harvest_usage(
+        &self,
+        store: &Store,
+        member: &Member,
+        now_ms: i64,
+    ) -> Result<Option<Outcome>, StoreError> {
+        let Some(token) = member.usage_token.as_deref() else {
+            return Ok(None);
+        };
+        if member
+            .usage
+            .as_ref()
+            .is_some_and(|u| u.state == State::Forked)
+        {
+            return Ok(None);
+        }
+        let empty = Frontier::new();
+        let log = Log {
+            base: format!("{}/v1/restricted/log", member.url.trim_end_matches('/')),
+            origin: format!("{}{RESTRICTED_SUFFIX}", member.origin),
+            token: Some(token),
+            frontier: member.usage.as_ref().map_or(empty, |u| u.frontier.clone()),
+            accepted: member.usage.as_ref().and_then(|u| u.checkpoint.as_deref()),
+            evidence_prefix: "usage-",
+        };
+        let keys = parse_keys(&member.vkeys);
+        let mut applied = 0;
+        let result = self.sync_log(&log, &keys, now_ms, &mut |batch, next, checkpoint| {
+            let (sessions, rejected) = sessions_of(store, member, batch)?;
+            for r in &rejected {
+                store.add_evidence(
+                    &member.origin,
+                    &evidence(now_ms, "usage-rejected-entry", r, None, None),
+                )?;
+            }
+            store.apply_usage(
+                &member.origin,
+                &UsageStep {
+                    batch,
+                    frontier: next,
+                    checkpoint,
+                    sessions: &sessions,
+                },
+            )?;
+            applied += batch.entries.len() as u64;
+            Ok(())
+        });
+        let (state, reason, evidence) = match result {
+            Ok(()) => (State::Ok, None, None),
+            Err(Failure::Store(e)) => return Err(e),
+            Err(Failure::Unreachable(r)) => (State::Unreachable, Some(r), None),
+            Err(Failure::Invalid(r, e)) => (State::Invalid, Some(r), e),
+            Err(Failure::Stale(r, e)) => (State::Stale, Some(r), e),
+            Err(Failure::Forked(r, e)) => (State::Forked, Some(r), Some(e)),
+        };
+        if let Some(e) = &evidence {
+            store.add_evidence(&member.origin, e)?;
+        }
+        store.set_usage_state(&member.origin, state, reason.as_deref())?;
+        if state != State::Ok {
+            tracing::warn!(origin = %member.origin, state = ?state, reason = ?reason, "usage harvest failed");
+        }
+        Ok(Some(Outcome {
+            state,
+            reason,
+            applied,
+        }))
+    }
+
+    /// One log's harvest (§2.3): its checkpoint verified with `keys` and of the log's origin,
+    /// consistent with the accepted one, then its new entries in chunks, each verified as a
+    /// prefix of the signed tree and handed to `apply` with the frontier it reaches and the
+    /// note to record (the new checkpoint once the chunk reaches it, else the accepted one).
+    fn sync_log(
+        &self,
+        log: &Log<'_>,
+        keys: &[VerifierKey],
+        now_ms: i64,
+        apply: &mut ApplyChunk<'_>,
+    ) -> Result<(), Failure> {
+        let kind = |k: &str| format!("{}{k}", log.evidence_prefix);
+        let base = log.base.as_str();
+        let note = self.get(log, &format!("{base}/checkpoint"), 65_536)?;
+        let cp = match Unverified::new(note.clone()).verify_checkpoint(keys) {
             Ok(cp) => cp,
             Err(e) => {
                 let why = format!("checkpoint {}: {e}", e.verdict());
                 return Err(Failure::Invalid(
                     why.clone(),
-                    Some(evidence("checkpoint", &why, Some(&note), None)),
+                    Some(evidence(
+                        now_ms,
+                        &kind("checkpoint"),
+                        &why,
+                        Some(&note),
+                        None,
+                    )),
                 ));
             }
         };
-        if cp.checkpoint().origin != member.origin {
+        if cp.checkpoint().origin != log.origin {
             let why = format!(
-                "checkpoint origin {:?} is not the member's {:?}",
+                "checkpoint origin {:?} is not {:?}",
                 cp.checkpoint().origin,
-                member.origin
+                log.origin
             );
             return Err(Failure::Invalid(
                 why.clone(),
-                Some(evidence("origin", &why, Some(&note), None)),
+                Some(evidence(now_ms, &kind("origin"), &why, Some(&note), None)),
             ));
         }
         let new_size = cp.checkpoint().tree_size;
-        let have = member.frontier.size();
-        let accepted = member.checkpoint.as_deref();
+        let have = log.frontier.size();
+        let accepted = log.accepted;
         if new_size < have {
             let why =
                 format!("the member serves a checkpoint of {new_size} entries after one of {have}");
             return Err(Failure::Stale(
                 why.clone(),
-                Some(evidence("older-checkpoint", &why, Some(&note), accepted)),
+                Some(evidence(
+                    now_ms,
+                    &kind("older-checkpoint"),
+                    &why,
+                    Some(&note),
+                    accepted,
+                )),
             ));
         }
         if new_size == have {
-            if cp.checkpoint().root != member.frontier.root() {
+            if cp.checkpoint().root != log.frontier.root() {
                 let why = format!("two signed checkpoints of size {have} with different roots");
                 return Err(Failure::Forked(
                     why.clone(),
-                    evidence("fork", &why, Some(&note), accepted),
+                    evidence(now_ms, &kind("fork"), &why, Some(&note), accepted),
                 ));
             }
             return Ok(());
@@ -184,11 +315,11 @@ impl Harvester {
         // Consistency with what was accepted, before any entry is read: a rewritten history
         // is a fork, not a transfer error.
         if have > 0 {
-            let proof = self.consistency(base, have, new_size)?;
+            let proof = self.consistency(log, have, new_size)?;
             if merkle::verify_consistency(
                 have,
                 new_size,
-                &member.frontier.root(),
+                &log.frontier.root(),
                 &cp.checkpoint().root,
                 &proof,
             )
@@ -199,18 +330,17 @@ impl Harvester {
                 );
                 return Err(Failure::Forked(
                     why.clone(),
-                    evidence("fork", &why, Some(&note), accepted),
+                    evidence(now_ms, &kind("fork"), &why, Some(&note), accepted),
                 ));
             }
         }
-        let mut frontier = member.frontier.clone();
-        let mut vkeys = member.vkeys.clone();
+        let mut frontier = log.frontier.clone();
         while frontier.size() < new_size {
             let start = frontier.size();
             let end = (start + self.limits.chunk).min(new_size);
-            let entries = self.entries(base, start, end)?;
+            let entries = self.entries(log, start, end)?;
             let proof = if end < new_size {
-                self.consistency(base, end, new_size)?
+                self.consistency(log, end, new_size)?
             } else {
                 Vec::new()
             };
@@ -221,7 +351,7 @@ impl Harvester {
                     let why = format!("entries {start}..{end} do not match the signed tree: {e}");
                     return Err(Failure::Invalid(
                         why.clone(),
-                        Some(evidence("entries", &why, Some(&note), None)),
+                        Some(evidence(now_ms, &kind("entries"), &why, Some(&note), None)),
                     ));
                 }
                 Err(e) => {
@@ -231,38 +361,23 @@ impl Harvester {
                     ));
                 }
             };
-            let (changes, rejected, rotated) = changes_of(store, member, &batch, &mut keys)?;
-            for r in &rejected {
-                store.add_evidence(&member.origin, &evidence("rejected-entry", r, None, None))?;
-            }
-            if rotated {
-                vkeys = keys_as_strings(&keys, &vkeys);
-            }
-            store.apply(
-                &member.origin,
-                &Step {
-                    batch: &batch,
-                    frontier: &next,
-                    checkpoint: if next.size() == new_size {
-                        cp.note_bytes()
-                    } else {
-                        accepted.unwrap_or_default()
-                    },
-                    changes: &changes,
-                    vkeys: rotated.then_some(vkeys.as_slice()),
-                },
-            )?;
-            london.apply(&member.origin, member.kind, &changes);
-            *applied += batch.entries.len() as u64;
+            let checkpoint = if next.size() == new_size {
+                cp.note_bytes()
+            } else {
+                accepted.unwrap_or_default()
+            };
+            apply(&batch, &next, checkpoint)?;
             frontier = next;
         }
         Ok(())
     }
 
-    fn get(&self, url: &str, max: u64) -> Result<Vec<u8>, Failure> {
-        let res = self
-            .http
-            .get(url)
+    fn get(&self, log: &Log<'_>, url: &str, max: u64) -> Result<Vec<u8>, Failure> {
+        let mut req = self.http.get(url);
+        if let Some(token) = log.token {
+            req = req.bearer_auth(token);
+        }
+        let res = req
             .send()
             .map_err(|e| Failure::Unreachable(format!("GET {url}: {}", chain(&e))))?;
         let status = res.status();
@@ -285,9 +400,12 @@ impl Harvester {
         Ok(body)
     }
 
-    fn consistency(&self, base: &str, first: u64, second: u64) -> Result<Vec<Hash>, Failure> {
-        let url = format!("{base}/v1/log/proof/consistency?first={first}&second={second}");
-        let body = self.get(&url, 64 * 1024)?;
+    fn consistency(&self, log: &Log<'_>, first: u64, second: u64) -> Result<Vec<Hash>, Failure> {
+        let url = format!(
+            "{}/proof/consistency?first={first}&second={second}",
+            log.base
+        );
+        let body = self.get(log, &url, 64 * 1024)?;
         let proof: evfed_spec::api::Proof = serde_json::from_slice(&body)
             .map_err(|e| Failure::Invalid(format!("GET {url}: not a proof: {e}"), None))?;
         proof
@@ -299,12 +417,12 @@ impl Harvester {
     }
 
     /// Entries `start..end`, following the node's page bounds.
-    fn entries(&self, base: &str, start: u64, end: u64) -> Result<Vec<Vec<u8>>, Failure> {
+    fn entries(&self, log: &Log<'_>, start: u64, end: u64) -> Result<Vec<Vec<u8>>, Failure> {
         let mut out = Vec::with_capacity((end - start) as usize);
         while (start + out.len() as u64) < end {
             let from = start + out.len() as u64;
-            let url = format!("{base}/v1/log/entries?start={from}&end={end}");
-            let body = self.get(&url, self.limits.max_body)?;
+            let url = format!("{}/entries?start={from}&end={end}", log.base);
+            let body = self.get(log, &url, self.limits.max_body)?;
             let before = out.len();
             for line in body.split(|b| *b == b'\n') {
                 if line.is_empty() {
@@ -333,6 +451,116 @@ impl Harvester {
         }
         Ok(out)
     }
+}
+
+/// What a log's harvest does with each verified chunk: the batch, the frontier it reaches, and
+/// the checkpoint note to record with it.
+type ApplyChunk<'a> =
+    dyn FnMut(&Verified<EntryBatch>, &Frontier, &[u8]) -> Result<(), Failure> + 'a;
+
+/// One of a member's two logs, as a harvest sees it.
+struct Log<'a> {
+    /// `<url>/v1/log` or `<url>/v1/restricted/log`.
+    base: String,
+    /// The origin its checkpoints must carry.
+    origin: String,
+    /// Bearer token for its entries and proofs (the restricted log's `usage:read`).
+    token: Option<&'a str>,
+    /// What was verified and applied so far.
+    frontier: Frontier,
+    accepted: Option<&'a [u8]>,
+    /// Prefix of its evidence kinds (`usage-` for the restricted log).
+    evidence_prefix: &'static str,
+}
+
+fn evidence(
+    now_ms: i64,
+    kind: &str,
+    detail: &str,
+    note: Option<&[u8]>,
+    other: Option<&[u8]>,
+) -> Box<Evidence> {
+    Box::new(Evidence {
+        kind: kind.into(),
+        detail: detail.into(),
+        note: note.map(|n| String::from_utf8_lossy(n).into_owned()),
+        other_note: other.map(|n| String::from_utf8_lossy(n).into_owned()),
+        at_ms: now_ms,
+    })
+}
+
+/// The sessions of a verified batch of the restricted log, each placed in the borough and ward
+/// of the member's copy of its location (public or, for an unpublished location, none: then
+/// unplaced), and the entries refused.
+fn sessions_of(
+    store: &Store,
+    member: &Member,
+    batch: &Verified<EntryBatch>,
+) -> Result<(Vec<NewSession>, Vec<String>), Failure> {
+    let mut sessions = Vec::new();
+    let mut rejected = Vec::new();
+    let mut places: std::collections::HashMap<(String, String), (String, String)> =
+        std::collections::HashMap::new();
+    for (i, bytes) in batch.entries.iter().enumerate() {
+        let index = batch.start + i as u64;
+        let entry = match LogEntry::parse(bytes) {
+            Ok(Parsed::Known(e)) => e,
+            Ok(Parsed::Opaque { .. }) => continue,
+            Err(e) => {
+                rejected.push(format!("restricted entry {index}: {e}"));
+                continue;
+            }
+        };
+        if let Some(party) = entry.data.party()
+            && !member.may_publish(&party)
+        {
+            rejected.push(format!(
+                "restricted entry {index}: the member may not publish for {party}"
+            ));
+            continue;
+        }
+        let EntryData::Session(u) = entry.data else {
+            continue;
+        };
+        let party = u.party().to_string();
+        let key = (party.clone(), u.location_id.as_str().to_owned());
+        if !places.contains_key(&key) {
+            let place = match store.location_copy(&member.origin, &key.0, &key.1)? {
+                Some(body) => {
+                    let loc: Location = serde_json::from_slice(&body).map_err(|e| corrupt(&e))?;
+                    (
+                        loc.evfed
+                            .borough
+                            .as_ref()
+                            .map(|b| b.as_str().to_owned())
+                            .unwrap_or_default(),
+                        loc.evfed
+                            .ward
+                            .as_ref()
+                            .map(|w| w.code.as_str().to_owned())
+                            .unwrap_or_default(),
+                    )
+                }
+                None => (String::new(), String::new()),
+            };
+            places.insert(key.clone(), place);
+        }
+        let (borough, ward) = places.get(&key).cloned().unwrap_or_default();
+        sessions.push(NewSession {
+            party,
+            id: u.id.as_str().to_owned(),
+            location_id: key.1,
+            evse_uid: u.evse_uid.as_str().to_owned(),
+            row: SessionRow {
+                borough,
+                ward,
+                start_ms: u.start_date_time.unix_millis(),
+                end_ms: u.end_date_time.map(|t| t.unix_millis()),
+                kwh: u.kwh,
+            },
+        });
+    }
+    Ok((sessions, rejected))
 }
 
 /// The effect of a verified batch on the member's copies, the entries refused (§6.3), and

@@ -1,5 +1,6 @@
 //! evfed-aggregator: follows evfed nodes, verifies every checkpoint and entry against the keys
 //! pinned for each member, and serves the merged London view.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod commands;
 pub mod exports;
@@ -10,3 +11,4 @@ pub mod members;
 pub mod openapi;
 pub mod publish;
 pub mod store;
+pub mod usage;

@@ -41,12 +41,32 @@ enum Command {
         #[arg(long)]
         ready_file: Option<PathBuf>,
     },
+    /// Issue tokens from the aggregator's own issuer.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Print the OpenAPI document (committed as spec/openapi/aggregator.json).
     Openapi,
     /// Register, list and remove members (works while serving).
     Members {
         #[command(subcommand)]
         command: MembersCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Print a JWT access token (last line of stdout), e.g. `--scope usage:read` for the usage
+    /// analytics.
+    Issue {
+        #[arg(long)]
+        dir: PathBuf,
+        /// usage:read or admin; repeat for several.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        #[arg(long, default_value = "1h", value_parser = evfed_node::config::parse_duration)]
+        ttl: std::time::Duration,
     },
 }
 
@@ -122,6 +142,12 @@ fn main() -> anyhow::Result<()> {
             listen,
             ready_file,
         } => commands::serve(&dir, listen, ready_file),
+        Command::Token {
+            command: TokenCommand::Issue { dir, scopes, ttl },
+        } => {
+            println!("{}", commands::issue_token(&dir, &scopes, ttl)?);
+            Ok(())
+        }
         Command::Openapi => {
             print!("{}", evfed_aggregator::openapi::document_json());
             Ok(())

@@ -28,6 +28,9 @@ use utoipa::OpenApi;
         crate::http::status,
         crate::http::borough_stats,
         crate::http::export,
+        crate::http::usage_stats,
+        crate::http::usage_trends,
+        crate::http::saturation,
     ),
     components(schemas(
         crate::store::Member,
@@ -35,6 +38,9 @@ use utoipa::OpenApi;
         crate::store::State,
         crate::store::Evidence,
         crate::store::HistoryEntry,
+        crate::store::UsageCursor,
+        crate::usage::Figure,
+        crate::usage::Saturation,
         crate::members::MemberSpec,
         crate::members::ReadmitSpec,
     ))

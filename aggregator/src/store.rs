@@ -93,6 +93,44 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX member_history_by_origin ON member_history (origin, id);
 "#,
+    r#"
+    -- The member's restricted log (usage), harvested with its usage:read token: its own cursor.
+    ALTER TABLE member ADD COLUMN usage_state      TEXT;     -- NULL: never harvested
+    ALTER TABLE member ADD COLUMN usage_reason     TEXT;
+    ALTER TABLE member ADD COLUMN usage_size       INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE member ADD COLUMN usage_frontier   BLOB    NOT NULL DEFAULT x'';
+    ALTER TABLE member ADD COLUMN usage_checkpoint BLOB;
+
+    -- Charging sessions from verified `session` entries, without personal data (there is none
+    -- in the log). The latest entry for a session wins (an ongoing session is completed later).
+    CREATE TABLE session (
+        origin      TEXT    NOT NULL,
+        party       TEXT    NOT NULL,
+        id          TEXT    NOT NULL,
+        location_id TEXT    NOT NULL,
+        evse_uid    TEXT    NOT NULL,
+        borough     TEXT    NOT NULL,            -- '' when the location is not placed
+        ward        TEXT    NOT NULL,            -- '' when the publishing node gives none
+        start_ms    INTEGER NOT NULL,
+        end_ms      INTEGER,                     -- NULL while ongoing
+        kwh         REAL    NOT NULL,
+        PRIMARY KEY (origin, party, id)
+    ) STRICT;
+    CREATE INDEX session_by_location ON session (party, location_id, start_ms);
+
+    -- Sessions rolled up per hour and area, so any range's statistics read a few thousand rows
+    -- however many sessions are stored. `busy_ms` is EVSE-time in use within the hour (a
+    -- session spread over the hours it spans); `sessions` and `kwh` count at the start hour.
+    CREATE TABLE usage_hour (
+        borough  TEXT    NOT NULL,
+        ward     TEXT    NOT NULL,
+        hour_ms  INTEGER NOT NULL,
+        sessions INTEGER NOT NULL,
+        kwh      REAL    NOT NULL,
+        busy_ms  INTEGER NOT NULL,
+        PRIMARY KEY (hour_ms, borough, ward)
+    ) STRICT, WITHOUT ROWID;
+"#,
 ];
 
 /// A member kind.
@@ -187,6 +225,22 @@ pub struct Member {
     pub checkpoint: Option<Vec<u8>>,
     pub checked_ms: Option<i64>,
     pub ok_ms: Option<i64>,
+    /// The harvest of the member's restricted (usage) log: `None` until it first ran.
+    pub usage: Option<UsageCursor>,
+}
+
+/// Where the harvest of a member's restricted log stands.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct UsageCursor {
+    pub state: State,
+    pub reason: Option<String>,
+    pub verified_size: u64,
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub frontier: Frontier,
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub checkpoint: Option<Vec<u8>>,
 }
 
 impl Member {
@@ -407,7 +461,9 @@ impl Store {
         )?;
         tx.execute(
             "UPDATE member SET origin = ?2, url = COALESCE(?3, url), vkeys = ?4, state = 'new',
-                    reason = NULL, size = 0, frontier = x'', checkpoint = NULL
+                    reason = NULL, size = 0, frontier = x'', checkpoint = NULL,
+                    usage_state = NULL, usage_reason = NULL, usage_size = 0,
+                    usage_frontier = x'', usage_checkpoint = NULL
              WHERE origin = ?1",
             params![origin, new_origin, r.url, json(&r.vkeys)?],
         )?;
@@ -452,7 +508,8 @@ impl Store {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(
             "SELECT origin, url, kind, parties, borough, supplier, usage_token, vkeys, state,
-                    reason, size, frontier, checkpoint, checked_ms, ok_ms
+                    reason, size, frontier, checkpoint, checked_ms, ok_ms,
+                    usage_state, usage_reason, usage_size, usage_frontier, usage_checkpoint
              FROM member ORDER BY origin",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -478,6 +535,13 @@ impl Store {
                     r.get::<_, Option<i64>>(13)?,
                     r.get::<_, Option<i64>>(14)?,
                 ),
+                (
+                    r.get::<_, Option<String>>(15)?,
+                    r.get::<_, Option<String>>(16)?,
+                    r.get::<_, i64>(17)?,
+                    r.get::<_, Vec<u8>>(18)?,
+                    r.get::<_, Option<Vec<u8>>>(19)?,
+                ),
             ))
         })?;
         let mut out = Vec::new();
@@ -486,14 +550,28 @@ impl Store {
                 (origin, url, kind, parties, borough),
                 (supplier, usage_token, vkeys, state, reason),
                 (size, frontier, checkpoint, checked_ms, ok_ms),
+                (u_state, u_reason, u_size, u_frontier, u_checkpoint),
             ) = row?;
             let size = size as u64;
             let corrupt = |what: &str| StoreError::Corrupt(format!("member {origin}: {what}"));
-            let hashes = frontier
-                .chunks(32)
-                .map(Hash::from_slice)
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| corrupt("frontier"))?;
+            let frontier_of = |size: u64, bytes: &[u8]| {
+                let hashes = bytes
+                    .chunks(32)
+                    .map(Hash::from_slice)
+                    .collect::<Option<Vec<_>>>()?;
+                Frontier::from_parts(size, hashes)
+            };
+            let usage = match u_state {
+                None => None,
+                Some(state) => Some(UsageCursor {
+                    state: State::parse(&state)?,
+                    reason: u_reason,
+                    verified_size: u_size as u64,
+                    frontier: frontier_of(u_size as u64, &u_frontier)
+                        .ok_or_else(|| corrupt("usage frontier"))?,
+                    checkpoint: u_checkpoint,
+                }),
+            };
             out.push(Member {
                 kind: match kind.as_str() {
                     "borough" => Kind::Borough,
@@ -511,10 +589,11 @@ impl Store {
                 state: State::parse(&state)?,
                 reason,
                 verified_size: size,
-                frontier: Frontier::from_parts(size, hashes).ok_or_else(|| corrupt("frontier"))?,
+                frontier: frontier_of(size, &frontier).ok_or_else(|| corrupt("frontier"))?,
                 checkpoint,
                 checked_ms,
                 ok_ms,
+                usage,
                 url,
                 origin,
             });
@@ -637,6 +716,90 @@ impl Store {
         Ok(())
     }
 
+    /// Records the outcome of a usage harvest that applied nothing more.
+    pub fn set_usage_state(
+        &self,
+        origin: &str,
+        state: State,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let conn = self.conn()?;
+        conn.prepare_cached(
+            "UPDATE member SET usage_state = ?2, usage_reason = ?3 WHERE origin = ?1",
+        )?
+        .execute(params![origin, state.as_str(), reason])?;
+        Ok(())
+    }
+
+    /// Applies one verified step of a member's restricted log: its sessions (each replacing
+    /// any earlier version of itself, the hourly roll-up adjusted by the difference) and the
+    /// advanced usage cursor, in one transaction.
+    pub fn apply_usage(&self, origin: &str, step: &UsageStep<'_>) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        for s in step.sessions {
+            let old: Option<SessionRow> = tx
+                .prepare_cached(
+                    "SELECT borough, ward, start_ms, end_ms, kwh FROM session
+                     WHERE origin = ?1 AND party = ?2 AND id = ?3",
+                )?
+                .query_row(params![origin, s.party, s.id], |r| {
+                    Ok(SessionRow {
+                        borough: r.get(0)?,
+                        ward: r.get(1)?,
+                        start_ms: r.get(2)?,
+                        end_ms: r.get(3)?,
+                        kwh: r.get(4)?,
+                    })
+                })
+                .optional()?;
+            if let Some(old) = &old {
+                roll_up(&tx, old, -1)?;
+            }
+            roll_up(&tx, &s.row, 1)?;
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO session (origin, party, id, location_id, evse_uid, borough,
+                                                 ward, start_ms, end_ms, kwh)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                origin,
+                s.party,
+                s.id,
+                s.location_id,
+                s.evse_uid,
+                s.row.borough,
+                s.row.ward,
+                s.row.start_ms,
+                s.row.end_ms,
+                s.row.kwh
+            ])?;
+        }
+        let frontier: Vec<u8> = step.frontier.hashes().iter().flat_map(|h| h.0).collect();
+        tx.prepare_cached(
+            "UPDATE member SET usage_size = ?2, usage_frontier = ?3, usage_checkpoint = ?4,
+                    usage_state = 'ok', usage_reason = NULL
+             WHERE origin = ?1",
+        )?
+        .execute(params![
+            origin,
+            step.frontier.size() as i64,
+            frontier,
+            step.checkpoint
+        ])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Runs `f` on a read of the store (usage statistics).
+    pub fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, rusqlite::Error>,
+    ) -> Result<T, StoreError> {
+        let conn = self.conn()?;
+        Ok(f(&conn)?)
+    }
+
     /// Every member's copy of every location: (origin, body).
     pub fn location_copies(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         let conn = self.conn()?;
@@ -660,6 +823,71 @@ impl Store {
             .query_row(params![origin, party, id], |r| r.get(0))
             .optional()?)
     }
+}
+
+/// One session's figures, as stored and rolled up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRow {
+    pub borough: String,
+    pub ward: String,
+    pub start_ms: i64,
+    pub end_ms: Option<i64>,
+    pub kwh: f64,
+}
+
+/// A session from a verified `session` entry, placed in its location's borough and ward.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub party: String,
+    pub id: String,
+    pub location_id: String,
+    pub evse_uid: String,
+    pub row: SessionRow,
+}
+
+/// A verified step of a member's restricted log.
+#[derive(Debug)]
+pub struct UsageStep<'a> {
+    pub batch: &'a Verified<EntryBatch>,
+    pub frontier: &'a Frontier,
+    pub checkpoint: &'a [u8],
+    pub sessions: &'a [NewSession],
+}
+
+pub const HOUR_MS: i64 = 3_600_000;
+
+/// Adds (`sign` 1) or takes away (`sign` -1) a session's share of each hour it spans. An
+/// ongoing session counts as busy up to its start hour's end only (it is completed later).
+fn roll_up(tx: &rusqlite::Transaction<'_>, s: &SessionRow, sign: i64) -> Result<(), StoreError> {
+    let start_hour = s.start_ms.div_euclid(HOUR_MS) * HOUR_MS;
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO usage_hour (borough, ward, hour_ms, sessions, kwh, busy_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (hour_ms, borough, ward) DO UPDATE SET
+             sessions = sessions + excluded.sessions,
+             kwh = kwh + excluded.kwh,
+             busy_ms = busy_ms + excluded.busy_ms",
+    )?;
+    stmt.execute(params![
+        s.borough,
+        s.ward,
+        start_hour,
+        sign,
+        s.kwh * sign as f64,
+        0
+    ])?;
+    let end = s.end_ms.unwrap_or(s.start_ms).max(s.start_ms);
+    // At most 31 days of one session are spread (longer is a data error, capped).
+    let end = end.min(s.start_ms + 31 * 24 * HOUR_MS);
+    let mut hour = start_hour;
+    while hour < end {
+        let busy = end.min(hour + HOUR_MS) - s.start_ms.max(hour);
+        if busy > 0 {
+            stmt.execute(params![s.borough, s.ward, hour, 0, 0.0, busy * sign])?;
+        }
+        hour += HOUR_MS;
+    }
+    Ok(())
 }
 
 fn json<T: Serialize + ?Sized>(v: &T) -> Result<String, StoreError> {

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 mod faults;
 mod own_log;
+mod usage;
 
 const AGGREGATOR: &str = env!("CARGO_BIN_EXE_evfed-aggregator");
 

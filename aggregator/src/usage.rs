@@ -1,0 +1,259 @@
+//! Usage analytics over the sessions harvested from members' restricted logs: sessions, kWh and
+//! utilisation by borough or ward, per hour, day or month, over any date range (no cap: monthly
+//! trends run from the first data); and saturation, the share of time every EVSE of a location
+//! is busy.
+//!
+//! Range statistics read the hourly roll-up (`usage_hour`), never the sessions, so a query
+//! costs the same with ten thousand sessions as with ten million. Utilisation is EVSE-time in
+//! use over EVSE-time available, with today's EVSE count in the area from the London view (the
+//! view keeps no EVSE history). Buckets are UTC.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, TimeZone, Utc};
+use rusqlite::{Connection, params};
+use serde::Serialize;
+
+use crate::store::HOUR_MS;
+
+/// How the range is cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bucket {
+    Hour,
+    Day,
+    Month,
+}
+
+/// What the figures are grouped by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Area {
+    Borough,
+    Ward,
+    London,
+}
+
+/// A statistics query.
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub bucket: Bucket,
+    pub area: Area,
+    /// Only this borough (GSS code).
+    pub borough: Option<String>,
+    /// Only this ward.
+    pub ward: Option<String>,
+}
+
+/// One bucket of one area.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Figure {
+    /// The bucket's start, RFC 3339 UTC.
+    pub period: String,
+    /// Borough or ward code; `""` for sessions at locations without one; `"london"` for all.
+    pub area: String,
+    pub sessions: i64,
+    pub kwh: f64,
+    /// EVSE-hours in use.
+    pub busy_hours: f64,
+    /// Share of the area's EVSE-time in use, in percent; `null` when the area has no EVSEs now.
+    pub utilisation_pct: Option<f64>,
+}
+
+fn bucket_start(ms: i64, bucket: Bucket) -> i64 {
+    match bucket {
+        Bucket::Hour => ms.div_euclid(HOUR_MS) * HOUR_MS,
+        Bucket::Day => ms.div_euclid(24 * HOUR_MS) * 24 * HOUR_MS,
+        Bucket::Month => {
+            let t = Utc.timestamp_millis_opt(ms).single().unwrap_or_default();
+            Utc.with_ymd_and_hms(t.year(), t.month(), 1, 0, 0, 0)
+                .single()
+                .map(|m| m.timestamp_millis())
+                .unwrap_or(ms)
+        }
+    }
+}
+
+fn bucket_end(start: i64, bucket: Bucket) -> i64 {
+    match bucket {
+        Bucket::Hour => start + HOUR_MS,
+        Bucket::Day => start + 24 * HOUR_MS,
+        Bucket::Month => {
+            let t = Utc.timestamp_millis_opt(start).single().unwrap_or_default();
+            let (y, m) = if t.month() == 12 {
+                (t.year() + 1, 1)
+            } else {
+                (t.year(), t.month() + 1)
+            };
+            Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0)
+                .single()
+                .map(|m| m.timestamp_millis())
+                .unwrap_or(start)
+        }
+    }
+}
+
+fn rfc3339(ms: i64) -> String {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default()
+}
+
+/// The figures of `q`, by period then area. `evses` gives an area's EVSE count now.
+pub fn figures(
+    conn: &Connection,
+    q: &Query,
+    evses: &dyn Fn(&str) -> u64,
+) -> Result<Vec<Figure>, rusqlite::Error> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT hour_ms, borough, ward, sessions, kwh, busy_ms FROM usage_hour
+         WHERE hour_ms >= ?1 AND hour_ms < ?2
+           AND (?3 IS NULL OR borough = ?3) AND (?4 IS NULL OR ward = ?4)",
+    )?;
+    // (period start, area) -> (sessions, kwh, busy_ms)
+    let mut acc: BTreeMap<(i64, String), (i64, f64, i64)> = BTreeMap::new();
+    let from_hour = q.from_ms.div_euclid(HOUR_MS) * HOUR_MS;
+    let rows = stmt.query_map(params![from_hour, q.to_ms, q.borough, q.ward], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, i64>(3)?,
+            r.get::<_, f64>(4)?,
+            r.get::<_, i64>(5)?,
+        ))
+    })?;
+    for row in rows {
+        let (hour, borough, ward, sessions, kwh, busy) = row?;
+        let area = match q.area {
+            Area::Borough => borough,
+            Area::Ward => ward,
+            Area::London => "london".to_owned(),
+        };
+        let e = acc
+            .entry((bucket_start(hour, q.bucket), area))
+            .or_insert((0, 0.0, 0));
+        e.0 += sessions;
+        e.1 += kwh;
+        e.2 += busy;
+    }
+    Ok(acc
+        .into_iter()
+        .map(|((start, area), (sessions, kwh, busy))| {
+            let span = bucket_end(start, q.bucket).min(q.to_ms) - start.max(q.from_ms);
+            let capacity = evses(&area) as f64 * span.max(0) as f64;
+            Figure {
+                period: rfc3339(start),
+                utilisation_pct: (capacity > 0.0)
+                    .then(|| (busy as f64 / capacity * 1000.0).round() / 10.0),
+                area,
+                sessions,
+                kwh: (kwh * 1000.0).round() / 1000.0,
+                busy_hours: (busy as f64 / HOUR_MS as f64 * 100.0).round() / 100.0,
+            }
+        })
+        .collect())
+}
+
+/// The first and last hour with data, if any: where monthly trends start and end.
+pub fn extent(conn: &Connection) -> Result<Option<(i64, i64)>, rusqlite::Error> {
+    conn.query_row(
+        "SELECT MIN(hour_ms), MAX(hour_ms) FROM usage_hour",
+        [],
+        |r| Ok(r.get::<_, Option<i64>>(0)?.zip(r.get::<_, Option<i64>>(1)?)),
+    )
+}
+
+/// Saturation of one location over `[from, to)`: the time during which at least `evses`
+/// sessions ran at once (every EVSE busy), as a share of the range, from its sessions.
+pub fn saturation(
+    conn: &Connection,
+    party: &str,
+    location_id: &str,
+    evses: usize,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Saturation, rusqlite::Error> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT start_ms, end_ms FROM session
+         WHERE party = ?1 AND location_id = ?2 AND start_ms < ?4
+           AND (end_ms IS NULL OR end_ms > ?3)",
+    )?;
+    let mut events: Vec<(i64, i32)> = Vec::new();
+    let mut sessions = 0;
+    for row in stmt.query_map(params![party, location_id, from_ms, to_ms], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(1)?))
+    })? {
+        let (start, end) = row?;
+        let (start, end) = (start.max(from_ms), end.unwrap_or(to_ms).min(to_ms));
+        if end > start {
+            events.push((start, 1));
+            events.push((end, -1));
+            sessions += 1;
+        }
+    }
+    events.sort_unstable();
+    let (mut busy, mut since, mut saturated) = (0i32, 0i64, 0i64);
+    for (t, d) in events {
+        if evses > 0 && busy as usize >= evses {
+            saturated += t - since;
+        }
+        busy += d;
+        since = t;
+    }
+    let span = (to_ms - from_ms).max(1);
+    Ok(Saturation {
+        sessions,
+        saturated_hours: (saturated as f64 / HOUR_MS as f64 * 100.0).round() / 100.0,
+        saturation_pct: (saturated as f64 / span as f64 * 1000.0).round() / 10.0,
+    })
+}
+
+/// How often a location was full.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Saturation {
+    pub sessions: u64,
+    pub saturated_hours: f64,
+    /// Share of the range during which every EVSE was busy, in percent.
+    pub saturation_pct: f64,
+}
+
+/// Parses `from`/`to` query values: an RFC 3339 time or a date (`2026-11-01`, midnight UTC).
+pub fn parse_time(s: &str) -> Option<i64> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(t.timestamp_millis());
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc().timestamp_millis())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_and_days_start_where_the_calendar_says() {
+        let t = parse_time("2026-02-14T13:45:00Z").unwrap();
+        assert_eq!(
+            rfc3339(bucket_start(t, Bucket::Month)),
+            "2026-02-01T00:00:00Z"
+        );
+        assert_eq!(
+            rfc3339(bucket_start(t, Bucket::Day)),
+            "2026-02-14T00:00:00Z"
+        );
+        assert_eq!(
+            rfc3339(bucket_start(t, Bucket::Hour)),
+            "2026-02-14T13:00:00Z"
+        );
+        let dec = parse_time("2025-12-31").unwrap();
+        assert_eq!(
+            rfc3339(bucket_end(dec, Bucket::Month)),
+            "2026-01-01T00:00:00Z"
+        );
+        assert_eq!(parse_time("yesterday"), None);
+    }
+}
