@@ -15,6 +15,8 @@ use evfed_spec::trust::Verified;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
+use crate::usage::{Bucket, bucket_end, bucket_start};
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database: {0}")]
@@ -118,17 +120,36 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX session_by_location ON session (party, location_id, start_ms);
 
-    -- Sessions rolled up per hour and area, so any range's statistics read a few thousand rows
-    -- however many sessions are stored. `busy_ms` is EVSE-time in use within the hour (a
-    -- session spread over the hours it spans); `sessions` and `kwh` count at the start hour.
+    -- Sessions rolled up per hour, day and month (UTC) and area, so a range's statistics read
+    -- a few thousand rows however many sessions are stored. `busy_ms` is EVSE-time in use
+    -- within the period (a session spread over the periods it spans); `sessions` and `kwh`
+    -- count in the period the session started.
     CREATE TABLE usage_hour (
+        start_ms INTEGER NOT NULL,
         borough  TEXT    NOT NULL,
         ward     TEXT    NOT NULL,
-        hour_ms  INTEGER NOT NULL,
         sessions INTEGER NOT NULL,
         kwh      REAL    NOT NULL,
         busy_ms  INTEGER NOT NULL,
-        PRIMARY KEY (hour_ms, borough, ward)
+        PRIMARY KEY (start_ms, borough, ward)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE usage_day (
+        start_ms INTEGER NOT NULL,
+        borough  TEXT    NOT NULL,
+        ward     TEXT    NOT NULL,
+        sessions INTEGER NOT NULL,
+        kwh      REAL    NOT NULL,
+        busy_ms  INTEGER NOT NULL,
+        PRIMARY KEY (start_ms, borough, ward)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE usage_month (
+        start_ms INTEGER NOT NULL,
+        borough  TEXT    NOT NULL,
+        ward     TEXT    NOT NULL,
+        sessions INTEGER NOT NULL,
+        kwh      REAL    NOT NULL,
+        busy_ms  INTEGER NOT NULL,
+        PRIMARY KEY (start_ms, borough, ward)
     ) STRICT, WITHOUT ROWID;
 "#,
 ];
@@ -856,39 +877,59 @@ pub struct UsageStep<'a> {
 
 pub const HOUR_MS: i64 = 3_600_000;
 
-/// Adds (`sign` 1) or takes away (`sign` -1) a session's share of each hour it spans. An
-/// ongoing session counts as busy up to its start hour's end only (it is completed later).
+/// Adds (`sign` 1) or takes away (`sign` -1) a session's share of each period it spans, in
+/// the hourly, daily and monthly roll-ups. An ongoing session counts as busy up to its start
+/// only (it is completed later); at most 31 days of one session are spread (longer is a data
+/// error, capped).
 fn roll_up(tx: &rusqlite::Transaction<'_>, s: &SessionRow, sign: i64) -> Result<(), StoreError> {
-    let start_hour = s.start_ms.div_euclid(HOUR_MS) * HOUR_MS;
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO usage_hour (borough, ward, hour_ms, sessions, kwh, busy_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-         ON CONFLICT (hour_ms, borough, ward) DO UPDATE SET
-             sessions = sessions + excluded.sessions,
-             kwh = kwh + excluded.kwh,
-             busy_ms = busy_ms + excluded.busy_ms",
-    )?;
-    stmt.execute(params![
-        s.borough,
-        s.ward,
-        start_hour,
-        sign,
-        s.kwh * sign as f64,
-        0
-    ])?;
-    let end = s.end_ms.unwrap_or(s.start_ms).max(s.start_ms);
-    // At most 31 days of one session are spread (longer is a data error, capped).
-    let end = end.min(s.start_ms + 31 * 24 * HOUR_MS);
-    let mut hour = start_hour;
-    while hour < end {
-        let busy = end.min(hour + HOUR_MS) - s.start_ms.max(hour);
-        if busy > 0 {
-            stmt.execute(params![s.borough, s.ward, hour, 0, 0.0, busy * sign])?;
+    let end = s
+        .end_ms
+        .unwrap_or(s.start_ms)
+        .clamp(s.start_ms, s.start_ms + 31 * 24 * HOUR_MS);
+    for (table, bucket) in ROLL_UPS {
+        let mut stmt = tx.prepare_cached(&format!(
+            "INSERT INTO {table} (start_ms, borough, ward, sessions, kwh, busy_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (start_ms, borough, ward) DO UPDATE SET
+                 sessions = sessions + excluded.sessions,
+                 kwh = kwh + excluded.kwh,
+                 busy_ms = busy_ms + excluded.busy_ms"
+        ))?;
+        let first = bucket_start(s.start_ms, bucket);
+        let mut period = first;
+        loop {
+            let next = bucket_end(period, bucket);
+            let busy = end.min(next) - s.start_ms.max(period);
+            let (sessions, kwh) = if period == first {
+                (sign, s.kwh * sign as f64)
+            } else {
+                (0, 0.0)
+            };
+            if period == first || busy > 0 {
+                stmt.execute(params![
+                    period,
+                    s.borough,
+                    s.ward,
+                    sessions,
+                    kwh,
+                    busy.max(0) * sign
+                ])?;
+            }
+            if next >= end || next <= period {
+                break;
+            }
+            period = next;
         }
-        hour += HOUR_MS;
     }
     Ok(())
 }
+
+/// The roll-up tables and the period each holds.
+pub const ROLL_UPS: [(&str, Bucket); 3] = [
+    ("usage_hour", Bucket::Hour),
+    ("usage_day", Bucket::Day),
+    ("usage_month", Bucket::Month),
+];
 
 fn json<T: Serialize + ?Sized>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))

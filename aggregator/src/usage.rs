@@ -60,7 +60,8 @@ pub struct Figure {
     pub utilisation_pct: Option<f64>,
 }
 
-fn bucket_start(ms: i64, bucket: Bucket) -> i64 {
+/// The start of the UTC period of `bucket` holding `ms`.
+pub fn bucket_start(ms: i64, bucket: Bucket) -> i64 {
     match bucket {
         Bucket::Hour => ms.div_euclid(HOUR_MS) * HOUR_MS,
         Bucket::Day => ms.div_euclid(24 * HOUR_MS) * 24 * HOUR_MS,
@@ -74,7 +75,8 @@ fn bucket_start(ms: i64, bucket: Bucket) -> i64 {
     }
 }
 
-fn bucket_end(start: i64, bucket: Bucket) -> i64 {
+/// The end (the next period's start) of the period starting at `start`.
+pub fn bucket_end(start: i64, bucket: Bucket) -> i64 {
     match bucket {
         Bucket::Hour => start + HOUR_MS,
         Bucket::Day => start + 24 * HOUR_MS,
@@ -100,48 +102,82 @@ fn rfc3339(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// Cuts `[from, to)` (from floored to the hour) into runs of whole months, whole days and
+/// whole hours, coarsest first, never coarser than `finest`: each run is read from the roll-up
+/// of its period. A year by month reads twelve rows per area; its ragged ends read days and
+/// hours.
+fn segments(from: i64, to: i64, finest: Bucket) -> Vec<(Bucket, i64, i64)> {
+    let mut out: Vec<(Bucket, i64, i64)> = Vec::new();
+    let mut cur = bucket_start(from, Bucket::Hour);
+    while cur < to {
+        let fits = |b: Bucket| bucket_start(cur, b) == cur && bucket_end(cur, b) <= to;
+        let bucket = match finest {
+            Bucket::Month if fits(Bucket::Month) => Bucket::Month,
+            Bucket::Month | Bucket::Day if fits(Bucket::Day) => Bucket::Day,
+            _ => Bucket::Hour,
+        };
+        let next = bucket_end(cur, bucket);
+        match out.last_mut() {
+            Some((b, _, end)) if *b == bucket && *end == cur => *end = next,
+            _ => out.push((bucket, cur, next)),
+        }
+        if next <= cur {
+            break;
+        }
+        cur = next;
+    }
+    out
+}
+
 /// The figures of `q`, by period then area. `evses` gives an area's EVSE count now.
 pub fn figures(
     conn: &Connection,
     q: &Query,
     evses: &dyn Fn(&str) -> u64,
 ) -> Result<Vec<Figure>, rusqlite::Error> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT hour_ms, borough, ward, sessions, kwh, busy_ms FROM usage_hour
-         WHERE hour_ms >= ?1 AND hour_ms < ?2
-           AND (?3 IS NULL OR borough = ?3) AND (?4 IS NULL OR ward = ?4)",
-    )?;
+    let area = match q.area {
+        Area::Borough => "borough",
+        Area::Ward => "ward",
+        Area::London => "'london'",
+    };
     // (period start, area) -> (sessions, kwh, busy_ms)
     let mut acc: BTreeMap<(i64, String), (i64, f64, i64)> = BTreeMap::new();
-    let from_hour = q.from_ms.div_euclid(HOUR_MS) * HOUR_MS;
-    let rows = stmt.query_map(params![from_hour, q.to_ms, q.borough, q.ward], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, i64>(3)?,
-            r.get::<_, f64>(4)?,
-            r.get::<_, i64>(5)?,
-        ))
-    })?;
-    for row in rows {
-        let (hour, borough, ward, sessions, kwh, busy) = row?;
-        let area = match q.area {
-            Area::Borough => borough,
-            Area::Ward => ward,
-            Area::London => "london".to_owned(),
+    for (bucket, from, to) in segments(q.from_ms, q.to_ms, q.bucket) {
+        let table = match bucket {
+            Bucket::Hour => "usage_hour",
+            Bucket::Day => "usage_day",
+            Bucket::Month => "usage_month",
         };
-        let e = acc
-            .entry((bucket_start(hour, q.bucket), area))
-            .or_insert((0, 0.0, 0));
-        e.0 += sessions;
-        e.1 += kwh;
-        e.2 += busy;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT start_ms, {area}, SUM(sessions), SUM(kwh), SUM(busy_ms) FROM {table}
+             WHERE start_ms >= ?1 AND start_ms < ?2
+               AND (?3 IS NULL OR borough = ?3) AND (?4 IS NULL OR ward = ?4)
+             GROUP BY 1, 2"
+        ))?;
+        let rows = stmt.query_map(params![from, to, q.borough, q.ward], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, f64>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })?;
+        for row in rows {
+            let (start, area, sessions, kwh, busy) = row?;
+            let e = acc
+                .entry((bucket_start(start, q.bucket), area))
+                .or_insert((0, 0.0, 0));
+            e.0 += sessions;
+            e.1 += kwh;
+            e.2 += busy;
+        }
     }
     Ok(acc
         .into_iter()
         .map(|((start, area), (sessions, kwh, busy))| {
-            let span = bucket_end(start, q.bucket).min(q.to_ms) - start.max(q.from_ms);
+            let span = bucket_end(start, q.bucket).min(q.to_ms)
+                - start.max(bucket_start(q.from_ms, Bucket::Hour));
             let capacity = evses(&area) as f64 * span.max(0) as f64;
             Figure {
                 period: rfc3339(start),
@@ -159,7 +195,7 @@ pub fn figures(
 /// The first and last hour with data, if any: where monthly trends start and end.
 pub fn extent(conn: &Connection) -> Result<Option<(i64, i64)>, rusqlite::Error> {
     conn.query_row(
-        "SELECT MIN(hour_ms), MAX(hour_ms) FROM usage_hour",
+        "SELECT MIN(start_ms), MAX(start_ms) FROM usage_month",
         [],
         |r| Ok(r.get::<_, Option<i64>>(0)?.zip(r.get::<_, Option<i64>>(1)?)),
     )
@@ -255,5 +291,32 @@ mod tests {
             "2026-01-01T00:00:00Z"
         );
         assert_eq!(parse_time("yesterday"), None);
+    }
+
+    #[test]
+    fn a_range_is_read_from_the_coarsest_roll_ups_that_fit() {
+        let from = parse_time("2026-01-30T22:30:00Z").unwrap();
+        let to = parse_time("2026-04-02T03:00:00Z").unwrap();
+        let runs: Vec<(Bucket, String, String)> = segments(from, to, Bucket::Month)
+            .into_iter()
+            .map(|(b, s, e)| (b, rfc3339(s), rfc3339(e)))
+            .collect();
+        let run = |b, s: &str, e: &str| (b, s.to_owned(), e.to_owned());
+        assert_eq!(
+            runs,
+            [
+                run(Bucket::Hour, "2026-01-30T22:00:00Z", "2026-01-31T00:00:00Z"),
+                run(Bucket::Day, "2026-01-31T00:00:00Z", "2026-02-01T00:00:00Z"),
+                run(
+                    Bucket::Month,
+                    "2026-02-01T00:00:00Z",
+                    "2026-04-01T00:00:00Z"
+                ),
+                run(Bucket::Day, "2026-04-01T00:00:00Z", "2026-04-02T00:00:00Z"),
+                run(Bucket::Hour, "2026-04-02T00:00:00Z", "2026-04-02T03:00:00Z"),
+            ]
+        );
+        assert_eq!(segments(from, to, Bucket::Hour).len(), 1);
+        assert_eq!(segments(from, to, Bucket::Day).len(), 3);
     }
 }
