@@ -10,5 +10,6 @@ pub mod http;
 pub mod ingest;
 pub mod openapi;
 pub mod pull;
+pub mod receiver;
 pub mod store;
 pub mod tokens;
