@@ -11,5 +11,6 @@ pub mod ingest;
 pub mod openapi;
 pub mod pull;
 pub mod receiver;
+pub mod remote;
 pub mod store;
 pub mod tokens;
