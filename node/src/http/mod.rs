@@ -344,6 +344,8 @@ fn is_open_read(method: &Method, path: &str) -> bool {
     (method == Method::GET || method == Method::HEAD)
         && !path.starts_with("/v1/sessions")
         && !path.starts_with("/v1/admin/")
+        && !path.starts_with("/ocpi/2.2.1/receiver/")
+        && path != "/ocpi/2.2.1/credentials"
         && !(path.starts_with("/v1/restricted/") && path != "/v1/restricted/log/checkpoint")
 }
 
