@@ -1,6 +1,7 @@
 //! The `evfed-node` subcommands: set-up, serving, key rotation, backup and restore, tokens,
-//! OCPI pulls (`pull`), import.
+//! OCPI pulls (`pull`), OCPI credentials for pushing operators (`ocpi`), import.
 
+pub mod ocpi;
 mod pull;
 
 use std::net::SocketAddr;

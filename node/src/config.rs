@@ -74,6 +74,10 @@ pub struct Config {
     /// Log line format.
     #[serde(default)]
     pub log_format: LogFormat,
+    /// This node's own OCPI party (CC*PID), named in the credentials it gives operators that
+    /// push OCPI to it (`docs/ocpi-receiver.md`). None: `ocpi register` refuses until it is set.
+    #[serde(default, deserialize_with = "opt_party")]
+    pub ocpi_party: Option<Party>,
     /// Operators' OCPI senders that `serve` pulls on a schedule (`[[pull]]` tables).
     #[serde(default)]
     pub pull: Vec<PullConfig>,
@@ -170,6 +174,16 @@ impl Config {
         }
     }
 
+    /// This node's OCPI party, which registering an operator's OCPI platform needs.
+    pub fn ocpi_party_for_registration(&self) -> Result<&Party, ConfigError> {
+        self.ocpi_party.as_ref().ok_or_else(|| {
+            ConfigError::Invalid(
+                "registering an OCPI platform needs this node's own OCPI party: set                  `ocpi_party = \"CC*PID\"` in config.toml (and restart a serving node)"
+                    .into(),
+            )
+        })
+    }
+
     /// May the node hold records of `party`?
     pub fn accepts(&self, party: &Party) -> bool {
         self.parties.is_empty() || self.parties.contains(party)
@@ -221,6 +235,11 @@ parties = [{parties}]
 
 # "text" or "json" log lines on standard error (overridden by `serve --log-format`).
 # log_format = "text"
+
+# This node's own OCPI party (CC*PID). Operators whose platforms push OCPI 2.2.1 to this node
+# register with a token from `evfed-node ocpi register`; the credentials the node gives them
+# name this party, with role NAP. Needed before the first `ocpi register`.
+# ocpi_party = "GB*EVF"
 
 # Operators' OCPI 2.2.1 (or 2.1.1) senders that `serve` pulls on a schedule, one [[pull]] table
 # each. `url` is the operator's versions URL or a module URL; `token_file` holds the credentials
@@ -366,6 +385,9 @@ mod tests {
         assert_eq!(config.listen, default_listen());
         assert_eq!(config.checkpoint_interval, Duration::from_secs(1));
         assert_eq!(config.parties, parties);
+        assert_eq!(config.ocpi_party, None);
+        let set: Config = toml::from_str(&text.replace("# ocpi_party", "ocpi_party")).unwrap();
+        assert_eq!(set.ocpi_party.unwrap().to_string(), "GB*EVF");
         let typo = format!("{text}\ncheckpoint_intervall = \"2s\"\n");
         let err = toml::from_str::<Config>(&typo).unwrap_err().to_string();
         assert!(err.contains("checkpoint_intervall"), "{err}");

@@ -10,5 +10,7 @@ pub mod http;
 pub mod ingest;
 pub mod openapi;
 pub mod pull;
+pub mod receiver;
+pub mod remote;
 pub mod store;
 pub mod tokens;

@@ -97,6 +97,40 @@ enum Command {
         #[command(subcommand)]
         command: ImportCommand,
     },
+    /// OCPI credentials for operators whose platforms push OCPI 2.2.1 to this node (see
+    /// node/docs/ocpi-receiver.md). Work whether or not the node is serving.
+    Ocpi {
+        #[command(subcommand)]
+        command: OcpiCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OcpiCommand {
+    /// Print a registration token (token A) for one party's OCPI platform, and the node's
+    /// versions URL. The platform POSTs its credentials with it and receives the node's token.
+    Register {
+        #[arg(long)]
+        dir: PathBuf,
+        /// The party (CC*PID) the credential may push for; it can touch no other party's data.
+        #[arg(long)]
+        party: Party,
+        /// How long the registration token stays valid (at most 90d).
+        #[arg(long, default_value = "7d", value_parser = parse_duration)]
+        ttl: std::time::Duration,
+    },
+    /// List the OCPI credentials: party, registration state, the platform's versions URL.
+    List {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Revoke a party's OCPI credential: its tokens stop working at once.
+    Revoke {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        party: Party,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -186,6 +220,58 @@ enum TokenCommand {
         #[arg(long, default_value = "1h", value_parser = parse_duration)]
         ttl: std::time::Duration,
     },
+}
+
+fn ocpi(command: OcpiCommand, out: &mut impl std::io::Write) -> anyhow::Result<()> {
+    use commands::ocpi;
+    let through = |via: &Option<String>| match via {
+        Some(url) => format!(" (through the serving node at {url})"),
+        None => String::new(),
+    };
+    match command {
+        OcpiCommand::Register { dir, party, ttl } => {
+            let done = ocpi::register(&dir, &party, ttl)?;
+            let reg = &done.value;
+            writeln!(
+                out,
+                "registration token for {} (token A), valid until {}{}.\n\
+                 Give the operator the token and the node's versions URL; their platform POSTs its\n\
+                 credentials to the credentials module with it. Behind a proxy, give the public URL.",
+                reg.party,
+                reg.expires_at,
+                through(&done.via)
+            )?;
+            writeln!(out, "versions URL: {}", reg.versions_url)?;
+            writeln!(out, "token: {}", reg.token)?;
+        }
+        OcpiCommand::List { dir } => {
+            let done = ocpi::list(&dir)?;
+            if done.value.is_empty() {
+                writeln!(out, "no OCPI credentials{}", through(&done.via))?;
+            }
+            for c in &done.value {
+                let registered = match &c.registered_at {
+                    Some(t) => format!("registered {t}"),
+                    None => "not registered".to_owned(),
+                };
+                let pending = match &c.pending_until {
+                    Some(t) => format!(", registration token valid until {t}"),
+                    None => String::new(),
+                };
+                let url = c.client_url.as_deref().unwrap_or("-");
+                writeln!(out, "{}\t{registered}{pending}\t{url}", c.party)?;
+            }
+        }
+        OcpiCommand::Revoke { dir, party } => {
+            let done = ocpi::revoke(&dir, &party)?;
+            writeln!(
+                out,
+                "revoked the OCPI credential of {party}{}",
+                through(&done.via)
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -286,6 +372,7 @@ fn main() -> anyhow::Result<()> {
                 );
             }
         }
+        Command::Ocpi { command } => ocpi(command, &mut out)?,
         Command::Openapi => {
             out.write_all(evfed_node::openapi::document_json().as_bytes())?;
         }

@@ -5,7 +5,7 @@ use evfed_spec::api::{BatchResult, Discovery, Endpoints, Proof};
 use evfed_spec::ocpi::{Connector, Evse, Location, Tariff};
 use evfed_spec::problem::{Problem, ProblemCode};
 use evfed_spec::usage::{StatusChange, UsageRecord};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt as _;
 
@@ -52,6 +52,14 @@ impl Modify for BearerAuth {
                         ))
                         .build(),
                 ),
+            );
+            components.add_security_scheme(
+                "ocpi_token",
+                SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                    "Authorization",
+                    "OCPI 2.2.1 credentials token: `Token <base64 of the token>` (see \
+                     node/docs/ocpi-receiver.md)",
+                ))),
             );
         }
     }

@@ -1,5 +1,6 @@
 //! Bodies of the node API that are not OCPI objects (spec §3.4, §10): the discovery document,
-//! batch results, proofs, the OCPI response envelope.
+//! batch results, proofs, the OCPI response envelope, and the node-operations bodies of
+//! `/v1/admin`.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -78,6 +79,45 @@ pub struct ItemResult {
     pub code: Option<crate::problem::ProblemCode>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+}
+
+/// The body of `POST /v1/admin/ocpi/registrations`, a node-operations endpoint (not part of
+/// the standard) through which `evfed-node ocpi register` asks a serving node for an OCPI
+/// registration token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OcpiRegistrationRequest {
+    /// The party the credential will be bound to.
+    pub party: crate::ids::Party,
+    /// How long the registration token stays valid (default 7 days, at most 90).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_seconds: Option<u64>,
+}
+
+/// A new OCPI registration token (token A), shown once: the operator's platform sends it with
+/// its own credentials to the node's credentials module, and gets the node's token back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OcpiRegistration {
+    pub party: crate::ids::Party,
+    pub token: String,
+    pub expires_at: crate::time::DateTime,
+    /// The node's OCPI versions URL, as the node was reached.
+    pub versions_url: String,
+}
+
+/// An OCPI credential as a node holds it (tokens are kept only as hashes and never shown).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OcpiCredential {
+    pub party: crate::ids::Party,
+    /// An unused registration token is valid until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_until: Option<crate::time::DateTime>,
+    /// The last completed credentials handshake (registration or rotation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registered_at: Option<crate::time::DateTime>,
+    /// The operator platform's OCPI versions URL, from its credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_url: Option<String>,
 }
 
 /// What happened to one item of a batch that is not all or nothing.

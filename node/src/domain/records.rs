@@ -352,41 +352,80 @@ pub fn post_status(
         .iter()
         .map(|c| status_name(&c.status))
         .collect::<Result<Vec<_>, _>>()?;
-    // A change goes to the EVSE index only; the location's body catches up when it is next
-    // written or folded (`fold_pending`), and readers splice it in until then
-    // (`current_body`). Rewriting a 2 kB body per change would cost most of the batch.
     store.write(|tx| {
         let mut appended = 0;
         for (i, (c, status)) in changes.iter().zip(statuses).enumerate() {
-            let party = c.party().to_string();
-            let row = EvseRow {
-                uid: c.evse_uid.as_str().to_owned(),
-                status,
-                event_time_ms: c.event_time.unix_millis(),
-                event_time: c.event_time.to_string(),
-            };
-            let publish = match tx.apply_status(&party, c.location_id.as_str(), &row)? {
-                StatusApplied::Changed { publish } => publish,
-                StatusApplied::Unchanged => continue,
+            match apply_status_change(tx, c, status, &now)? {
+                StatusApplied::Changed { .. } => appended += 1,
+                StatusApplied::Unchanged => {}
                 StatusApplied::Missing => {
                     return Err(Error::Conflict(format!(
-                        "[{i}]: no EVSE {} in location {party}/{} on this node",
-                        c.evse_uid, c.location_id
+                        "[{i}]: no EVSE {} in location {}/{} on this node",
+                        c.evse_uid,
+                        c.party(),
+                        c.location_id
                     )));
                 }
-            };
-            let entry = LogEntry {
-                recorded_at: now,
-                data: EntryData::EvseStatus(c.clone()),
-            };
-            tx.append(LogId::for_publish(publish), &entry_bytes(&entry)?)?;
-            appended += 1;
+            }
         }
         Ok(BatchResult {
             received: changes.len() as u64,
             appended,
         })
     })
+}
+
+/// A status-only change of one EVSE (an OCPI EVSE `PATCH` of `status` and `last_updated`),
+/// through the same path as `POST /v1/status`: the EVSE index and one `evse_status` entry.
+/// Returns the entries appended (0 when the status is the stored one, or older than it).
+pub fn patch_evse_status(
+    store: &Store,
+    policy: &Policy,
+    caller: &Party,
+    mut change: StatusChange,
+    now: DateTime,
+) -> Result<u64, Error> {
+    policy.authorize(caller, &change.party())?;
+    clock(&mut change.event_time, &now, "last_updated")?;
+    let status = status_name(&change.status)?;
+    store.write(|tx| match apply_status_change(tx, &change, status, &now)? {
+        StatusApplied::Changed { .. } => Ok(1),
+        StatusApplied::Unchanged => Ok(0),
+        StatusApplied::Missing => Err(Error::NotFound(format!(
+            "no EVSE {} in location {}/{}",
+            change.evse_uid,
+            change.party(),
+            change.location_id
+        ))),
+    })
+}
+
+/// Applies one status change: to the EVSE index only (the location's body catches up when it
+/// is next written or folded, `fold_pending`, and readers splice it in until then,
+/// `current_body`; rewriting a 2 kB body per change would cost most of a batch), with its
+/// `evse_status` entry.
+fn apply_status_change(
+    tx: &mut Tx<'_>,
+    c: &StatusChange,
+    status: String,
+    now: &DateTime,
+) -> Result<StatusApplied, Error> {
+    let party = c.party().to_string();
+    let row = EvseRow {
+        uid: c.evse_uid.as_str().to_owned(),
+        status,
+        event_time_ms: c.event_time.unix_millis(),
+        event_time: c.event_time.to_string(),
+    };
+    let applied = tx.apply_status(&party, c.location_id.as_str(), &row)?;
+    if let StatusApplied::Changed { publish } = applied {
+        let entry = LogEntry {
+            recorded_at: *now,
+            data: EntryData::EvseStatus(c.clone()),
+        };
+        tx.append(LogId::for_publish(publish), &entry_bytes(&entry)?)?;
+    }
+    Ok(applied)
 }
 
 /// Writes the pending EVSE statuses of up to `max` locations into their bodies, so that
@@ -481,45 +520,65 @@ pub fn post_sessions(
 ) -> Result<BatchResult, Error> {
     let records: Vec<UsageRecord> = parse(body)?;
     check_batch(records.len())?;
-    let limit = now.unix_millis() + CLOCK_SKEW_MS;
     for (i, r) in records.iter().enumerate() {
-        policy.authorize(caller, &r.party())?;
-        let future = r.start_date_time.unix_millis() > limit
-            || r.end_date_time
-                .as_ref()
-                .is_some_and(|e| e.unix_millis() > limit);
-        if future {
-            return Err(Error::InvalidField(format!(
-                "[{i}]: session times may not lie in the future"
-            )));
-        }
+        check_usage(policy, caller, r, &now).map_err(|e| match e {
+            Error::InvalidField(m) => Error::InvalidField(format!("[{i}]: {m}")),
+            other => other,
+        })?;
     }
     store.write(|tx| {
         let mut appended = 0;
         for r in &records {
-            let party = r.party().to_string();
-            let body = encode(r)?;
-            if tx.session(&party, r.id.as_str())?.as_deref() == Some(&body[..]) {
-                continue;
-            }
-            tx.put_session(
-                &party,
-                r.id.as_str(),
-                r.start_date_time.unix_millis(),
-                &body,
-            )?;
-            let entry = LogEntry {
-                recorded_at: now,
-                data: EntryData::Session(r.clone()),
-            };
-            tx.append(LogId::Restricted, &entry_bytes(&entry)?)?;
-            appended += 1;
+            appended += append_usage(tx, r, &now)?;
         }
         Ok(BatchResult {
             received: records.len() as u64,
             appended,
         })
     })
+}
+
+/// Whether `caller` may write the usage record `r` now: its party, and no time in the future.
+pub(crate) fn check_usage(
+    policy: &Policy,
+    caller: &Party,
+    r: &UsageRecord,
+    now: &DateTime,
+) -> Result<(), Error> {
+    policy.authorize(caller, &r.party())?;
+    let limit = now.unix_millis() + CLOCK_SKEW_MS;
+    let future = r.start_date_time.unix_millis() > limit
+        || r.end_date_time
+            .as_ref()
+            .is_some_and(|e| e.unix_millis() > limit);
+    if future {
+        return Err(Error::InvalidField(
+            "session times may not lie in the future".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Stores a checked usage record with its `session` entry in the restricted log, unless it
+/// equals the stored one (no churn). Returns the entries appended.
+pub(crate) fn append_usage(tx: &mut Tx<'_>, r: &UsageRecord, now: &DateTime) -> Result<u64, Error> {
+    let party = r.party().to_string();
+    let body = encode(r)?;
+    if tx.session(&party, r.id.as_str())?.as_deref() == Some(&body[..]) {
+        return Ok(0);
+    }
+    tx.put_session(
+        &party,
+        r.id.as_str(),
+        r.start_date_time.unix_millis(),
+        &body,
+    )?;
+    let entry = LogEntry {
+        recorded_at: *now,
+        data: EntryData::Session(r.clone()),
+    };
+    tx.append(LogId::Restricted, &entry_bytes(&entry)?)?;
+    Ok(1)
 }
 
 /// `GET` of a Location, EVSE or Connector as `viewer` may see it; `None` when absent or hidden.

@@ -2,8 +2,9 @@
 //! domain call, map the result.
 //!
 //! Architecture Invariant: only this module knows actix-web. Every error leaves as RFC 9457
-//! problem+json with a stable `code` (the `/ocpi` surface answers in OCPI's envelope), and every
-//! response carries `Evfed-Tree-Size`.
+//! problem+json with a stable `code` (`ApiError`), except on the `/ocpi` routes, which answer in
+//! OCPI's envelope with OCPI status codes (`ocpi::OcpiError`); every response carries
+//! `Evfed-Tree-Size`.
 
 mod admin;
 mod auth;
@@ -229,7 +230,30 @@ where
         .service(ocpi::evse)
         .service(ocpi::connector)
         .service(ocpi::tariffs)
+        .service(ocpi::credentials::get_credentials)
+        .service(ocpi::credentials::post_credentials)
+        .service(ocpi::credentials::put_credentials)
+        .service(ocpi::credentials::delete_credentials)
+        .service(ocpi::receiver::get_location)
+        .service(ocpi::receiver::put_location)
+        .service(ocpi::receiver::patch_location)
+        .service(ocpi::receiver::get_evse)
+        .service(ocpi::receiver::put_evse)
+        .service(ocpi::receiver::patch_evse)
+        .service(ocpi::receiver::get_connector)
+        .service(ocpi::receiver::put_connector)
+        .service(ocpi::receiver::patch_connector)
+        .service(ocpi::receiver::get_tariff)
+        .service(ocpi::receiver::put_tariff)
+        .service(ocpi::receiver::delete_tariff)
+        .service(ocpi::receiver::put_session)
+        .service(ocpi::receiver::patch_session)
+        .service(ocpi::receiver::post_cdr)
+        .service(ocpi::receiver::get_cdr)
         .service(admin::post_locations)
+        .service(admin::post_ocpi_registration)
+        .service(admin::get_ocpi_registrations)
+        .service(admin::delete_ocpi_registration)
         .service(ops::healthz)
         .service(ops::readyz)
         .service(ops::metrics)
@@ -320,6 +344,8 @@ fn is_open_read(method: &Method, path: &str) -> bool {
     (method == Method::GET || method == Method::HEAD)
         && !path.starts_with("/v1/sessions")
         && !path.starts_with("/v1/admin/")
+        && !path.starts_with("/ocpi/2.2.1/receiver/")
+        && path != "/ocpi/2.2.1/credentials"
         && !(path.starts_with("/v1/restricted/") && path != "/v1/restricted/log/checkpoint")
 }
 

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError as _, get, web};
 
 use super::{ApiError, AppState};
 use crate::store::LogId;
@@ -155,16 +155,20 @@ impl RouteTable {
     }
 }
 
-/// Unknown path: `not-found`; known path, other method: `method-not-allowed`.
-pub async fn fallback(
-    req: HttpRequest,
-    routes: web::Data<RouteTable>,
-) -> Result<HttpResponse, ApiError> {
-    match routes.allowed(req.path()) {
-        Some(allow) => Err(ApiError::MethodNotAllowed { allow }),
-        None => Err(ApiError::not_found(format!(
-            "no resource at {}",
-            req.path()
-        ))),
+/// Unknown path: `not-found`; known path, other method: `method-not-allowed`; in OCPI's
+/// envelope under `/ocpi`.
+pub async fn fallback(req: HttpRequest, routes: web::Data<RouteTable>) -> HttpResponse {
+    let allow = routes.allowed(req.path());
+    if super::ocpi::is_ocpi(req.path()) {
+        let message = match &allow {
+            Some(allow) => format!("allowed: {allow}"),
+            None => format!("no OCPI resource at {}", req.path()),
+        };
+        return super::ocpi::OcpiError::NoRoute { message, allow }.error_response();
     }
+    match allow {
+        Some(allow) => ApiError::MethodNotAllowed { allow },
+        None => ApiError::not_found(format!("no resource at {}", req.path())),
+    }
+    .error_response()
 }

@@ -1,20 +1,20 @@
 //! Where an import writes: the node's database in this process (when the node directory's lock
 //! is free), or the serving node through `POST /v1/admin/locations` (when `serve` holds it).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
 use evfed_spec::api::ItemResult;
 use evfed_spec::ocpi::Location;
-use evfed_spec::problem::{Problem, ProblemCode};
+use evfed_spec::problem::ProblemCode;
 use evfed_spec::time::DateTime;
 
 use crate::config::Config;
 use crate::domain::import::{self, BatchOptions};
 use crate::domain::records::Policy;
 use crate::home::Home;
+use crate::remote::{ServingNode, refusal};
 use crate::store::Store;
-use crate::tokens::Issuer;
 
 /// Takes batches of whole Locations and says what became of each.
 pub trait Sink {
@@ -31,28 +31,18 @@ pub struct Local<'a> {
     opts: BatchOptions,
 }
 
-/// Writes into a serving node over HTTP, with short-lived `admin` tokens from the node's own
-/// issuer key.
+/// Writes into a serving node over HTTP, through `POST /v1/admin/locations`.
 #[derive(Debug)]
 pub struct Remote {
-    http: reqwest::blocking::Client,
+    node: ServingNode,
+    /// `/v1/admin/locations`, with `?dry_run=true` for a dry run.
+    path: String,
     endpoint: String,
-    issuer: Issuer,
     max_body: usize,
 }
 
-/// `DIR/serve.json`, written by a serving node once it answers.
-#[derive(Debug, serde::Deserialize)]
-struct Announcement {
-    url: String,
-}
-
-/// How long to wait for a `serve` that holds the lock to announce itself.
-const ANNOUNCE_WAIT: Duration = Duration::from_secs(15);
 /// How long one batch may take on the serving node.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
-/// Lifetime of each admin token (one per request).
-const TOKEN_TTL: Duration = Duration::from_secs(120);
 
 impl<'a> Local<'a> {
     pub fn new(store: &'a Store, policy: &'a Policy, dry_run: bool) -> Self {
@@ -81,38 +71,15 @@ impl Remote {
     /// Finds the node serving from `home` (waiting briefly for one that is starting) and
     /// prepares a client for it.
     pub fn connect(home: &Home, config: &Config, dry_run: bool) -> anyhow::Result<Remote> {
-        let path = home.serve_file_path();
-        let deadline = Instant::now() + ANNOUNCE_WAIT;
-        let text = loop {
-            match std::fs::read_to_string(&path) {
-                Ok(text) => break text,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound && Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-                Err(e) => bail!(
-                    "another evfed-node process holds {} and no serving node announced itself in {} ({e}); \
-                     wait for that process to finish (or stop it) and import again",
-                    home.dir().display(),
-                    path.display()
-                ),
-            }
-        };
-        let announced: Announcement = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a serving node's announcement", path.display()))?;
-        let mut endpoint = format!("{}/v1/admin/locations", announced.url.trim_end_matches('/'));
+        let node = ServingNode::connect(home, config, REQUEST_TIMEOUT)?;
+        let mut path = "/v1/admin/locations".to_owned();
         if dry_run {
-            endpoint.push_str("?dry_run=true");
+            path.push_str("?dry_run=true");
         }
-        crate::pull::install_crypto_provider();
-        let http = reqwest::blocking::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .build()
-            .context("cannot make an HTTP client")?;
-        let issuer = Issuer::new(config.origin.as_str(), &home.issuer_key()?)?;
         Ok(Remote {
-            http,
-            endpoint,
-            issuer,
+            endpoint: format!("{}{path}", node.url()),
+            path,
+            node,
             max_body: config.max_body_bytes,
         })
     }
@@ -128,17 +95,9 @@ impl Remote {
         payload.push(b'[');
         payload.extend_from_slice(body);
         payload.push(b']');
-        let token = self.issuer.issue(
-            "evfed-node-import",
-            None,
-            &["admin".to_owned()],
-            TOKEN_TTL,
-            crate::commands::unix_now(),
-        )?;
         let res = self
-            .http
-            .post(&self.endpoint)
-            .bearer_auth(token)
+            .node
+            .request(reqwest::Method::POST, &self.path)?
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(payload)
             .send()
@@ -148,11 +107,10 @@ impl Remote {
             .bytes()
             .with_context(|| format!("reading the answer of {}", self.endpoint))?;
         if !status.is_success() {
-            let detail = serde_json::from_slice::<Problem>(&bytes)
-                .ok()
-                .map(|p| format!("{}: {}", p.code.as_str(), p.detail.unwrap_or(p.title)))
-                .unwrap_or_else(|| String::from_utf8_lossy(&bytes).chars().take(200).collect());
-            bail!("the serving node refused a batch ({status}): {detail}");
+            bail!(
+                "the serving node refused a batch ({status}): {}",
+                refusal(&bytes)
+            );
         }
         let results: Vec<ItemResult> = serde_json::from_slice(&bytes)
             .with_context(|| format!("the answer of {} is not a list of results", self.endpoint))?;

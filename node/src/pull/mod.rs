@@ -16,7 +16,7 @@ pub mod client;
 pub mod normalise;
 pub mod report;
 pub mod schedule;
-mod usage;
+pub(crate) mod usage;
 
 use std::collections::BTreeMap;
 use std::fmt;

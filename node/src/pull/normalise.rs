@@ -214,6 +214,28 @@ pub fn tariff(value: Value, ctx: &Context) -> Result<Normalised, String> {
     Ok(n)
 }
 
+/// One EVSE as a sender sent it on its own (an OCPI receiver `PUT` of an EVSE), repaired as
+/// inside a Location.
+pub fn evse_object(value: Value) -> Result<Normalised, String> {
+    let mut n = Normalised::start(value)?;
+    let mut ds = Vec::new();
+    let mut warnings = Vec::new();
+    evse(n.object()?, &mut ds, &mut warnings);
+    n.deviations.extend(ds);
+    n.warnings = warnings;
+    Ok(n)
+}
+
+/// One Connector as a sender sent it on its own (an OCPI receiver `PUT` of a Connector),
+/// repaired as inside a Location.
+pub fn connector_object(value: Value) -> Result<Normalised, String> {
+    let mut n = Normalised::start(value)?;
+    let mut ds = Vec::new();
+    connector(n.object()?, &mut ds);
+    n.deviations.extend(ds);
+    Ok(n)
+}
+
 /// The OCPI status for what a feed sent, and whether it had to be mapped.
 pub fn status(sent: &str) -> (&'static str, Option<Deviation>) {
     if let Some(s) = STATUSES.iter().find(|s| **s == sent) {

@@ -12,9 +12,10 @@ pub const MAX_RECORD_ERRORS: usize = 1000;
 /// Warnings kept in a report.
 pub const MAX_WARNINGS: usize = 1000;
 
-/// A way a sender departed from OCPI 2.2.1 that the pull repaired or worked around. Record
-/// kinds count records (a record with three explicit `null`s counts once); fetch kinds count
-/// events. `docs/ocpi-pull.md` describes each one.
+/// A way a sender departed from OCPI 2.2.1 that the pull (or the OCPI receiver) repaired or
+/// worked around. Record kinds count records (a record with three explicit `null`s counts
+/// once); fetch kinds count events. `docs/ocpi-pull.md` describes each one, and
+/// `node/docs/ocpi-receiver.md` the receiver's own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Deviation {
@@ -49,6 +50,9 @@ pub enum Deviation {
     /// A session or CDR carried personal data (tokens, auth ids, driver references); dropped
     /// before anything was stored.
     PersonalDataDropped,
+    /// A Tariff or CDR pushed without `last_updated` (OCPI's own Tariff `PUT` example has
+    /// none); the node's time of receipt was used. Only the OCPI receiver repairs this.
+    LastUpdatedDefaulted,
     /// An object that is not valid even after repair; skipped with a per-record error.
     InvalidRecord,
     /// More pages remained (`X-Total-Count`) but no `Link` said where; offsets used instead.
@@ -158,6 +162,7 @@ impl Deviation {
             Deviation::PartyFilled => "party-filled",
             Deviation::CoordinatesFormat => "coordinates-format",
             Deviation::PersonalDataDropped => "personal-data-dropped",
+            Deviation::LastUpdatedDefaulted => "last-updated-defaulted",
             Deviation::InvalidRecord => "invalid-record",
             Deviation::LinkMissing => "link-missing",
             Deviation::LinkMalformed => "link-malformed",

@@ -10,6 +10,7 @@
 //!
 //! Architecture Invariant: SQL appears only in this module.
 
+mod ocpi;
 mod pull;
 mod schema;
 
@@ -20,6 +21,7 @@ use std::sync::{Condvar, Mutex};
 use evfed_spec::merkle::{Frontier, Hash, TreeHashes, leaf_hash, node_hash};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
 
+pub use ocpi::{CredentialRow, Handshake, OcpiCdrRow, OcpiSessionRow};
 pub use pull::PullCursor;
 pub use schema::VERSION as SCHEMA_VERSION;
 

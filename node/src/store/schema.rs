@@ -96,6 +96,45 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (source, module)
     ) STRICT, WITHOUT ROWID;
     "#,
+    // 4: the OCPI receiver (store/ocpi.rs): registered credentials, tokens as SHA-256 hashes
+    // only; and what the receiver keeps of pushed sessions and CDRs, which is the allow-listed
+    // usage record (never a personal field) and the OCPI state needed to merge a PATCH.
+    r#"
+    CREATE TABLE ocpi_credential (
+        party              TEXT    NOT NULL PRIMARY KEY,  -- CC*PID the credential writes for
+        pending_hash       BLOB    UNIQUE,   -- SHA-256 of registration token A, until used
+        pending_expires_ms INTEGER,          -- when token A stops working
+        token_hash         BLOB    UNIQUE,   -- SHA-256 of token C, issued by the node
+        client_token_hash  BLOB,             -- SHA-256 of the client's token B
+        client_url         TEXT,             -- the client's OCPI versions URL
+        client_roles       TEXT,             -- the client's credentials roles (JSON)
+        created_ms         INTEGER NOT NULL,
+        registered_ms      INTEGER,          -- last completed handshake (POST or PUT)
+        updated_ms         INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE ocpi_session (
+        party      TEXT    NOT NULL,
+        id         TEXT    NOT NULL,
+        status     TEXT    NOT NULL,        -- OCPI SessionStatus as last pushed
+        currency   TEXT,
+        usage      BLOB    NOT NULL,        -- the usage record (JSON), logged or not
+        updated_ms INTEGER NOT NULL,
+        PRIMARY KEY (party, id)
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE ocpi_cdr (
+        party        TEXT    NOT NULL,
+        id           TEXT    NOT NULL,      -- the CDR's id
+        session_id   TEXT    NOT NULL,      -- the id of the usage record it gave
+        credit       INTEGER NOT NULL,
+        last_updated TEXT    NOT NULL,
+        usage        BLOB    NOT NULL,      -- the usage record (JSON) it gave
+        received_ms  INTEGER NOT NULL,
+        PRIMARY KEY (party, id)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX ocpi_cdr_session ON ocpi_cdr (party, session_id);
+    "#,
 ];
 
 /// The schema version this binary writes.

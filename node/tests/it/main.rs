@@ -6,6 +6,7 @@ mod lifecycle;
 mod openapi;
 mod pull;
 mod reads;
+mod receiver;
 mod standard_client;
 mod support;
 mod writes;

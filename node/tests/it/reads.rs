@@ -307,7 +307,25 @@ fn hidden_locations_and_the_ocpi_surface() {
     let versions: Value = run.get("/ocpi/versions").json().unwrap();
     assert_eq!(versions["data"][0]["version"], "2.2.1");
     let details: Value = run.get("/ocpi/2.2.1").json().unwrap();
-    assert_eq!(details["data"]["endpoints"].as_array().unwrap().len(), 2);
+    // The open sender modules, and the credentials and receiver modules for pushing operators.
+    let endpoints: Vec<(String, String)> = details["data"]["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["identifier"].as_str().unwrap().to_owned(),
+                e["role"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let sender: Vec<&str> = endpoints
+        .iter()
+        .filter(|(id, role)| role == "SENDER" && id != "credentials")
+        .map(|(id, _)| id.as_str())
+        .collect();
+    assert_eq!(sender, ["locations", "tariffs"]);
+    assert_eq!(endpoints.len(), 7, "{endpoints:?}");
     let bad: Value = run.get("/ocpi/2.2.1/tariffs?limit=zero").json().unwrap();
     assert_eq!(bad["status_code"], 2001);
 }

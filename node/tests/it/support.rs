@@ -239,3 +239,56 @@ pub fn testdata(rel: &str) -> PathBuf {
         .join("../spec/testdata")
         .join(rel)
 }
+
+/// The node's verifier keys, from its discovery document.
+pub fn vkeys(run: &Running) -> Vec<evfed_spec::note::VerifierKey> {
+    run.json("/.well-known/evfed")["vkeys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().parse().unwrap())
+        .collect()
+}
+
+/// Verifies one of the node's logs (`/v1/log` or `/v1/restricted/log`, whose entries need a
+/// `usage:read` token): waits for a checkpoint of at least `min_size` entries, checks its
+/// signature, and that every entry it covers hashes to its root. Returns the entries.
+pub fn verified_log(run: &Running, base: &str, token: Option<&str>, min_size: u64) -> Vec<String> {
+    use evfed_spec::merkle::MemoryTree;
+    use evfed_spec::trust::Unverified;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let cp = loop {
+        let note = run.get(&format!("{base}/checkpoint")).text().unwrap();
+        let cp = Unverified::new(note.into_bytes())
+            .verify_checkpoint(&vkeys(run))
+            .expect("the checkpoint verifies");
+        if cp.checkpoint().tree_size >= min_size {
+            break cp;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {base} checkpoint of size {min_size}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let size = cp.checkpoint().tree_size;
+    let mut entries: Vec<String> = Vec::new();
+    while (entries.len() as u64) < size {
+        let path = format!("{base}/entries?start={}&end={size}", entries.len());
+        let res = match token {
+            Some(t) => run.get_auth(&path, t),
+            None => run.get(&path),
+        };
+        assert_eq!(res.status(), 200, "GET {path}");
+        let before = entries.len();
+        entries.extend(res.text().unwrap().lines().map(str::to_owned));
+        assert!(entries.len() > before, "entries page was empty");
+    }
+    let tree = MemoryTree::from_entries(&entries);
+    assert_eq!(
+        tree.root(),
+        cp.checkpoint().root,
+        "entries hash to the root"
+    );
+    entries
+}

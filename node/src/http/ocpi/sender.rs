@@ -1,21 +1,19 @@
 //! The OCPI 2.2.1 Sender interface for Locations and Tariffs (spec §10.7): OCPI envelope, OCPI
 //! status codes and pagination, no credentials, published data only, and no `evfed` member.
+//! The version details also list the receiver modules and credentials (`receiver`,
+//! `credentials`), which are for operators that push.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, web};
-use evfed_spec::time::DateTime;
 use serde_json::{Value, json};
 
-use super::pages::{ListParams, next_query};
-use super::{ApiError, AppState, blocking};
+use super::envelope::{
+    INVALID_PARAMETERS, SERVER_ERROR, SUCCESS, UNKNOWN_LOCATION, base_url, envelope, without_evfed,
+};
 use crate::domain::records;
+use crate::http::pages::{ListParams, next_query};
+use crate::http::{ApiError, AppState, blocking};
 use crate::store::Hidden;
-
-/// OCPI status codes used here (OCPI §5).
-const SUCCESS: u32 = 1000;
-const INVALID_PARAMETERS: u32 = 2001;
-const UNKNOWN_LOCATION: u32 = 2003;
-const SERVER_ERROR: u32 = 3000;
 
 /// OCPI versions endpoint.
 #[utoipa::path(tag = "ocpi", responses((status = 200, description = "OCPI response with the version list", body = serde_json::Value)))]
@@ -30,11 +28,13 @@ pub async fn versions(req: HttpRequest) -> HttpResponse {
     )
 }
 
-/// OCPI 2.2.1 version details: Locations and Tariffs as SENDER.
+/// OCPI 2.2.1 version details: Locations and Tariffs as SENDER (open); credentials, and
+/// Locations, Tariffs, Sessions and CDRs as RECEIVER (for registered operators).
 #[utoipa::path(tag = "ocpi", responses((status = 200, description = "OCPI response with the endpoint list", body = serde_json::Value)))]
 #[get("/ocpi/2.2.1")]
 pub async fn version_details(req: HttpRequest) -> HttpResponse {
     let base = base_url(&req);
+    let module = |identifier: &str, role: &str, path: &str| json!({"identifier": identifier, "role": role, "url": format!("{base}/ocpi/2.2.1/{path}")});
     envelope(
         StatusCode::OK,
         SUCCESS,
@@ -42,8 +42,13 @@ pub async fn version_details(req: HttpRequest) -> HttpResponse {
         Some(json!({
             "version": "2.2.1",
             "endpoints": [
-                {"identifier": "locations", "role": "SENDER", "url": format!("{base}/ocpi/2.2.1/locations")},
-                {"identifier": "tariffs", "role": "SENDER", "url": format!("{base}/ocpi/2.2.1/tariffs")},
+                module("credentials", "SENDER", "credentials"),
+                module("locations", "SENDER", "locations"),
+                module("tariffs", "SENDER", "tariffs"),
+                module("locations", "RECEIVER", "receiver/locations"),
+                module("tariffs", "RECEIVER", "receiver/tariffs"),
+                module("sessions", "RECEIVER", "receiver/sessions"),
+                module("cdrs", "RECEIVER", "receiver/cdrs"),
             ]
         })),
     )
@@ -199,49 +204,14 @@ async fn one(
     }
 }
 
-/// The OCPI object without the `evfed` members (spec §10.7).
+/// The OCPI object without the `evfed` members and `publish_allowed_to` (spec §10.7).
 fn strip_evfed(body: &[u8]) -> Option<Value> {
     let mut v: Value = serde_json::from_slice(body).ok()?;
+    without_evfed(&mut v);
     if let Some(obj) = v.as_object_mut() {
-        obj.remove("evfed");
         obj.remove("publish_allowed_to");
-        if let Some(evses) = obj.get_mut("evses").and_then(Value::as_array_mut) {
-            for e in evses {
-                if let Some(e) = e.as_object_mut() {
-                    e.remove("evfed");
-                    if let Some(cs) = e.get_mut("connectors").and_then(Value::as_array_mut) {
-                        for c in cs.iter_mut().filter_map(Value::as_object_mut) {
-                            c.remove("evfed");
-                        }
-                    }
-                }
-            }
-        }
     }
     Some(v)
-}
-
-fn envelope(
-    status: StatusCode,
-    code: u32,
-    message: Option<String>,
-    data: Option<Value>,
-) -> HttpResponse {
-    let body = json!({
-        "data": data,
-        "status_code": code,
-        "status_message": message.unwrap_or_else(|| if code == SUCCESS { "Success".into() } else { "Error".into() }),
-        "timestamp": DateTime::now().to_string(),
-    });
-    let mut body = body;
-    if let Some(obj) = body.as_object_mut()
-        && obj.get("data").is_some_and(Value::is_null)
-    {
-        obj.remove("data");
-    }
-    HttpResponse::build(status)
-        .content_type("application/json")
-        .body(body.to_string())
 }
 
 fn server_error(e: ApiError) -> HttpResponse {
@@ -258,10 +228,4 @@ fn insert(headers: &mut actix_web::http::header::HeaderMap, name: &'static str, 
     if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&value) {
         headers.insert(actix_web::http::header::HeaderName::from_static(name), v);
     }
-}
-
-/// `scheme://host` of the request, for OCPI's absolute URLs.
-pub fn base_url(req: &HttpRequest) -> String {
-    let info = req.connection_info();
-    format!("{}://{}", info.scheme(), info.host())
 }
