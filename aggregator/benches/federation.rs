@@ -19,7 +19,7 @@
 //!    statistics queries run over HTTP: p50/p95/max latency.
 //!
 //! `cargo bench -p evfed-aggregator --bench federation`. Prints one `figure` line per result;
-//! asserts nothing about time.
+//! asserts nothing about time. `EVFED_BENCH_ONLY=sync` stops after the full sync.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashMap;
@@ -145,6 +145,10 @@ fn main() {
             london.len()
         ),
     );
+
+    if std::env::var("EVFED_BENCH_ONLY").is_ok_and(|v| v == "sync") {
+        return;
+    }
 
     // 3. The aggregator's own log.
     let own = commands::open(&agg_dir.join("node"), None).unwrap();
