@@ -5,4 +5,5 @@
 //!   `evfed-aggregator` processes on loopback and feeds them that London.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod demo;
 pub mod synth;
