@@ -37,7 +37,7 @@ struct Cli {
     /// ago (0: none).
     #[arg(long, default_value_t = 60.0)]
     pace: f64,
-    /// Borough nodes (1 to 33).
+    /// Borough nodes (0 to 33).
     #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u8).range(0..=33))]
     boroughs: u8,
     /// Operator nodes (0 to 6).

@@ -7,12 +7,12 @@
 //! The demo only uses the binaries' public surface: their command lines (`init`, `serve`,
 //! `token issue`, `members add|list|remove`) and HTTP APIs.
 
+mod cli;
 mod feed;
 mod http;
 mod plan;
 mod procs;
 
-use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,13 +20,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use serde::Deserialize;
 
 pub use plan::{Kind, NodePlan, plan};
-pub use procs::tail;
 
 use crate::synth::activity::{Activity, local_hour_minute};
 use crate::synth::{self, Scale, World};
+use cli::{Member, init_aggregator, init_node, issue_token, sync_members, write_tokens};
 use feed::{Feeder, Ready, ReadyNode};
 use http::Http;
 use procs::{Children, Handle, POLL};
@@ -39,7 +38,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(120);
 const SYNC_TIMEOUT: Duration = Duration::from_secs(900);
 /// The aggregator's pause between harvest rounds, shorter than its default so the demo's
 /// changes show within a second.
-const HARVEST_INTERVAL_MS: u64 = 500;
+pub(crate) const HARVEST_INTERVAL_MS: u64 = 500;
 
 /// What `london-demo` was asked to do.
 #[derive(Debug, Clone)]
@@ -106,18 +105,6 @@ struct Node {
     url: String,
     /// The verifier key `init` printed, for a node created by this run.
     vkey: Option<String>,
-}
-
-/// One member as `GET /v1/members` and `members list --json` give it.
-#[derive(Debug, Deserialize)]
-struct Member {
-    origin: String,
-    url: String,
-    state: String,
-    reason: Option<String>,
-    verified_size: u64,
-    #[serde(default)]
-    vkeys: Vec<String>,
 }
 
 /// Runs the demo until `stop` is raised (by SIGINT or SIGTERM).
@@ -198,7 +185,7 @@ pub fn run(opts: &Options, bins: &Binaries, stop: &AtomicBool) -> anyhow::Result
         .arg(opts.listen.to_string())
         .arg("--ready-file")
         .arg(&agg_ready);
-    let agg = children.spawn(AGGREGATOR, cmd, &logs.join("aggregator.log"))?;
+    let agg = children.spawn("evfed-aggregator", cmd, &logs.join("aggregator.log"))?;
     let agg_url = children
         .wait_ready(agg, &agg_ready, stop, READY_TIMEOUT)
         .with_context(|| {
@@ -266,143 +253,6 @@ pub fn run(opts: &Options, bins: &Binaries, stop: &AtomicBool) -> anyhow::Result
     Ok(())
 }
 
-const AGGREGATOR: &str = "evfed-aggregator";
-
-/// `evfed-node init` unless the directory holds a node; the verifier key of a new node.
-fn init_node(bins: &Binaries, dir: &Path, p: &NodePlan) -> anyhow::Result<Option<String>> {
-    if dir.join("config.toml").exists() {
-        return Ok(None);
-    }
-    let mut cmd = Command::new(&bins.node);
-    cmd.arg("init")
-        .arg("--dir")
-        .arg(dir)
-        .args(["--origin", &p.origin, "--kind", p.kind.as_str()]);
-    if let Some(b) = &p.borough {
-        cmd.args(["--borough", b.as_str()]);
-    }
-    for party in &p.parties {
-        cmd.arg("--party").arg(party.to_string());
-    }
-    let out = procs::run(cmd, &format!("evfed-node init for {}", p.origin))?;
-    let vkey = out
-        .lines()
-        .skip_while(|l| !l.starts_with("verifier key"))
-        .nth(1)
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .with_context(|| format!("evfed-node init printed no verifier key: {out}"))?;
-    Ok(Some(vkey.to_owned()))
-}
-
-/// `evfed-aggregator init` unless the directory holds one, with a shorter harvest interval.
-fn init_aggregator(bins: &Binaries, dir: &Path) -> anyhow::Result<()> {
-    let config = dir.join("aggregator.toml");
-    if config.exists() {
-        return Ok(());
-    }
-    let mut cmd = Command::new(&bins.aggregator);
-    cmd.arg("init")
-        .arg("--dir")
-        .arg(dir)
-        .args(["--origin", plan::AGGREGATOR_ORIGIN]);
-    procs::run(cmd, "evfed-aggregator init")?;
-    let mut text = std::fs::read_to_string(&config)?;
-    text.push_str(&format!(
-        "# Set by london-demo: harvest twice a second.\nharvest_interval_ms = {HARVEST_INTERVAL_MS}\n"
-    ));
-    std::fs::write(&config, text)?;
-    Ok(())
-}
-
-/// Makes the aggregator's members exactly the running nodes at their current URLs. A node
-/// whose URL changed (ports are new each run) is removed and added again with its pinned keys,
-/// and is then harvested from the start.
-fn sync_members(bins: &Binaries, dir: &Path, nodes: &[Node]) -> anyhow::Result<()> {
-    let mut cmd = Command::new(&bins.aggregator);
-    cmd.args(["members", "list", "--json", "--dir"]).arg(dir);
-    let listed: Vec<Member> =
-        serde_json::from_str(&procs::run(cmd, "evfed-aggregator members list")?)
-            .context("reading `evfed-aggregator members list --json`")?;
-    let by_origin: HashMap<&str, &Member> = listed.iter().map(|m| (m.origin.as_str(), m)).collect();
-    let wanted: BTreeSet<&str> = nodes.iter().map(|n| n.plan.origin.as_str()).collect();
-    let remove = |origin: &str| {
-        let mut cmd = Command::new(&bins.aggregator);
-        cmd.args(["members", "remove", "--origin", origin, "--dir"])
-            .arg(dir);
-        procs::run(cmd, "evfed-aggregator members remove")
-    };
-    for m in &listed {
-        if !wanted.contains(m.origin.as_str()) {
-            remove(&m.origin)?;
-        }
-    }
-    for n in nodes {
-        let known = by_origin.get(n.plan.origin.as_str());
-        let vkeys = match (known, &n.vkey) {
-            (Some(m), None) if m.url == n.url => continue,
-            (Some(m), None) => {
-                remove(&m.origin)?;
-                m.vkeys.clone()
-            }
-            (Some(m), Some(k)) => {
-                // A new node under an old name (its directory was removed): new key.
-                remove(&m.origin)?;
-                vec![k.clone()]
-            }
-            (None, Some(k)) => vec![k.clone()],
-            (None, None) => bail!(
-                "the aggregator in {} does not know {}, and this run did not create it, so its \
-                 verifier key is not at hand; remove the data directory and start again",
-                dir.display(),
-                n.plan.origin
-            ),
-        };
-        let mut cmd = Command::new(&bins.aggregator);
-        cmd.args(["members", "add", "--dir"])
-            .arg(dir)
-            .args(["--origin", &n.plan.origin, "--url", &n.url])
-            .args(["--kind", n.plan.kind.as_str()]);
-        for k in &vkeys {
-            cmd.args(["--vkey", k]);
-        }
-        for p in &n.plan.parties {
-            cmd.arg("--party").arg(p.to_string());
-        }
-        if let Some(b) = &n.plan.borough {
-            cmd.args(["--borough", b.as_str()]);
-        }
-        procs::run(
-            cmd,
-            &format!("evfed-aggregator members add {}", n.plan.origin),
-        )?;
-    }
-    Ok(())
-}
-
-/// A token from the node's built-in issuer (`evfed-node token issue`).
-fn issue_token(
-    bins: &Binaries,
-    dir: &Path,
-    party: Option<&str>,
-    scope: &str,
-) -> anyhow::Result<String> {
-    let mut cmd = Command::new(&bins.node);
-    cmd.args(["token", "issue", "--dir"])
-        .arg(dir)
-        .args(["--scope", scope, "--ttl", "30d"]);
-    if let Some(p) = party {
-        cmd.args(["--party", p]);
-    }
-    let out = procs::run(cmd, "evfed-node token issue")?;
-    out.lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .map(str::to_owned)
-        .context("evfed-node token issue printed no token")
-}
-
 /// Loads every node that holds no location yet, in parallel (the nodes do the work).
 fn load_all(
     http: &Http,
@@ -442,22 +292,6 @@ fn load_all(
                 .map_err(|_| anyhow::anyhow!("a loading thread panicked"))?
         })
     })
-}
-
-/// A `data:write` token for every party each node publishes for.
-fn write_tokens(
-    bins: &Binaries,
-    nodes: &[Node],
-) -> anyhow::Result<HashMap<(usize, String), String>> {
-    let mut tokens = HashMap::new();
-    for (i, n) in nodes.iter().enumerate() {
-        for p in &n.plan.parties {
-            let party = p.to_string();
-            let t = issue_token(bins, &n.dir, Some(&party), "data:write")?;
-            tokens.insert((i, party), t);
-        }
-    }
-    Ok(tokens)
 }
 
 /// The node's public log size, from `/metrics`.
@@ -604,10 +438,7 @@ fn feed_loop(
             }
             // A node that is stopping answers no more; anything else is reported and the
             // demo goes on.
-            Err(e) if stop.load(Ordering::Relaxed) => {
-                let _ = e;
-                break;
-            }
+            Err(_) if stop.load(Ordering::Relaxed) => break,
             Err(e) => println!("  sending changes failed: {e:#}"),
         }
         if reported.elapsed() >= Duration::from_secs(10) {
