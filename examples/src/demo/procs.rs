@@ -47,7 +47,10 @@ impl Children {
             .open(log)
             .with_context(|| format!("opening {}", log.display()))?;
         let err = out.try_clone()?;
+        // A failing child's log should end with its error, not a backtrace.
         let child = cmd
+            .env_remove("RUST_BACKTRACE")
+            .env_remove("RUST_LIB_BACKTRACE")
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
