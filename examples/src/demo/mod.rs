@@ -388,7 +388,8 @@ fn print_ready(http: &Http, started: Instant, agg_url: &str, nodes: &[Node], lon
     println!("  London view     {agg_url}/v1/london/locations");
     println!("  by borough      {agg_url}/v1/london/stats/boroughs");
     println!("  status          {agg_url}/v1/london/status");
-    println!("  members         {agg_url}/v1/members\n");
+    println!("  members         {agg_url}/v1/members");
+    println!("  API docs        {agg_url}/docs\n");
     println!(
         "  nodes (API docs at /docs, OpenAPI at /openapi.json, open OCPI feed at /ocpi/versions):"
     );
