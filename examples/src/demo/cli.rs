@@ -9,6 +9,10 @@ use anyhow::{Context as _, bail};
 use serde::Deserialize;
 
 use super::plan::NodePlan;
+
+/// Lifetime of the tokens the demo issues. The aggregator keeps each member's `usage:read`
+/// token, and a kept data directory may be run again months later.
+const TOKEN_TTL: &str = "365d";
 use super::{Binaries, HARVEST_INTERVAL_MS, Node, plan, procs};
 
 /// One member as `GET /v1/members` and `members list --json` give it.
@@ -117,11 +121,14 @@ pub(super) fn sync_members(bins: &Binaries, dir: &Path, nodes: &[Node]) -> anyho
                 n.plan.origin
             ),
         };
+        // The node's usage:read token lets the aggregator follow its restricted log (sessions).
+        let usage = issue_token(bins, &n.dir, None, "usage:read")?;
         let mut cmd = Command::new(&bins.aggregator);
         cmd.args(["members", "add", "--dir"])
             .arg(dir)
             .args(["--origin", &n.plan.origin, "--url", &n.url])
-            .args(["--kind", n.plan.kind.as_str()]);
+            .args(["--kind", n.plan.kind.as_str()])
+            .env("EVFED_USAGE_TOKEN", usage);
         for k in &vkeys {
             cmd.args(["--vkey", k]);
         }
@@ -149,7 +156,7 @@ pub(super) fn issue_token(
     let mut cmd = Command::new(&bins.node);
     cmd.args(["token", "issue", "--dir"])
         .arg(dir)
-        .args(["--scope", scope, "--ttl", "30d"]);
+        .args(["--scope", scope, "--ttl", TOKEN_TTL]);
     if let Some(p) = party {
         cmd.args(["--party", p]);
     }
@@ -160,6 +167,28 @@ pub(super) fn issue_token(
         .find(|l| !l.is_empty())
         .map(str::to_owned)
         .context("evfed-node token issue printed no token")
+}
+
+/// A `usage:read` token of the aggregator's own issuer, for its usage analytics.
+pub(super) fn reader_token(bins: &Binaries, dir: &Path) -> anyhow::Result<String> {
+    let mut cmd = Command::new(&bins.aggregator);
+    cmd.args([
+        "token",
+        "issue",
+        "--scope",
+        "usage:read",
+        "--ttl",
+        TOKEN_TTL,
+        "--dir",
+    ])
+    .arg(dir);
+    let out = procs::run(cmd, "evfed-aggregator token issue")?;
+    out.lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(str::to_owned)
+        .context("evfed-aggregator token issue printed no token")
 }
 
 /// A `data:write` token for every party each node publishes for.

@@ -25,7 +25,9 @@ pub use plan::{Kind, NodePlan, plan};
 
 use crate::synth::activity::{Activity, local_hour_minute};
 use crate::synth::{self, Scale, World};
-use cli::{Member, init_aggregator, init_node, issue_token, sync_members, write_tokens};
+use cli::{
+    Member, init_aggregator, init_node, issue_token, reader_token, sync_members, write_tokens,
+};
 use feed::{Feeder, Ready, ReadyNode};
 use http::Http;
 use procs::{Children, Handle, POLL};
@@ -226,6 +228,13 @@ pub fn run(opts: &Options, bins: &Binaries, stop: &AtomicBool) -> anyhow::Result
         write_ready(path, &agg_url, &nodes)?;
     }
     print_ready(&http, started, &agg_url, &nodes, london);
+    match reader_token(bins, &agg_dir) {
+        Ok(t) => println!(
+            "  usage analytics (sessions the aggregator read from the nodes' restricted logs):\n    \
+             curl -H 'Authorization: Bearer {t}' '{agg_url}/v1/london/usage?by=hour&area=borough'\n"
+        ),
+        Err(e) => println!("  (no usage:read token for the aggregator's usage analytics: {e:#})\n"),
+    }
 
     match activity.as_mut() {
         Some(a) => {
