@@ -1,0 +1,6 @@
+//! Tests of the examples: the synthetic London generator, and `london-demo` run as a real
+//! process with real nodes and aggregator on 127.0.0.1.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod demo;
+mod synth;
