@@ -222,16 +222,17 @@ impl LogEntry {
         if !jcs::is_canonical(bytes) {
             return Err(EntryError::NotCanonical);
         }
-        let env: Envelope<serde_json::Value> =
+        // The data stays raw until its type is known, then is read once into that type.
+        let env: Envelope<&serde_json::value::RawValue> =
             serde_json::from_slice(bytes).map_err(EntryError::Json)?;
         if env.v != VERSION {
             return Err(EntryError::Version(env.v));
         }
         fn data<T: serde::de::DeserializeOwned>(
             kind: &'static str,
-            v: serde_json::Value,
+            raw: &serde_json::value::RawValue,
         ) -> Result<T, EntryError> {
-            serde_json::from_value(v).map_err(|source| EntryError::Data { kind, source })
+            serde_json::from_str(raw.get()).map_err(|source| EntryError::Data { kind, source })
         }
         let d = match env.entry_type.as_str() {
             "location" => {

@@ -48,10 +48,13 @@ pub fn to_canonical_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Jcs
     Ok(out)
 }
 
-/// Whether `bytes` are already exactly in canonical form.
+/// Whether `bytes` are already exactly in canonical form (`canonicalize` would return them
+/// unchanged), decided in one pass without building a value.
 pub fn is_canonical(bytes: &[u8]) -> bool {
-    canonicalize(bytes).is_ok_and(|c| c == bytes)
+    check::is_canonical(bytes)
 }
+
+mod check;
 
 fn check_numbers(v: &serde_json::Value) -> Result<(), JcsError> {
     match v {

@@ -57,9 +57,18 @@ impl Server {
             .env("RUST_LOG", "warn")
             .spawn()
             .unwrap();
+        let mut child = child;
         let started = Instant::now();
         while !ready.exists() {
-            assert!(started.elapsed() < Duration::from_secs(30), "no ready file");
+            if started.elapsed() > Duration::from_secs(30) || child.try_wait().unwrap().is_some() {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "{} serve --dir {}: no ready file",
+                    bin.display(),
+                    dir.display()
+                );
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
         let v: Value = serde_json::from_slice(&std::fs::read(&ready).unwrap()).unwrap();
