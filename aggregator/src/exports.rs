@@ -161,5 +161,5 @@ pub fn geojson(rows: &[Row<'_>]) -> Value {
 /// The rows as OCPI 2.2.1 Location objects (with the `evfed` extension member, which OCPI
 /// readers ignore).
 pub fn ocpi(rows: &[Row<'_>]) -> Value {
-    Value::Array(rows.iter().map(|r| (*r.copy.json).clone()).collect())
+    Value::Array(rows.iter().map(|r| r.copy.to_json()).collect())
 }

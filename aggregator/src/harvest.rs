@@ -3,16 +3,18 @@
 //! before it is applied (STANDARD.md §2.3). Every failure becomes the member's state, with
 //! evidence; nothing unverified is stored.
 
+use std::collections::hash_map::Entry;
 use std::io::Read as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use evfed_spec::checkpoint::{BatchError, EntryBatch, RESTRICTED_SUFFIX};
 use evfed_spec::entry::{EntryData, LogEntry, MAX_ENTRY_BYTES, Parsed};
+use evfed_spec::ids::{LocationId, Party};
 use evfed_spec::merkle::{self, Frontier, Hash};
 use evfed_spec::note::VerifierKey;
 use evfed_spec::ocpi::Location;
 use evfed_spec::trust::{Unverified, Verified};
-use serde_json::Value;
 
 use crate::london::London;
 use crate::store::{
@@ -574,8 +576,8 @@ fn changes_of(
     let mut changes: Vec<CopyChange> = Vec::new();
     let mut rejected = Vec::new();
     let mut rotated = false;
-    // Locations touched in this batch, as JSON, so status changes apply to the newest copy.
-    let mut touched: std::collections::HashMap<(String, String), Option<Value>> =
+    // Locations touched in this batch, so status changes apply to the newest copy. `None`: removed.
+    let mut touched: std::collections::HashMap<(Party, LocationId), Option<Box<Location>>> =
         std::collections::HashMap::new();
     for (i, bytes) in batch.entries.iter().enumerate() {
         let index = batch.start + i as u64;
@@ -597,50 +599,40 @@ fn changes_of(
         }
         match entry.data {
             EntryData::Location(loc) => {
-                let key = (loc.party().to_string(), loc.id.as_str().to_owned());
-                let value = serde_json::to_value(&*loc).map_err(|e| corrupt(&e))?;
-                touched.insert(key, Some(value));
+                touched.insert((loc.party(), loc.id.clone()), Some(loc));
             }
             EntryData::LocationRemoved(r) => {
-                touched.insert((r.party().to_string(), r.id.as_str().to_owned()), None);
+                touched.insert((r.party(), r.id), None);
             }
             EntryData::EvseStatus(s) => {
-                let key = (s.party().to_string(), s.location_id.as_str().to_owned());
-                if !touched.contains_key(&key) {
-                    let stored = store
-                        .location_copy(&member.origin, &key.0, &key.1)?
-                        .map(|b| serde_json::from_slice::<Value>(&b))
-                        .transpose()
-                        .map_err(|e| corrupt(&e))?;
-                    touched.insert(key.clone(), stored);
-                }
-                let Some(Some(loc)) = touched.get_mut(&key) else {
+                let key = (s.party(), s.location_id.clone());
+                let loc = match touched.entry(key) {
+                    Entry::Occupied(o) => o.into_mut(),
+                    Entry::Vacant(v) => {
+                        // The copy was stored from a verified entry, so it parses.
+                        let (party, id) = v.key();
+                        let stored = store
+                            .location_copy(&member.origin, &party.to_string(), id.as_str())?
+                            .map(|b| serde_json::from_slice::<Box<Location>>(&b))
+                            .transpose()
+                            .map_err(|e| corrupt(&e))?;
+                        v.insert(stored)
+                    }
+                };
+                let Some(loc) = loc else {
                     rejected.push(format!(
                         "entry {index}: status for a location not in the log"
                     ));
                     continue;
                 };
-                let status = serde_json::to_value(s.status).map_err(|e| corrupt(&e))?;
-                let at = s.event_time.to_string();
-                let Some(evse) = loc["evses"]
-                    .as_array_mut()
-                    .and_then(|es| es.iter_mut().find(|e| e["uid"] == s.evse_uid.as_str()))
-                else {
+                let Some(evse) = loc.evses.iter_mut().find(|e| e.uid == s.evse_uid) else {
                     rejected.push(format!("entry {index}: status for an EVSE not in the log"));
                     continue;
                 };
-                evse["status"] = status;
-                // §6.4: raise last_updated to event_time when later (RFC 3339 UTC strings of
-                // one format compare in time order).
-                if evse["last_updated"]
-                    .as_str()
-                    .is_none_or(|t| t < at.as_str())
-                {
-                    evse["last_updated"] = Value::String(at.clone());
-                }
-                if loc["last_updated"].as_str().is_none_or(|t| t < at.as_str()) {
-                    loc["last_updated"] = Value::String(at);
-                }
+                // §6.4: the status, and last_updated raised to event_time when later.
+                evse.status = s.status;
+                evse.last_updated = evse.last_updated.max(s.event_time);
+                loc.last_updated = loc.last_updated.max(s.event_time);
             }
             EntryData::Tariff(t) => changes.push(CopyChange::PutTariff {
                 party: t.party().to_string(),
@@ -672,17 +664,15 @@ fn changes_of(
             }
         }
     }
-    for ((party, id), value) in touched {
-        changes.push(match value {
-            Some(v) => {
-                // Only a copy that is still a valid Location is kept.
-                let body = serde_json::to_vec(&v).map_err(|e| corrupt(&e))?;
-                if serde_json::from_slice::<Location>(&body).is_err() {
-                    rejected.push(format!("location {party}/{id} no longer parses"));
-                    continue;
-                }
-                CopyChange::PutLocation { party, id, body }
-            }
+    for ((party, id), loc) in touched {
+        let (party, id) = (party.to_string(), id.as_str().to_owned());
+        changes.push(match loc {
+            Some(loc) => CopyChange::PutLocation {
+                party,
+                id,
+                body: serde_json::to_vec(&loc).map_err(|e| corrupt(&e))?,
+                location: Arc::from(loc),
+            },
             None => CopyChange::RemoveLocation { party, id },
         });
     }

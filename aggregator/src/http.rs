@@ -486,7 +486,7 @@ fn max_power_kw(loc: &Location) -> f64 {
 
 /// The served copy as JSON, with where it comes from and whether that member is current.
 fn london_json(copy: &Copy, all: &[Copy], stale: &[String]) -> Value {
-    let mut v = (*copy.json).clone();
+    let mut v = copy.to_json();
     v["evfed_london"] = json!({
         "sources": all.iter().map(|c| c.origin.as_str()).collect::<Vec<_>>(),
         "stale": stale.contains(&copy.origin),

@@ -20,8 +20,13 @@ pub struct Copy {
     pub origin: String,
     pub kind: Kind,
     pub location: Arc<Location>,
-    /// The copy as served (OCPI JSON with its `evfed` member).
-    pub json: Arc<Value>,
+}
+
+impl Copy {
+    /// The copy as served: OCPI JSON with its `evfed` member.
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(&*self.location).unwrap_or(Value::Null)
+    }
 }
 
 /// `(party, id)`, party written `CC*PID`.
@@ -58,6 +63,7 @@ impl London {
                 .push(CopyChange::PutLocation {
                     party: loc.party().to_string(),
                     id: loc.id.as_str().to_owned(),
+                    location: Arc::new(loc),
                     body,
                 });
         }
@@ -77,24 +83,19 @@ impl London {
         let mut dirty = self.dirty.lock().unwrap_or_else(|p| p.into_inner());
         for c in changes {
             match c {
-                CopyChange::PutLocation { party, id, body } => {
-                    let parsed = serde_json::from_slice::<Location>(body)
-                        .and_then(|l| Ok((l, serde_json::from_slice::<Value>(body)?)));
-                    let (location, json) = match parsed {
-                        Ok(p) => p,
-                        Err(e) => {
-                            tracing::error!(%origin, %party, %id, error = %e, "stored copy does not parse");
-                            continue;
-                        }
-                    };
+                CopyChange::PutLocation {
+                    party,
+                    id,
+                    location,
+                    ..
+                } => {
                     dirty.insert((party.clone(), id.clone()));
                     let list = copies.entry((party.clone(), id.clone())).or_default();
                     list.retain(|c| c.origin != origin);
                     list.push(Copy {
                         origin: origin.to_owned(),
                         kind,
-                        location: Arc::new(location),
-                        json: Arc::new(json),
+                        location: Arc::clone(location),
                     });
                     list.sort_by_key(|c| std::cmp::Reverse(rank(c)));
                 }
@@ -206,11 +207,12 @@ pub fn sources(copies: &[Copy]) -> (Vec<Source>, Vec<String>) {
         .collect();
     let mut differ = Vec::new();
     if let Some((served, others)) = copies.split_first()
-        && let Some(fields) = served.json.as_object()
+        && let Value::Object(fields) = served.to_json()
     {
         for other in others {
-            for (k, v) in fields {
-                if k != "last_updated" && k != "evfed" && other.json.get(k) != Some(v) {
+            let other_json = other.to_json();
+            for (k, v) in &fields {
+                if k != "last_updated" && k != "evfed" && other_json.get(k) != Some(v) {
                     differ.push(format!("{k} ({} differs)", other.origin));
                 }
             }

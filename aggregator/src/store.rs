@@ -5,12 +5,13 @@
 //! `Verified` batch: nothing unverified reaches this store.
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use evfed_spec::checkpoint::EntryBatch;
 use evfed_spec::ext::GssCode;
 use evfed_spec::ids::Party;
 use evfed_spec::merkle::{Frontier, Hash};
+use evfed_spec::ocpi::Location;
 use evfed_spec::trust::Verified;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
@@ -325,6 +326,8 @@ pub enum CopyChange {
     PutLocation {
         party: String,
         id: String,
+        /// The copy, and its stored bytes (`serde_json::to_vec` of it).
+        location: Arc<Location>,
         body: Vec<u8>,
     },
     RemoveLocation {
@@ -690,7 +693,9 @@ impl Store {
         let tx = conn.transaction()?;
         for c in step.changes {
             match c {
-                CopyChange::PutLocation { party, id, body } => {
+                CopyChange::PutLocation {
+                    party, id, body, ..
+                } => {
                     tx.prepare_cached(
                         "INSERT OR REPLACE INTO location_copy (origin, party, id, body)
                          VALUES (?1, ?2, ?3, ?4)",

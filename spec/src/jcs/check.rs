@@ -92,7 +92,7 @@ impl<'a> Checker<'a> {
             };
             // Strictly increasing in UTF-16 code units: sorted and without duplicates.
             if let Some(p) = &previous
-                && p.encode_utf16().cmp(key.encode_utf16()) != Ordering::Less
+                && utf16_cmp(p, &key) != Ordering::Less
             {
                 return false;
             }
@@ -122,7 +122,17 @@ impl<'a> Checker<'a> {
         self.i += 1;
         let start = self.i;
         let mut escaped = false;
+        let mut ascii = true;
         loop {
+            // Eight plain ASCII bytes at a time, the common case.
+            while let Some(chunk) = self.b.get(self.i..self.i + 8) {
+                let mut word = [0; 8];
+                word.copy_from_slice(chunk);
+                if needs_a_look(u64::from_le_bytes(word)) {
+                    break;
+                }
+                self.i += 8;
+            }
             match *self.b.get(self.i)? {
                 b'"' => break,
                 b'\\' => {
@@ -144,10 +154,15 @@ impl<'a> Checker<'a> {
                     }
                 }
                 0x00..=0x1f => return None,
-                _ => self.i += 1,
+                c => {
+                    ascii &= c < 0x80;
+                    self.i += 1;
+                }
             }
         }
-        std::str::from_utf8(&self.b[start..self.i]).ok()?;
+        if !ascii {
+            std::str::from_utf8(&self.b[start..self.i]).ok()?;
+        }
         self.i += 1;
         Some(escaped)
     }
@@ -164,6 +179,14 @@ impl<'a> Checker<'a> {
                 self.digits();
             }
             _ => return false,
+        }
+        // A short integer is its own shortest form (up to 15 digits a double is exact).
+        if !matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
+            let token = &self.b[start..self.i];
+            let digits = token.len() - usize::from(token[0] == b'-');
+            if digits <= 15 {
+                return token != b"-0";
+            }
         }
         if self.peek() == Some(b'.') {
             self.i += 1;
@@ -194,6 +217,29 @@ impl<'a> Checker<'a> {
             return token == b"0";
         }
         ryu_js::Buffer::new().format(f).as_bytes() == token
+    }
+}
+
+/// Whether any of the eight bytes of `x` is a quote, a backslash, a control character or not
+/// ASCII: the bytes a string scan must look at one by one.
+fn needs_a_look(x: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
+    let below_space = x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0;
+    below_space
+        || has_zero(x ^ (ONES * u64::from(b'"')))
+        || has_zero(x ^ (ONES * u64::from(b'\\')))
+        || x & HIGH != 0
+}
+
+/// Order by UTF-16 code units. UTF-8 byte order is code point order, which differs from UTF-16
+/// order only where a code point at or above U+E000 (lead byte 0xEE and up) is compared.
+fn utf16_cmp(a: &str, b: &str) -> Ordering {
+    if a.bytes().chain(b.bytes()).all(|c| c < 0xee) {
+        a.as_bytes().cmp(b.as_bytes())
+    } else {
+        a.encode_utf16().cmp(b.encode_utf16())
     }
 }
 
@@ -253,13 +299,15 @@ mod tests {
             any::<f64>()
                 .prop_filter("finite", |f| f.is_finite())
                 .prop_map(serde_json::Value::from),
-            "[\\PC\\u{0}-\\u{1f}\"\\\\\u{1f600}\u{fb33}]{0,8}".prop_map(serde_json::Value::from),
+            "[\\PC\\u{0}-\\u{1f}\"\\\\\u{1f600}\u{fb33}]{0,24}".prop_map(serde_json::Value::from),
+            // Mostly ASCII, long enough for the eight-bytes-at-a-time scan.
+            "[a-z0-9 :\\-\"\\\\\u{1}\u{e9}]{0,40}".prop_map(serde_json::Value::from),
         ];
         leaf.prop_recursive(4, 32, 6, |inner| {
             prop_oneof![
                 prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::Array),
                 prop::collection::btree_map(
-                    "[a-c\u{e9}\u{1f600}\u{fb33}\\u{1}\"]{0,3}",
+                    "[a-c\u{e9}\u{1f600}\u{fb33}\\u{1}\"]{0,12}",
                     inner,
                     0..6
                 )
