@@ -240,7 +240,8 @@ fn main() {
         out
     };
     let now_ms = DateTime::now().unix_millis();
-    let year_ago = now_ms - 365 * 24 * HOUR_MS;
+    // A day more than a year, so that the last day's sessions have all ended by now.
+    let year_ago = now_ms - 366 * 24 * HOUR_MS;
     // The harvest path, on a sample: sessions posted to the first node's restricted log, then
     // one usage harvest (verified like the public log, stored, rolled up).
     let first = &fleet[0];

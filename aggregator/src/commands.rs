@@ -16,7 +16,7 @@ use crate::harvest::{Harvester, Limits};
 use crate::http::{AppState, routes};
 use crate::london::London;
 use crate::members::{MemberSpec, ReadmitSpec};
-use crate::store::{Kind, Store};
+use crate::store::Store;
 
 /// `DIR/aggregator.toml`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -237,12 +237,7 @@ pub fn serve(
         );
     }
     let store = Arc::new(store);
-    let kinds: HashMap<String, Kind> = store
-        .members()?
-        .into_iter()
-        .map(|m| (m.origin, m.kind))
-        .collect();
-    let london = Arc::new(London::load(&store, &kinds)?);
+    let london = Arc::new(London::load(&store, &store.members()?)?);
     crate::publish::reconcile(&london, &node_state.store)?;
     let harvester = Arc::new(Harvester::new(Limits {
         connect: Duration::from_millis(config.harvest_connect_timeout_ms),

@@ -166,7 +166,7 @@ impl Harvester {
                         vkeys: rotated.then_some(vkeys.as_slice()),
                     },
                 )?;
-                london.apply(&member.origin, member.kind, &changes);
+                london.apply(member, &changes);
                 *applied += batch.entries.len() as u64;
                 Ok(())
             },

@@ -122,6 +122,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(locations)
     .service(location)
     .service(location_sources)
+    .service(placement)
     .service(status)
     .service(borough_stats)
     .service(export)
@@ -622,6 +623,58 @@ pub async fn location_sources(
     }
     let (sources, disagreements) = london::sources(&copies);
     Ok(HttpResponse::Ok().json(json!({"sources": sources, "disagreements": disagreements})))
+}
+
+/// One finding of the borough check.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PlacementFinding {
+    /// `CC*PID`.
+    party: String,
+    id: String,
+    /// The member whose copy it is.
+    origin: String,
+    /// The borough the copy claims, if any.
+    borough: Option<String>,
+    findings: Vec<String>,
+}
+
+/// Copies whose coordinates lie more than 200 m outside the borough they claim, or outside
+/// their borough member's borough (the embedded boundaries are simplified; the tolerance
+/// allows for that). Such copies are still served; this is the list to correct.
+#[utoipa::path(tag = "london",
+    params(("borough" = Option<String>, Query, description = "only copies claiming this ONS GSS code")),
+    responses((status = 200, body = Vec<PlacementFinding>),
+              (status = 400, body = Problem, content_type = "application/problem+json")))]
+#[get("/v1/london/placement")]
+pub async fn placement(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let mut borough = None;
+    for (k, v) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
+        match &*k {
+            "borough" => borough = Some(v.into_owned()),
+            _ => return Err(ApiError::Query(format!("unknown parameter {k:?}"))),
+        }
+    }
+    let borough = borough.as_ref();
+    let mut out: Vec<PlacementFinding> = Vec::new();
+    state.london.each(|key, _, all| {
+        for c in all.iter().filter(|c| !c.placement.is_empty()) {
+            let claimed = c.location.evfed.borough.as_ref().map(|g| g.to_string());
+            if borough.is_none() || borough == claimed.as_ref() {
+                out.push(PlacementFinding {
+                    party: key.0.clone(),
+                    id: key.1.clone(),
+                    origin: c.origin.clone(),
+                    borough: claimed,
+                    findings: c.placement.to_vec(),
+                });
+            }
+        }
+        Some(())
+    });
+    Ok(HttpResponse::Ok().json(out))
 }
 
 /// EVSEs by status, London-wide.

@@ -8,11 +8,13 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 
+use evfed_node::domain::boroughs::Boroughs;
+use evfed_spec::ext::GssCode;
 use evfed_spec::ocpi::Location;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::store::{CopyChange, Kind, Store, StoreError};
+use crate::store::{CopyChange, Kind, Member, Store, StoreError};
 
 /// One member's copy of a location.
 #[derive(Debug, Clone)]
@@ -20,6 +22,8 @@ pub struct Copy {
     pub origin: String,
     pub kind: Kind,
     pub location: Arc<Location>,
+    /// What the borough check found wrong with where the copy says it is (empty: nothing).
+    pub placement: Arc<[String]>,
 }
 
 impl Copy {
@@ -47,11 +51,14 @@ pub struct Source {
     pub last_updated: String,
     /// Whether this copy is the one served.
     pub served: bool,
+    /// The borough check's findings for this copy.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub placement: Vec<String>,
 }
 
 impl London {
-    /// Loads every stored copy.
-    pub fn load(store: &Store, kinds: &HashMap<String, Kind>) -> Result<Self, StoreError> {
+    /// Loads every stored copy of the members.
+    pub fn load(store: &Store, members: &[Member]) -> Result<Self, StoreError> {
         let london = London::default();
         let mut by_origin: HashMap<String, Vec<CopyChange>> = HashMap::new();
         for (origin, body) in store.location_copies()? {
@@ -68,15 +75,16 @@ impl London {
                 });
         }
         for (origin, changes) in by_origin {
-            if let Some(kind) = kinds.get(&origin) {
-                london.apply(&origin, *kind, &changes);
+            if let Some(member) = members.iter().find(|m| m.origin == origin) {
+                london.apply(member, &changes);
             }
         }
         Ok(london)
     }
 
     /// Applies changes a member's verified entries made to its copies.
-    pub fn apply(&self, origin: &str, kind: Kind, changes: &[CopyChange]) {
+    pub fn apply(&self, member: &Member, changes: &[CopyChange]) {
+        let (origin, kind) = (member.origin.as_str(), member.kind);
         let Ok(mut copies) = self.copies.write() else {
             return;
         };
@@ -96,6 +104,7 @@ impl London {
                         origin: origin.to_owned(),
                         kind,
                         location: Arc::clone(location),
+                        placement: placement(location, member.borough.as_ref()).into(),
                     });
                     list.sort_by_key(|c| std::cmp::Reverse(rank(c)));
                 }
@@ -188,6 +197,50 @@ impl London {
     }
 }
 
+/// How far outside a borough's embedded boundary a location may lie and still be taken to be in
+/// it. The boundaries are simplified (`node/data/README.md`), so near a border the point-in-polygon
+/// answer can be wrong by up to about 100 m; twice that is allowed.
+pub const BOROUGH_TOLERANCE_M: f64 = 200.0;
+
+/// The borough check (STANDARD.md §4.4): a location's claimed borough, and for a borough
+/// member the member's own borough, must contain its coordinates, within
+/// [`BOROUGH_TOLERANCE_M`]. Findings are reported with the copy; the copy is still served (its
+/// publisher knows its street better than a simplified boundary does).
+pub fn placement(loc: &Location, member_borough: Option<&GssCode>) -> Vec<String> {
+    let boroughs = Boroughs::embedded();
+    let (lat, lon) = (loc.coordinates.lat(), loc.coordinates.lon());
+    let located = || {
+        boroughs
+            .locate(lat, lon)
+            .map_or("outside every London borough".to_owned(), |b| {
+                format!("in {} ({})", b.name, b.gss_code)
+            })
+    };
+    let mut findings = Vec::new();
+    let mut check = |gss: &GssCode, whose: &str| match boroughs.get(gss) {
+        None => findings.push(format!("{whose} {gss} is not a London borough")),
+        Some(b) => {
+            let d = b.distance_outside_m(lat, lon);
+            if d > BOROUGH_TOLERANCE_M {
+                findings.push(format!(
+                    "{whose} is {} ({gss}) but the coordinates lie {d:.0} m outside it, {}",
+                    b.name,
+                    located()
+                ));
+            }
+        }
+    };
+    if let Some(claimed) = &loc.evfed.borough {
+        check(claimed, "the location's borough");
+    }
+    if let Some(own) = member_borough
+        && loc.evfed.borough.as_ref() != Some(own)
+    {
+        check(own, "the publishing borough");
+    }
+    findings
+}
+
 /// Higher ranks are served: operators over boroughs, then the newest copy.
 fn rank(c: &Copy) -> (bool, evfed_spec::time::DateTime) {
     (c.kind == Kind::Cpo, c.location.last_updated)
@@ -203,6 +256,7 @@ pub fn sources(copies: &[Copy]) -> (Vec<Source>, Vec<String>) {
             kind: c.kind,
             last_updated: c.location.last_updated.to_string(),
             served: i == 0,
+            placement: c.placement.to_vec(),
         })
         .collect();
     let mut differ = Vec::new();

@@ -25,6 +25,7 @@ use utoipa::OpenApi;
         crate::http::locations,
         crate::http::location,
         crate::http::location_sources,
+        crate::http::placement,
         crate::http::status,
         crate::http::borough_stats,
         crate::http::export,

@@ -412,6 +412,63 @@ fn harvests_verified_data_and_refuses_tampering() {
     );
     tam_server.stop();
 
+    // The borough check: a location claiming Westminster at a point in Camden, well over
+    // 200 m from Westminster's boundary, is served but listed with the finding.
+    let mut misplaced = json!({
+        "country_code": "GB", "party_id": "RHX", "id": "L9", "publish": true,
+        "address": "9 Test Street", "city": "London", "country": "GBR",
+        "coordinates": {"latitude": "51.55000", "longitude": "-0.14000"},
+        "time_zone": "Europe/London", "last_updated": "2026-10-22T10:00:00Z",
+        "evfed": {"borough": "E09000033"},
+        "evses": []
+    });
+    let res = reqwest::blocking::Client::new()
+        .put(format!("{}/v1/locations/GB/RHX/L9", server.url))
+        .bearer_auth(&token)
+        .json(&misplaced)
+        .send()
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.text().unwrap());
+    let size = log_size(&server);
+    wait_member(&agg, &node.origin, |m| {
+        m["verified_size"].as_u64() == Some(size)
+    });
+    let found = agg.json("/v1/london/placement");
+    assert_eq!(found.as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found[0]["id"], "L9");
+    assert_eq!(found[0]["borough"], "E09000033");
+    let finding = found[0]["findings"][0].as_str().unwrap();
+    assert!(
+        finding.contains("Westminster") && finding.contains("in Camden (E09000007)"),
+        "{finding}"
+    );
+    assert_eq!(
+        agg.json("/v1/london/placement?borough=E09000007"),
+        json!([])
+    );
+    let sources = agg.json("/v1/london/locations/GB/RHX/L9/sources");
+    assert_eq!(sources["sources"][0]["placement"][0], finding);
+    assert!(
+        agg.json("/v1/london/locations/GB/RHX/L1/sources")["sources"][0]
+            .get("placement")
+            .is_none()
+    );
+    // Corrected, the finding goes.
+    misplaced["evfed"]["borough"] = json!("E09000007");
+    misplaced["last_updated"] = json!("2026-10-23T10:00:00Z");
+    let res = reqwest::blocking::Client::new()
+        .put(format!("{}/v1/locations/GB/RHX/L9", server.url))
+        .bearer_auth(&token)
+        .json(&misplaced)
+        .send()
+        .unwrap();
+    assert!(res.status().is_success());
+    let size = log_size(&server);
+    wait_member(&agg, &node.origin, |m| {
+        m["verified_size"].as_u64() == Some(size)
+    });
+    assert_eq!(agg.json("/v1/london/placement"), json!([]));
+
     // A member that stops answering is unreachable; its last verified data is still served,
     // marked stale.
     server.stop();

@@ -177,6 +177,45 @@ impl std::fmt::Debug for Boroughs {
 }
 
 impl Borough {
+    /// How far the point lies outside the borough, in metres: 0 inside it, otherwise the
+    /// distance to the nearest point of its boundary (on a local flat projection, which at
+    /// London's size is within a metre of the geodesic distance). The boundaries are
+    /// simplified, so a point within a couple of hundred metres of a border may truly lie on
+    /// either side; callers judging a claimed borough allow for that.
+    pub fn distance_outside_m(&self, lat: f64, lon: f64) -> f64 {
+        let p = Point { x: lon, y: lat };
+        if !(lat.is_finite() && lon.is_finite()) {
+            return f64::INFINITY;
+        }
+        if self.contains(p) {
+            return 0.0;
+        }
+        // Metres per degree at the point's latitude (WGS84 mean radius).
+        let m_per_deg_y = 6_371_008.8 * std::f64::consts::PI / 180.0;
+        let m_per_deg_x = m_per_deg_y * lat.to_radians().cos();
+        let to_m = |q: Point| ((q.x - p.x) * m_per_deg_x, (q.y - p.y) * m_per_deg_y);
+        self.polygons
+            .iter()
+            .flat_map(|polygon| &polygon.rings)
+            .flat_map(|ring| ring.windows(2))
+            .map(|edge| segment_distance(to_m(edge[0]), to_m(edge[1])))
+            .fold(f64::INFINITY, f64::min)
+    }
+
+    /// The borough's bounding box: south-west and north-east corners.
+    pub fn bbox(&self) -> (LatLon, LatLon) {
+        (
+            LatLon {
+                lat: self.bbox.min.y,
+                lon: self.bbox.min.x,
+            },
+            LatLon {
+                lat: self.bbox.max.y,
+                lon: self.bbox.max.x,
+            },
+        )
+    }
+
     /// Is the point inside (even–odd rule, holes excluded)?
     fn contains(&self, p: Point) -> bool {
         self.bbox.contains(p) && self.polygons.iter().any(|polygon| polygon.contains(p))
@@ -263,6 +302,18 @@ impl Polygon {
     }
 }
 
+/// Distance from the origin to the segment `a`–`b`, in the segment's plane units.
+fn segment_distance(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+    let length2 = dx * dx + dy * dy;
+    let t = if length2 > 0.0 {
+        (-(a.0 * dx + a.1 * dy) / length2).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    (a.0 + t * dx).hypot(a.1 + t * dy)
+}
+
 impl BBox {
     const EMPTY: BBox = BBox {
         min: Point {
@@ -333,6 +384,38 @@ mod tests {
         Boroughs::embedded()
             .locate(lat, lon)
             .map(|b| b.gss_code.as_str())
+    }
+
+    #[test]
+    fn distance_outside_is_zero_inside_and_metres_to_the_nearest_edge_outside() {
+        let square = r#"{"boroughs": [{"gss_code": "E09000001", "name": "Square",
+            "centroid": [0.005, 51.005],
+            "polygons": [[[[0.0, 51.0], [0.01, 51.0], [0.01, 51.01], [0.0, 51.01], [0.0, 51.0]]]]}]}"#;
+        let boroughs = Boroughs::from_json(square).unwrap();
+        let b = boroughs.get(&code("E09000001")).unwrap();
+        assert_eq!(b.distance_outside_m(51.005, 0.005), 0.0);
+        // 0.01° of longitude east of the edge at 51.005°N: 111,195 m × cos(51.005°) × 0.01.
+        let east = b.distance_outside_m(51.005, 0.02);
+        assert!((east - 699.8).abs() < 1.0, "{east}");
+        // 0.001° of latitude north of the north-east corner's edge.
+        let north = b.distance_outside_m(51.011, 0.005);
+        assert!((north - 111.2).abs() < 0.5, "{north}");
+        // Diagonal from the corner.
+        let corner = b.distance_outside_m(51.011, 0.011);
+        assert!(corner > north && corner < north * 1.5, "{corner}");
+        assert!(b.distance_outside_m(f64::NAN, 0.0).is_infinite());
+
+        // Real boroughs: Westminster's own centroid is inside it, Camden's is outside it but
+        // closer than the two centroids are to each other.
+        let all = Boroughs::embedded();
+        let westminster = all.get(&code("E09000033")).unwrap();
+        let camden = all.get(&code("E09000007")).unwrap();
+        assert_eq!(
+            westminster.distance_outside_m(westminster.centroid.lat, westminster.centroid.lon),
+            0.0
+        );
+        let d = westminster.distance_outside_m(camden.centroid.lat, camden.centroid.lon);
+        assert!(d > 100.0 && d < 5_000.0, "{d}");
     }
 
     #[test]
