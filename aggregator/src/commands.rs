@@ -39,6 +39,14 @@ pub struct Config {
     /// Longest wait for one whole answer from a member, in milliseconds.
     #[serde(default = "default_request_timeout")]
     pub harvest_timeout_ms: u64,
+    /// Whether `/v1/compliance/...` is open to everyone (the DPS's transparency) or needs a
+    /// `usage:read` token.
+    #[serde(default = "default_true")]
+    pub compliance_open: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_connect_timeout() -> u64 {
@@ -250,6 +258,9 @@ pub fn serve(
         london: london.clone(),
         origin: config.origin.clone(),
         admin_token: admin_token(dir)?,
+        dir: dir.to_owned(),
+        report_key: Arc::new(evfed_node::home::Home::new(dir.join(NODE_DIR)).signing_key()?),
+        compliance_open: config.compliance_open,
     });
     let stop = Arc::new(AtomicBool::new(false));
     let rt = actix_web::rt::System::new();

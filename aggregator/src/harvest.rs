@@ -16,9 +16,11 @@ use evfed_spec::note::VerifierKey;
 use evfed_spec::ocpi::Location;
 use evfed_spec::trust::{Unverified, Verified};
 
+use crate::compliance::reliability;
 use crate::london::London;
 use crate::store::{
-    CopyChange, Evidence, Member, NewSession, SessionRow, State, Step, Store, StoreError, UsageStep,
+    CopyChange, Evidence, Member, NewSession, SessionRow, State, StatusEvent, Step, Store,
+    StoreError, UsageStep,
 };
 
 /// Bounds of one harvest.
@@ -145,8 +147,13 @@ impl Harvester {
             &log,
             &keys.clone(),
             now_ms,
-            &mut |batch, next, checkpoint| {
-                let (changes, rejected, rotated) = changes_of(store, member, batch, &mut keys)?;
+            &mut |batch, next, checkpoint, checkpoint_ms| {
+                let Changes {
+                    copies: changes,
+                    rejected,
+                    rotated,
+                    events,
+                } = changes_of(store, member, batch, &mut keys)?;
                 for r in &rejected {
                     store.add_evidence(
                         &member.origin,
@@ -163,6 +170,8 @@ impl Harvester {
                         frontier: next,
                         checkpoint,
                         changes: &changes,
+                        events: &events,
+                        checkpoint_ms,
                         vkeys: rotated.then_some(vkeys.as_slice()),
                     },
                 )?;
@@ -204,7 +213,7 @@ impl Harvester {
         };
         let keys = parse_keys(&member.vkeys);
         let mut applied = 0;
-        let result = self.sync_log(&log, &keys, now_ms, &mut |batch, next, checkpoint| {
+        let result = self.sync_log(&log, &keys, now_ms, &mut |batch, next, checkpoint, _| {
             let (sessions, rejected) = sessions_of(store, member, batch)?;
             for r in &rejected {
                 store.add_evidence(
@@ -368,7 +377,8 @@ impl Harvester {
             } else {
                 accepted.unwrap_or_default()
             };
-            apply(&batch, &next, checkpoint)?;
+            let checkpoint_ms = (have > 0).then_some(cp.checkpoint().time as i64 * 1000);
+            apply(&batch, &next, checkpoint, checkpoint_ms)?;
             frontier = next;
         }
         Ok(())
@@ -457,8 +467,10 @@ impl Harvester {
 
 /// What a log's harvest does with each verified chunk: the batch, the frontier it reaches, and
 /// the checkpoint note to record with it.
+/// The last argument is the checkpoint's time (Unix ms) when this harvest follows an earlier
+/// one of the same log.
 type ApplyChunk<'a> =
-    dyn FnMut(&Verified<EntryBatch>, &Frontier, &[u8]) -> Result<(), Failure> + 'a;
+    dyn FnMut(&Verified<EntryBatch>, &Frontier, &[u8], Option<i64>) -> Result<(), Failure> + 'a;
 
 /// One of a member's two logs, as a harvest sees it.
 struct Log<'a> {
@@ -572,10 +584,11 @@ fn changes_of(
     member: &Member,
     batch: &Verified<EntryBatch>,
     keys: &mut Vec<VerifierKey>,
-) -> Result<(Vec<CopyChange>, Vec<String>, bool), Failure> {
+) -> Result<Changes, Failure> {
     let mut changes: Vec<CopyChange> = Vec::new();
     let mut rejected = Vec::new();
     let mut rotated = false;
+    let mut events = Vec::new();
     // Locations touched in this batch, so status changes apply to the newest copy. `None`: removed.
     let mut touched: std::collections::HashMap<(Party, LocationId), Option<Box<Location>>> =
         std::collections::HashMap::new();
@@ -599,6 +612,19 @@ fn changes_of(
         }
         match entry.data {
             EntryData::Location(loc) => {
+                let party = loc.party().to_string();
+                for evse in &loc.evses {
+                    events.push(StatusEvent {
+                        party: party.clone(),
+                        location_id: loc.id.as_str().to_owned(),
+                        evse_uid: evse.uid.as_str().to_owned(),
+                        status: evse.status,
+                        at_ms: evse.last_updated.unix_millis(),
+                        rapid: reliability::is_rapid(evse),
+                        hours: loc.opening_times.clone(),
+                        live: false,
+                    });
+                }
                 touched.insert((loc.party(), loc.id.clone()), Some(loc));
             }
             EntryData::LocationRemoved(r) => {
@@ -629,6 +655,16 @@ fn changes_of(
                     rejected.push(format!("entry {index}: status for an EVSE not in the log"));
                     continue;
                 };
+                events.push(StatusEvent {
+                    party: s.party().to_string(),
+                    location_id: s.location_id.as_str().to_owned(),
+                    evse_uid: s.evse_uid.as_str().to_owned(),
+                    status: s.status,
+                    at_ms: s.event_time.unix_millis(),
+                    rapid: reliability::is_rapid(evse),
+                    hours: loc.opening_times.clone(),
+                    live: true,
+                });
                 // §6.4: the status, and last_updated raised to event_time when later.
                 evse.status = s.status;
                 evse.last_updated = evse.last_updated.max(s.event_time);
@@ -676,7 +712,23 @@ fn changes_of(
             None => CopyChange::RemoveLocation { party, id },
         });
     }
-    Ok((changes, rejected, rotated))
+    Ok(Changes {
+        copies: changes,
+        rejected,
+        rotated,
+        events,
+    })
+}
+
+/// What a verified batch does to a member's copies.
+struct Changes {
+    copies: Vec<CopyChange>,
+    /// Entries refused (§6.3), with why.
+    rejected: Vec<String>,
+    /// Whether a key rotation was adopted (the keys were updated in place).
+    rotated: bool,
+    /// EVSE statuses recorded, in log order.
+    events: Vec<StatusEvent>,
 }
 
 fn corrupt(e: &dyn std::fmt::Display) -> Failure {

@@ -3,6 +3,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod commands;
+pub mod compliance;
 pub mod exports;
 pub mod harvest;
 pub mod http;

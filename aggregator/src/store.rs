@@ -153,6 +153,60 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (start_ms, borough, ward)
     ) STRICT, WITHOUT ROWID;
 "#,
+    r#"
+    -- Harvest attempts and successes per member and UTC hour (feed availability).
+    CREATE TABLE harvest_hour (
+        origin   TEXT    NOT NULL,
+        hour_ms  INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        ok       INTEGER NOT NULL,
+        PRIMARY KEY (origin, hour_ms)
+    ) STRICT, WITHOUT ROWID;
+
+    -- Lag from a status change's event time to the checkpoint the aggregator first verified it
+    -- under, as counts per bucket (compliance::LAG_BUCKETS_S), per member and UTC day.
+    CREATE TABLE freshness_day (
+        origin TEXT    NOT NULL,
+        day_ms INTEGER NOT NULL,
+        counts TEXT    NOT NULL,            -- JSON array of counts, one per bucket
+        PRIMARY KEY (origin, day_ms)
+    ) STRICT, WITHOUT ROWID;
+
+    -- Each EVSE's latest verified status and since when (reliability).
+    CREATE TABLE evse_state (
+        origin      TEXT    NOT NULL,
+        party       TEXT    NOT NULL,
+        location_id TEXT    NOT NULL,
+        evse_uid    TEXT    NOT NULL,
+        status      TEXT    NOT NULL,
+        since_ms    INTEGER NOT NULL,
+        rapid       INTEGER NOT NULL,
+        hours       TEXT,                   -- OCPI opening_times JSON; NULL: always open
+        PRIMARY KEY (origin, party, location_id, evse_uid)
+    ) STRICT, WITHOUT ROWID;
+
+    -- Access time and failed time per EVSE and UTC month, from closed status spans.
+    CREATE TABLE evse_month (
+        origin      TEXT    NOT NULL,
+        party       TEXT    NOT NULL,
+        location_id TEXT    NOT NULL,
+        evse_uid    TEXT    NOT NULL,
+        month_ms    INTEGER NOT NULL,
+        access_ms   INTEGER NOT NULL,
+        failed_ms   INTEGER NOT NULL,
+        PRIMARY KEY (origin, party, location_id, evse_uid, month_ms)
+    ) STRICT, WITHOUT ROWID;
+
+    -- Conformance suite runs against members.
+    CREATE TABLE conformance_run (
+        id     INTEGER PRIMARY KEY,
+        origin TEXT    NOT NULL,
+        at_ms  INTEGER NOT NULL,
+        passed INTEGER NOT NULL,            -- 1 when every required case passed
+        report BLOB    NOT NULL             -- the suite's JSON report
+    ) STRICT;
+    CREATE INDEX conformance_by_origin ON conformance_run (origin, at_ms);
+"#,
 ];
 
 /// A member kind.
@@ -352,9 +406,17 @@ pub struct Step<'a> {
     pub frontier: &'a Frontier,
     pub checkpoint: &'a [u8],
     pub changes: &'a [CopyChange],
+    /// EVSE statuses the batch records, in log order.
+    pub events: &'a [StatusEvent],
+    /// Time (Unix ms) of the checkpoint this batch was first verified under, when the harvest
+    /// follows an earlier one (a first sync says nothing about freshness).
+    pub checkpoint_ms: Option<i64>,
     /// New pinned keys adopted from verified `key_rotation` entries (newest first).
     pub vkeys: Option<&'a [String]>,
 }
+
+mod compliance;
+pub use compliance::{Availability, EvseReliability, LAG_BUCKETS_S, StatusEvent};
 
 #[derive(Debug)]
 pub struct Store {
@@ -640,13 +702,16 @@ impl Store {
         reason: Option<&str>,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        let conn = self.conn()?;
-        conn.prepare_cached(
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        tx.prepare_cached(
             "UPDATE member SET state = ?2, reason = ?3, checked_ms = ?4,
                     ok_ms = CASE WHEN ?2 = 'ok' THEN ?4 ELSE ok_ms END
              WHERE origin = ?1",
         )?
         .execute(params![origin, state.as_str(), reason, now_ms])?;
+        compliance::count_harvest(&tx, origin, now_ms, state == State::Ok)?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -723,6 +788,7 @@ impl Store {
                 }
             }
         }
+        compliance::apply_events(&tx, origin, step.events, step.checkpoint_ms)?;
         let frontier: Vec<u8> = step.frontier.hashes().iter().flat_map(|h| h.0).collect();
         let end = step.batch.start + step.batch.entries.len() as u64;
         debug_assert_eq!(end, step.frontier.size());

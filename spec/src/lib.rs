@@ -16,6 +16,7 @@ pub mod merkle;
 pub mod note;
 pub mod ocpi;
 pub mod problem;
+pub mod report;
 pub mod time;
 pub mod trust;
 pub mod usage;

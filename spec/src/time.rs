@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{NaiveDateTime, SecondsFormat, Utc};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -94,6 +94,29 @@ impl fmt::Display for DateTime {
     }
 }
 
+/// Seconds London (`Europe/London`) is ahead of UTC at `t` (Unix seconds): 3,600 in British
+/// Summer Time (from 01:00 UTC on the last Sunday of March to 01:00 UTC on the last Sunday of
+/// October, the rule since 1996), else 0.
+pub fn london_utc_offset_secs(t: i64) -> i64 {
+    let Some(utc) = Utc.timestamp_opt(t, 0).single() else {
+        return 0;
+    };
+    let last_sunday = |month: u32| {
+        NaiveDate::from_ymd_opt(utc.year(), month, 31).and_then(|d| {
+            let back = d.weekday().num_days_from_sunday();
+            d.checked_sub_days(chrono::Days::new(u64::from(back)))
+        })
+    };
+    let (Some(from), Some(to)) = (last_sunday(3), last_sunday(10)) else {
+        return 0;
+    };
+    let at_one = |d: NaiveDate| d.and_hms_opt(1, 0, 0).map(|n| n.and_utc().timestamp());
+    match (at_one(from), at_one(to)) {
+        (Some(a), Some(b)) if t >= a && t < b => 3_600,
+        _ => 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,5 +131,17 @@ mod tests {
         assert_eq!(t.to_string(), "2015-06-29T20:39:09.500Z");
         assert!("2015-06-29".parse::<DateTime>().is_err());
         assert!("yesterday".parse::<DateTime>().is_err());
+    }
+
+    #[test]
+    fn london_is_an_hour_ahead_in_british_summer_time() {
+        let at = |t: &str| t.parse::<DateTime>().unwrap().unix_millis() / 1000;
+        // 2026: BST from 29 March 01:00 UTC to 25 October 01:00 UTC.
+        assert_eq!(london_utc_offset_secs(at("2026-03-29T00:59:59Z")), 0);
+        assert_eq!(london_utc_offset_secs(at("2026-03-29T01:00:00Z")), 3_600);
+        assert_eq!(london_utc_offset_secs(at("2026-07-01T12:00:00Z")), 3_600);
+        assert_eq!(london_utc_offset_secs(at("2026-10-25T00:59:59Z")), 3_600);
+        assert_eq!(london_utc_offset_secs(at("2026-10-25T01:00:00Z")), 0);
+        assert_eq!(london_utc_offset_secs(at("2026-12-04T12:00:00Z")), 0);
     }
 }

@@ -8,10 +8,10 @@
 //! to days. Every EVSE draws from its own ChaCha8 stream of the seed, so events depend only on
 //! the seed, the world and the start time, never on how the caller slices time.
 
-use chrono::{Datelike, NaiveDate, TimeZone, Timelike, Utc};
+use chrono::{Datelike, TimeZone, Timelike, Utc};
 use evfed_spec::ids::{ConnectorId, SessionId};
 use evfed_spec::ocpi::{Price, Status};
-use evfed_spec::time::DateTime;
+use evfed_spec::time::{DateTime, london_utc_offset_secs};
 use evfed_spec::usage::{StatusChange, UsageRecord};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -401,31 +401,8 @@ fn time(secs: i64) -> DateTime {
     DateTime::from_unix_seconds(secs).unwrap_or_else(DateTime::now)
 }
 
-/// Hours London is ahead of UTC at `t`: 1 in British Summer Time (from 01:00 UTC on the last
-/// Sunday of March to 01:00 UTC on the last Sunday of October), else 0.
-pub fn london_offset_hours(t: i64) -> i64 {
-    let Some(utc) = Utc.timestamp_opt(t, 0).single() else {
-        return 0;
-    };
-    let last_sunday = |month: u32| {
-        NaiveDate::from_ymd_opt(utc.year(), month, 31).and_then(|d| {
-            let back = d.weekday().num_days_from_sunday();
-            d.checked_sub_days(chrono::Days::new(u64::from(back)))
-        })
-    };
-    let (Some(from), Some(to)) = (last_sunday(3), last_sunday(10)) else {
-        return 0;
-    };
-    let at_one = |d: NaiveDate| d.and_hms_opt(1, 0, 0).map(|n| n.and_utc().timestamp());
-    match (at_one(from), at_one(to)) {
-        (Some(a), Some(b)) if t >= a && t < b => 1,
-        _ => 0,
-    }
-}
-
 fn local(t: i64) -> Option<chrono::DateTime<Utc>> {
-    Utc.timestamp_opt(t + london_offset_hours(t) * 3600, 0)
-        .single()
+    Utc.timestamp_opt(t + london_utc_offset_secs(t), 0).single()
 }
 
 /// London local hour and minute at `t`.

@@ -1,0 +1,450 @@
+//! What the DPS compliance indicators are computed from: harvest outcomes per hour, status
+//! freshness per day, each EVSE's status history folded into access and failed time per month,
+//! and conformance runs. Written in the harvest's own transactions; read by `crate::compliance`.
+
+use std::collections::HashMap;
+
+use evfed_spec::ocpi::{Hours, Status};
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde::Serialize;
+
+use super::{Store, StoreError};
+use crate::compliance::reliability;
+use crate::usage::{Bucket, bucket_start};
+
+/// Upper bounds (seconds) of the freshness histogram's buckets; the last is open.
+pub const LAG_BUCKETS_S: [i64; 15] = [
+    1,
+    2,
+    5,
+    10,
+    15,
+    30,
+    60,
+    120,
+    300,
+    600,
+    1_800,
+    3_600,
+    21_600,
+    86_400,
+    i64::MAX,
+];
+
+/// A status an EVSE took at a moment, from a verified entry.
+#[derive(Debug, Clone)]
+pub struct StatusEvent {
+    pub party: String,
+    pub location_id: String,
+    pub evse_uid: String,
+    pub status: Status,
+    pub at_ms: i64,
+    /// A rapid (≥ 50 kW) charge point.
+    pub rapid: bool,
+    /// The location's opening times (`None`: always open).
+    pub hours: Option<Hours>,
+    /// From an `evse_status` entry, so it counts for freshness (a whole location does not).
+    pub live: bool,
+}
+
+/// Harvests attempted and succeeded.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Availability {
+    pub attempts: u64,
+    pub ok: u64,
+}
+
+/// One EVSE's access and failed time over a period.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvseReliability {
+    pub origin: String,
+    pub party: String,
+    pub location_id: String,
+    pub evse_uid: String,
+    pub rapid: bool,
+    pub access_ms: i64,
+    pub failed_ms: i64,
+}
+
+#[derive(Debug)]
+struct EvseState {
+    status: Status,
+    since_ms: i64,
+    rapid: bool,
+    hours: Option<Hours>,
+}
+
+type EvseKey<'a> = (&'a str, &'a str, &'a str);
+
+fn status_of(s: &str) -> Result<Status, StoreError> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|_| StoreError::Corrupt(format!("EVSE status {s:?}")))
+}
+
+fn status_str(s: Status) -> String {
+    serde_json::to_value(s)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// Folds a batch's status events into each EVSE's state and monthly access/failed time, and
+/// their lags into the day's freshness histogram. An event older than what is known of its
+/// EVSE changes nothing (that time was already counted).
+pub(super) fn apply_events(
+    tx: &Transaction<'_>,
+    origin: &str,
+    events: &[StatusEvent],
+    checkpoint_ms: Option<i64>,
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut states: HashMap<EvseKey<'_>, Option<EvseState>> = HashMap::new();
+    let mut months: HashMap<(EvseKey<'_>, i64), (i64, i64)> = HashMap::new();
+    let mut lags = [0u64; LAG_BUCKETS_S.len()];
+    let mut lagged = false;
+    for ev in events {
+        if ev.live
+            && let Some(cp) = checkpoint_ms
+        {
+            let lag_s = (cp - ev.at_ms).max(0) / 1000;
+            let i = LAG_BUCKETS_S
+                .iter()
+                .position(|b| lag_s <= *b)
+                .unwrap_or(LAG_BUCKETS_S.len() - 1);
+            lags[i] += 1;
+            lagged = true;
+        }
+        let key = (
+            ev.party.as_str(),
+            ev.location_id.as_str(),
+            ev.evse_uid.as_str(),
+        );
+        let state = match states.entry(key) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => v.insert(load_state(tx, origin, key)?),
+        };
+        match state {
+            Some(s) if ev.at_ms >= s.since_ms => {
+                for span in reliability::spans(s.status, s.hours.as_ref(), s.since_ms, ev.at_ms) {
+                    let m = months.entry((key, span.month_ms)).or_default();
+                    m.0 += span.access_ms;
+                    m.1 += span.failed_ms;
+                }
+                s.status = ev.status;
+                s.since_ms = ev.at_ms;
+                s.rapid = ev.rapid;
+                s.hours = ev.hours.clone();
+            }
+            Some(_) => {}
+            None => {
+                *state = Some(EvseState {
+                    status: ev.status,
+                    since_ms: ev.at_ms,
+                    rapid: ev.rapid,
+                    hours: ev.hours.clone(),
+                })
+            }
+        }
+    }
+    for ((party, location_id, evse_uid), state) in &states {
+        let Some(s) = state else { continue };
+        let hours = s
+            .hours
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        tx.prepare_cached(
+            "INSERT OR REPLACE INTO evse_state
+                 (origin, party, location_id, evse_uid, status, since_ms, rapid, hours)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?
+        .execute(params![
+            origin,
+            party,
+            location_id,
+            evse_uid,
+            status_str(s.status),
+            s.since_ms,
+            s.rapid,
+            hours
+        ])?;
+    }
+    for (((party, location_id, evse_uid), month_ms), (access, failed)) in &months {
+        tx.prepare_cached(
+            "INSERT INTO evse_month
+                 (origin, party, location_id, evse_uid, month_ms, access_ms, failed_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT DO UPDATE SET access_ms = access_ms + excluded.access_ms,
+                                       failed_ms = failed_ms + excluded.failed_ms",
+        )?
+        .execute(params![
+            origin,
+            party,
+            location_id,
+            evse_uid,
+            month_ms,
+            access,
+            failed
+        ])?;
+    }
+    if lagged && let Some(cp) = checkpoint_ms {
+        let day = bucket_start(cp, Bucket::Day);
+        let old: Option<String> = tx
+            .prepare_cached("SELECT counts FROM freshness_day WHERE origin = ?1 AND day_ms = ?2")?
+            .query_row(params![origin, day], |r| r.get(0))
+            .optional()?;
+        let mut counts: Vec<u64> = match old {
+            Some(json) => {
+                serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?
+            }
+            None => Vec::new(),
+        };
+        counts.resize(LAG_BUCKETS_S.len(), 0);
+        for (c, n) in counts.iter_mut().zip(lags) {
+            *c += n;
+        }
+        tx.prepare_cached(
+            "INSERT OR REPLACE INTO freshness_day (origin, day_ms, counts) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![origin, day, serde_json::json!(counts).to_string()])?;
+    }
+    Ok(())
+}
+
+fn load_state(
+    tx: &Transaction<'_>,
+    origin: &str,
+    (party, location_id, evse_uid): EvseKey<'_>,
+) -> Result<Option<EvseState>, StoreError> {
+    let row: Option<(String, i64, bool, Option<String>)> = tx
+        .prepare_cached(
+            "SELECT status, since_ms, rapid, hours FROM evse_state
+             WHERE origin = ?1 AND party = ?2 AND location_id = ?3 AND evse_uid = ?4",
+        )?
+        .query_row(params![origin, party, location_id, evse_uid], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .optional()?;
+    row.map(|(status, since_ms, rapid, hours)| {
+        Ok(EvseState {
+            status: status_of(&status)?,
+            since_ms,
+            rapid,
+            hours: hours
+                .map(|h| serde_json::from_str(&h))
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        })
+    })
+    .transpose()
+}
+
+/// Counts one harvest attempt of `origin` in its hour.
+pub(super) fn count_harvest(
+    tx: &Transaction<'_>,
+    origin: &str,
+    now_ms: i64,
+    ok: bool,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO harvest_hour (origin, hour_ms, attempts, ok) VALUES (?1, ?2, 1, ?3)
+         ON CONFLICT DO UPDATE SET attempts = attempts + 1, ok = ok + excluded.ok",
+    )?
+    .execute(params![
+        origin,
+        bucket_start(now_ms, Bucket::Hour),
+        i64::from(ok)
+    ])?;
+    Ok(())
+}
+
+fn origins_json(origins: &[String]) -> String {
+    serde_json::json!(origins).to_string()
+}
+
+impl Store {
+    /// Harvests of these members since `since_ms`.
+    pub fn availability(
+        &self,
+        origins: &[String],
+        since_ms: i64,
+    ) -> Result<Availability, StoreError> {
+        let conn = self.conn()?;
+        let (attempts, ok): (i64, i64) = conn
+            .prepare_cached(
+                "SELECT COALESCE(SUM(attempts), 0), COALESCE(SUM(ok), 0) FROM harvest_hour
+                 WHERE origin IN (SELECT value FROM json_each(?1)) AND hour_ms >= ?2",
+            )?
+            .query_row(params![origins_json(origins), since_ms], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        Ok(Availability {
+            attempts: attempts as u64,
+            ok: ok as u64,
+        })
+    }
+
+    /// The freshness histogram of these members since `since_ms` (counts per
+    /// [`LAG_BUCKETS_S`] bucket).
+    pub fn lag_counts(&self, origins: &[String], since_ms: i64) -> Result<Vec<u64>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT counts FROM freshness_day
+             WHERE origin IN (SELECT value FROM json_each(?1)) AND day_ms >= ?2",
+        )?;
+        let mut total = vec![0u64; LAG_BUCKETS_S.len()];
+        for json in stmt.query_map(params![origins_json(origins), since_ms], |r| {
+            r.get::<_, String>(0)
+        })? {
+            let counts: Vec<u64> =
+                serde_json::from_str(&json?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            for (t, c) in total.iter_mut().zip(counts) {
+                *t += c;
+            }
+        }
+        Ok(total)
+    }
+
+    /// Access and failed time of every EVSE of these members in `[from_ms, to_ms)`: the
+    /// closed months from `evse_month`, plus each EVSE's current status from its last change
+    /// until `to_ms` (bounded to `[from_ms, to_ms)`). Months are whole, so `from_ms` should be
+    /// a month start.
+    pub fn reliability(
+        &self,
+        origins: &[String],
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<EvseReliability>, StoreError> {
+        let conn = self.conn()?;
+        let mut by_evse: HashMap<(String, String, String, String), EvseReliability> =
+            HashMap::new();
+        let mut stmt = conn.prepare_cached(
+            "SELECT origin, party, location_id, evse_uid, status, since_ms, rapid, hours
+             FROM evse_state WHERE origin IN (SELECT value FROM json_each(?1))",
+        )?;
+        let rows = stmt.query_map(params![origins_json(origins)], |r| {
+            Ok((
+                (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?),
+                r.get::<_, String>(4)?,
+                r.get::<_, i64>(5)?,
+                r.get::<_, bool>(6)?,
+                r.get::<_, Option<String>>(7)?,
+            ))
+        })?;
+        for row in rows {
+            let (key, status, since, rapid, hours) = row?;
+            let hours: Option<Hours> = hours
+                .map(|h| serde_json::from_str(&h))
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let (origin, party, location_id, evse_uid): (String, String, String, String) =
+                key.clone();
+            let e = by_evse.entry(key).or_insert(EvseReliability {
+                origin,
+                party,
+                location_id,
+                evse_uid,
+                rapid,
+                access_ms: 0,
+                failed_ms: 0,
+            });
+            let (a, b) = (since.max(from_ms), to_ms);
+            for span in reliability::spans(status_of(&status)?, hours.as_ref(), a, b) {
+                e.access_ms += span.access_ms;
+                e.failed_ms += span.failed_ms;
+            }
+        }
+        let mut stmt = conn.prepare_cached(
+            "SELECT origin, party, location_id, evse_uid, SUM(access_ms), SUM(failed_ms)
+             FROM evse_month
+             WHERE origin IN (SELECT value FROM json_each(?1)) AND month_ms >= ?2 AND month_ms < ?3
+             GROUP BY origin, party, location_id, evse_uid",
+        )?;
+        let rows = stmt.query_map(params![origins_json(origins), from_ms, to_ms], |r| {
+            Ok((
+                (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?),
+                r.get::<_, i64>(4)?,
+                r.get::<_, i64>(5)?,
+            ))
+        })?;
+        for row in rows {
+            let (key, access, failed) = row?;
+            if let Some(e) = by_evse.get_mut(&key) {
+                e.access_ms += access;
+                e.failed_ms += failed;
+            }
+        }
+        let mut out: Vec<EvseReliability> = by_evse.into_values().collect();
+        out.sort_by(|a, b| {
+            (&a.party, &a.location_id, &a.evse_uid).cmp(&(&b.party, &b.location_id, &b.evse_uid))
+        });
+        Ok(out)
+    }
+
+    /// Sessions these members delivered per UTC month (`YYYY-MM`, sessions), oldest first.
+    pub fn usage_months(&self, origins: &[String]) -> Result<Vec<(String, u64)>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT strftime('%Y-%m', start_ms / 1000, 'unixepoch') AS month, COUNT(*)
+             FROM session WHERE origin IN (SELECT value FROM json_each(?1))
+             GROUP BY month ORDER BY month",
+        )?;
+        let rows = stmt.query_map(params![origins_json(origins)], |r| {
+            Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Records a conformance run.
+    pub fn add_conformance_run(
+        &self,
+        origin: &str,
+        at_ms: i64,
+        passed: bool,
+        report: &[u8],
+    ) -> Result<(), StoreError> {
+        let conn = self.conn()?;
+        conn.prepare_cached(
+            "INSERT INTO conformance_run (origin, at_ms, passed, report) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![origin, at_ms, passed, report])?;
+        Ok(())
+    }
+
+    /// Conformance runs of these members since `since_ms`: (origin, at_ms, passed), newest
+    /// first.
+    pub fn conformance_runs(
+        &self,
+        origins: &[String],
+        since_ms: i64,
+    ) -> Result<Vec<(String, i64, bool)>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT origin, at_ms, passed FROM conformance_run
+             WHERE origin IN (SELECT value FROM json_each(?1)) AND at_ms >= ?2
+             ORDER BY at_ms DESC",
+        )?;
+        let rows = stmt.query_map(params![origins_json(origins), since_ms], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The latest conformance report of a member, as stored.
+    pub fn latest_conformance_report(
+        &self,
+        origin: &str,
+    ) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+        let conn = self.conn()?;
+        Ok(conn
+            .prepare_cached(
+                "SELECT at_ms, report FROM conformance_run WHERE origin = ?1
+                 ORDER BY at_ms DESC LIMIT 1",
+            )?
+            .query_row(params![origin], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+}
