@@ -12,6 +12,7 @@ mod feed;
 mod http;
 mod plan;
 mod procs;
+mod suppliers;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -177,6 +178,11 @@ pub fn run(opts: &Options, bins: &Binaries, stop: &AtomicBool) -> anyhow::Result
         n.url = children.wait_ready(n.handle, &n.dir.join("ready.json"), stop, READY_TIMEOUT)?;
     }
     sync_members(bins, &agg_dir, &nodes)?;
+    suppliers::write(
+        &agg_dir,
+        &world,
+        &nodes.iter().map(|n| n.plan.clone()).collect::<Vec<_>>(),
+    )?;
     let agg_ready = agg_dir.join("ready.json");
     let _ = std::fs::remove_file(&agg_ready);
     let mut cmd = Command::new(&bins.aggregator);
@@ -398,6 +404,7 @@ fn print_ready(http: &Http, started: Instant, agg_url: &str, nodes: &[Node], lon
     println!("  by borough      {agg_url}/v1/london/stats/boroughs");
     println!("  status          {agg_url}/v1/london/status");
     println!("  members         {agg_url}/v1/members");
+    println!("  DPS compliance  {agg_url}/v1/compliance/suppliers");
     println!("  API docs        {agg_url}/docs\n");
     println!(
         "  nodes (API docs at /docs, OpenAPI at /openapi.json, open OCPI feed at /ocpi/versions):"

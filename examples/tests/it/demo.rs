@@ -202,6 +202,27 @@ fn check_london(ready: &Value) -> usize {
         kinds_of.values().any(|k| k.len() == 2),
         "a site published by both a borough and its operator"
     );
+    // The compliance view is populated: every operator is a DPS supplier with contracts, and
+    // one falls short on a contracted charge point it never publishes.
+    let suppliers: Value = client
+        .get(format!("{agg}/v1/compliance/suppliers"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let suppliers = suppliers.as_array().unwrap();
+    assert_eq!(suppliers.len(), 4, "{suppliers:?}");
+    assert!(
+        suppliers
+            .iter()
+            .any(|s| !s["contracts"].as_array().unwrap().is_empty())
+    );
+    let short: Vec<&Value> = suppliers
+        .iter()
+        .filter(|s| s["reasons"].to_string().contains("DEMO-UNPUBLISHED-1"))
+        .collect();
+    assert_eq!(short.len(), 1, "{suppliers:?}");
+    assert_eq!(short[0]["status"], "red");
     london
 }
 
