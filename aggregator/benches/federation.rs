@@ -589,8 +589,8 @@ fn bulk_sessions(
     conn.pragma_update(None, "journal_mode", "WAL").unwrap();
     conn.pragma_update(None, "synchronous", "OFF").unwrap();
     let tx = conn.transaction().unwrap();
-    type Cell = (i64, String, String);
-    let mut tables: [HashMap<Cell, (i64, f64, i64)>; 3] = Default::default();
+    type Key = (i64, i64, String, String);
+    let mut tables: [HashMap<Key, (i64, f64, i64)>; 3] = Default::default();
     {
         let mut insert = tx
             .prepare(
@@ -601,7 +601,6 @@ fn bulk_sessions(
             .unwrap();
         for i in 0..n {
             let s = session(rng, places, i, year_ago, "bulk");
-            let end = s.row.end_ms.unwrap();
             insert
                 .execute(rusqlite::params![
                     s.party,
@@ -611,46 +610,42 @@ fn bulk_sessions(
                     s.row.borough,
                     s.row.ward,
                     s.row.start_ms,
-                    end,
+                    s.row.end_ms.unwrap(),
                     s.row.kwh
                 ])
                 .unwrap();
-            for (t, bucket) in evfed_aggregator::store::ROLL_UPS.iter().enumerate() {
-                let first = evfed_aggregator::usage::bucket_start(s.row.start_ms, bucket.1);
-                let mut period = first;
-                loop {
-                    let next = evfed_aggregator::usage::bucket_end(period, bucket.1);
-                    let busy = end.min(next) - s.row.start_ms.max(period);
+            // The store's own roll-up arithmetic, summed in memory and written once per row.
+            for (t, (_, cells)) in evfed_aggregator::store::roll_up_cells(&s.row, 1)
+                .into_iter()
+                .enumerate()
+            {
+                for c in cells {
                     let cell = tables[t]
-                        .entry((period, s.row.borough.clone(), s.row.ward.clone()))
+                        .entry((c.level, c.start_ms, c.borough.to_owned(), c.ward.to_owned()))
                         .or_default();
-                    if period == first {
-                        cell.0 += 1;
-                        cell.1 += s.row.kwh;
-                    }
-                    cell.2 += busy.max(0);
-                    if next >= end {
-                        break;
-                    }
-                    period = next;
+                    cell.0 += c.sessions;
+                    cell.1 += c.kwh;
+                    cell.2 += c.busy_ms;
                 }
             }
         }
         for (t, (table, _)) in evfed_aggregator::store::ROLL_UPS.iter().enumerate() {
             let mut upsert = tx
                 .prepare(&format!(
-                    "INSERT INTO {table} (start_ms, borough, ward, sessions, kwh, busy_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT (start_ms, borough, ward) DO UPDATE SET
+                    "INSERT INTO {table} (level, start_ms, borough, ward, sessions, kwh, busy_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (level, start_ms, borough, ward) DO UPDATE SET
                          sessions = sessions + excluded.sessions, kwh = kwh + excluded.kwh,
                          busy_ms = busy_ms + excluded.busy_ms"
                 ))
                 .unwrap();
             let mut cells: Vec<_> = tables[t].drain().collect();
             cells.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            for ((start, borough, ward), (sessions, kwh, busy)) in cells {
+            for ((level, start, borough, ward), (sessions, kwh, busy)) in cells {
                 upsert
-                    .execute(rusqlite::params![start, borough, ward, sessions, kwh, busy])
+                    .execute(rusqlite::params![
+                        level, start, borough, ward, sessions, kwh, busy
+                    ])
                     .unwrap();
             }
         }

@@ -207,6 +207,73 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX conformance_by_origin ON conformance_run (origin, at_ms);
 "#,
+    r#"
+    -- Roll-ups at three levels (0 London, 1 borough with ward '', 2 ward), so a London-wide or
+    -- per-borough range reads one row per period and area instead of one per ward.
+    CREATE TABLE usage_hour_levels (
+        level    INTEGER NOT NULL,
+        start_ms INTEGER NOT NULL,
+        borough  TEXT    NOT NULL,
+        ward     TEXT    NOT NULL,
+        sessions INTEGER NOT NULL,
+        kwh      REAL    NOT NULL,
+        busy_ms  INTEGER NOT NULL,
+        PRIMARY KEY (level, start_ms, borough, ward)
+    ) STRICT, WITHOUT ROWID;
+    INSERT INTO usage_hour_levels
+        SELECT 2, start_ms, borough, ward, sessions, kwh, busy_ms FROM usage_hour;
+    INSERT INTO usage_hour_levels
+        SELECT 1, start_ms, borough, '', SUM(sessions), SUM(kwh), SUM(busy_ms) FROM usage_hour
+        GROUP BY start_ms, borough;
+    INSERT INTO usage_hour_levels
+        SELECT 0, start_ms, '', '', SUM(sessions), SUM(kwh), SUM(busy_ms) FROM usage_hour
+        GROUP BY start_ms;
+    DROP TABLE usage_hour;
+    ALTER TABLE usage_hour_levels RENAME TO usage_hour;
+    CREATE INDEX usage_hour_by_borough ON usage_hour (level, borough, start_ms);
+    CREATE TABLE usage_day_levels (
+        level    INTEGER NOT NULL,
+        start_ms INTEGER NOT NULL,
+        borough  TEXT    NOT NULL,
+        ward     TEXT    NOT NULL,
+        sessions INTEGER NOT NULL,
+        kwh      REAL    NOT NULL,
+        busy_ms  INTEGER NOT NULL,
+        PRIMARY KEY (level, start_ms, borough, ward)
+    ) STRICT, WITHOUT ROWID;
+    INSERT INTO usage_day_levels
+        SELECT 2, start_ms, borough, ward, sessions, kwh, busy_ms FROM usage_day;
+    INSERT INTO usage_day_levels
+        SELECT 1, start_ms, borough, '', SUM(sessions), SUM(kwh), SUM(busy_ms) FROM usage_day
+        GROUP BY start_ms, borough;
+    INSERT INTO usage_day_levels
+        SELECT 0, start_ms, '', '', SUM(sessions), SUM(kwh), SUM(busy_ms) FROM usage_day
+        GROUP BY start_ms;
+    DROP TABLE usage_day;
+    ALTER TABLE usage_day_levels RENAME TO usage_day;
+    CREATE INDEX usage_day_by_borough ON usage_day (level, borough, start_ms);
+    CREATE TABLE usage_month_levels (
+        level    INTEGER NOT NULL,
+        start_ms INTEGER NOT NULL,
+        borough  TEXT    NOT NULL,
+        ward     TEXT    NOT NULL,
+        sessions INTEGER NOT NULL,
+        kwh      REAL    NOT NULL,
+        busy_ms  INTEGER NOT NULL,
+        PRIMARY KEY (level, start_ms, borough, ward)
+    ) STRICT, WITHOUT ROWID;
+    INSERT INTO usage_month_levels
+        SELECT 2, start_ms, borough, ward, sessions, kwh, busy_ms FROM usage_month;
+    INSERT INTO usage_month_levels
+        SELECT 1, start_ms, borough, '', SUM(sessions), SUM(kwh), SUM(busy_ms) FROM usage_month
+        GROUP BY start_ms, borough;
+    INSERT INTO usage_month_levels
+        SELECT 0, start_ms, '', '', SUM(sessions), SUM(kwh), SUM(busy_ms) FROM usage_month
+        GROUP BY start_ms;
+    DROP TABLE usage_month;
+    ALTER TABLE usage_month_levels RENAME TO usage_month;
+    CREATE INDEX usage_month_by_borough ON usage_month (level, borough, start_ms);
+"#,
 ];
 
 /// A member kind.
@@ -949,50 +1016,88 @@ pub struct UsageStep<'a> {
 pub const HOUR_MS: i64 = 3_600_000;
 
 /// Adds (`sign` 1) or takes away (`sign` -1) a session's share of each period it spans, in
-/// the hourly, daily and monthly roll-ups. An ongoing session counts as busy up to its start
-/// only (it is completed later); at most 31 days of one session are spread (longer is a data
-/// error, capped).
+/// the hourly, daily and monthly roll-ups ([`roll_up_cells`]).
 fn roll_up(tx: &rusqlite::Transaction<'_>, s: &SessionRow, sign: i64) -> Result<(), StoreError> {
-    let end = s
-        .end_ms
-        .unwrap_or(s.start_ms)
-        .clamp(s.start_ms, s.start_ms + 31 * 24 * HOUR_MS);
-    for (table, bucket) in ROLL_UPS {
+    for (table, cells) in roll_up_cells(s, sign) {
         let mut stmt = tx.prepare_cached(&format!(
-            "INSERT INTO {table} (start_ms, borough, ward, sessions, kwh, busy_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (start_ms, borough, ward) DO UPDATE SET
+            "INSERT INTO {table} (level, start_ms, borough, ward, sessions, kwh, busy_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (level, start_ms, borough, ward) DO UPDATE SET
                  sessions = sessions + excluded.sessions,
                  kwh = kwh + excluded.kwh,
                  busy_ms = busy_ms + excluded.busy_ms"
         ))?;
-        let first = bucket_start(s.start_ms, bucket);
-        let mut period = first;
-        loop {
-            let next = bucket_end(period, bucket);
-            let busy = end.min(next) - s.start_ms.max(period);
-            let (sessions, kwh) = if period == first {
-                (sign, s.kwh * sign as f64)
-            } else {
-                (0, 0.0)
-            };
-            if period == first || busy > 0 {
-                stmt.execute(params![
-                    period,
-                    s.borough,
-                    s.ward,
-                    sessions,
-                    kwh,
-                    busy.max(0) * sign
-                ])?;
-            }
-            if next >= end || next <= period {
-                break;
-            }
-            period = next;
+        for c in cells {
+            stmt.execute(params![
+                c.level, c.start_ms, c.borough, c.ward, c.sessions, c.kwh, c.busy_ms
+            ])?;
         }
     }
     Ok(())
+}
+
+/// One roll-up row's share of a session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cell<'a> {
+    /// 0 London, 1 borough, 2 ward.
+    pub level: i64,
+    pub start_ms: i64,
+    pub borough: &'a str,
+    pub ward: &'a str,
+    pub sessions: i64,
+    pub kwh: f64,
+    pub busy_ms: i64,
+}
+
+/// What a session (times `sign`: 1 to add, -1 to take away) adds to each roll-up table: its
+/// count and kWh in the period it started, its EVSE-time in every period it spans, at each of
+/// the three levels. An open session counts its start only (it is completed later); at most
+/// 31 days of one session are spread (longer is a data error, capped).
+pub fn roll_up_cells(s: &SessionRow, sign: i64) -> Vec<(&'static str, Vec<Cell<'_>>)> {
+    let end = s
+        .end_ms
+        .unwrap_or(s.start_ms)
+        .clamp(s.start_ms, s.start_ms + 31 * 24 * HOUR_MS);
+    let areas = [
+        (0, "", ""),
+        (1, s.borough.as_str(), ""),
+        (2, s.borough.as_str(), s.ward.as_str()),
+    ];
+    ROLL_UPS
+        .iter()
+        .map(|&(table, bucket)| {
+            let mut cells = Vec::new();
+            let first = bucket_start(s.start_ms, bucket);
+            let mut period = first;
+            loop {
+                let next = bucket_end(period, bucket);
+                let busy = end.min(next) - s.start_ms.max(period);
+                let (sessions, kwh) = if period == first {
+                    (sign, s.kwh * sign as f64)
+                } else {
+                    (0, 0.0)
+                };
+                if period == first || busy > 0 {
+                    for (level, borough, ward) in areas {
+                        cells.push(Cell {
+                            level,
+                            start_ms: period,
+                            borough,
+                            ward,
+                            sessions,
+                            kwh,
+                            busy_ms: busy.max(0) * sign,
+                        });
+                    }
+                }
+                if next >= end || next <= period {
+                    break;
+                }
+                period = next;
+            }
+            (table, cells)
+        })
+        .collect()
 }
 
 /// The roll-up tables and the period each holds.

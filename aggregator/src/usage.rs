@@ -140,6 +140,13 @@ pub fn figures(
         Area::Ward => "ward",
         Area::London => "'london'",
     };
+    // The coarsest roll-up level that can answer: a ward filter or ward areas need wards, a
+    // borough filter or borough areas boroughs.
+    let level = match (q.area, &q.borough, &q.ward) {
+        (Area::Ward, _, _) | (_, _, Some(_)) => 2,
+        (Area::Borough, _, _) | (_, Some(_), _) => 1,
+        (Area::London, None, None) => 0,
+    };
     // (period start, area) -> (sessions, kwh, busy_ms)
     let mut acc: BTreeMap<(i64, String), (i64, f64, i64)> = BTreeMap::new();
     for (bucket, from, to) in segments(q.from_ms, q.to_ms, q.bucket) {
@@ -150,11 +157,11 @@ pub fn figures(
         };
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT start_ms, {area}, SUM(sessions), SUM(kwh), SUM(busy_ms) FROM {table}
-             WHERE start_ms >= ?1 AND start_ms < ?2
+             WHERE level = ?5 AND start_ms >= ?1 AND start_ms < ?2
                AND (?3 IS NULL OR borough = ?3) AND (?4 IS NULL OR ward = ?4)
              GROUP BY 1, 2"
         ))?;
-        let rows = stmt.query_map(params![from, to, q.borough, q.ward], |r| {
+        let rows = stmt.query_map(params![from, to, q.borough, q.ward, level], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
@@ -195,7 +202,7 @@ pub fn figures(
 /// The first and last hour with data, if any: where monthly trends start and end.
 pub fn extent(conn: &Connection) -> Result<Option<(i64, i64)>, rusqlite::Error> {
     conn.query_row(
-        "SELECT MIN(start_ms), MAX(start_ms) FROM usage_month",
+        "SELECT MIN(start_ms), MAX(start_ms) FROM usage_month WHERE level = 0",
         [],
         |r| Ok(r.get::<_, Option<i64>>(0)?.zip(r.get::<_, Option<i64>>(1)?)),
     )

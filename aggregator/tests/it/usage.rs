@@ -191,6 +191,16 @@ fn usage_is_harvested_verified_rolled_up_and_only_for_usage_readers() {
         "the ongoing session counts from its start hour only"
     );
     assert_eq!(f["utilisation_pct"], 4.2, "2 EVSE-hours of 48");
+    // The London and borough roll-up levels agree with the wards they sum.
+    for q in ["area=london", "area=london&borough=E09000007", "area=borough&ward=E05013660"] {
+        let other: Value = get(&agg, &format!("{day}&{q}"), Some(&reader))
+            .json()
+            .unwrap();
+        assert_eq!(other.as_array().unwrap().len(), 1, "{q}: {other}");
+        assert_eq!(other[0]["sessions"], 3, "{q}");
+        assert_eq!(other[0]["kwh"], 14.5, "{q}");
+        assert_eq!(other[0]["busy_hours"], 2.0, "{q}");
+    }
 
     let hourly: Value = get(&agg, &format!("{day}&by=hour&area=ward"), Some(&reader))
         .json()
