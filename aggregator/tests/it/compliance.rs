@@ -312,6 +312,10 @@ chargepoints = [{{ location = "R1", evse = "R1-1" }}]
     assert_eq!(html.headers()["content-type"], "text/html; charset=utf-8");
     let html = html.text().unwrap();
     assert!(html.contains("Rapid Ltd") && html.contains("class=\"red\""));
+    browser_renders_the_report(&format!(
+        "{}/v1/compliance/suppliers/RAP/report.html",
+        agg.url
+    ));
     let csv = reqwest::blocking::get(format!(
         "{}/v1/compliance/suppliers/MIS/report.csv",
         agg.url
@@ -327,4 +331,64 @@ chargepoints = [{{ location = "R1", evse = "R1-1" }}]
         reqwest::blocking::get(format!("{}/v1/compliance/suppliers/NOPE", agg.url)).unwrap();
     assert_eq!(missing.status(), 404);
     agg.stop();
+}
+
+/// Headless Chromium (what `.ci/run` installs) loads the printable report: the page renders
+/// with its status and indicator rows, and prints to a PDF.
+fn browser_renders_the_report(url: &str) {
+    let chromium = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|b| {
+            std::process::Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    let Some(chromium) = chromium else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "no chromium: .ci/run installs it (apt-get install chromium chromium-driver)"
+        );
+        eprintln!("SKIPPED the browser check of the report: no chromium on this machine");
+        return;
+    };
+    let profile = tempfile::tempdir().unwrap();
+    let headless = |extra: &[&str]| {
+        std::process::Command::new(chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(extra)
+            .arg(url)
+            .output()
+            .unwrap()
+    };
+    let out = headless(&["--dump-dom"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        dom.contains("<p id=\"status\" class=\"red\">"),
+        "the rendered page shows the red status: {dom}"
+    );
+    assert!(dom.contains("data-indicator=\"reliability\""), "{dom}");
+    let pdf = profile.path().join("report.pdf");
+    let out = headless(&[&format!("--print-to-pdf={}", pdf.display())]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&pdf).unwrap();
+    assert!(
+        bytes.starts_with(b"%PDF") && bytes.len() > 1000,
+        "a printable page"
+    );
 }

@@ -192,7 +192,11 @@ fn usage_is_harvested_verified_rolled_up_and_only_for_usage_readers() {
     );
     assert_eq!(f["utilisation_pct"], 4.2, "2 EVSE-hours of 48");
     // The London and borough roll-up levels agree with the wards they sum.
-    for q in ["area=london", "area=london&borough=E09000007", "area=borough&ward=E05013660"] {
+    for q in [
+        "area=london",
+        "area=london&borough=E09000007",
+        "area=borough&ward=E05013660",
+    ] {
         let other: Value = get(&agg, &format!("{day}&{q}"), Some(&reader))
             .json()
             .unwrap();
