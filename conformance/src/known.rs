@@ -98,3 +98,45 @@ impl KnownList {
             .map(|k| k.reason.as_str())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(name: &str, text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        (dir, p)
+    }
+
+    #[test]
+    fn toml_and_json_files_load_and_bad_entries_are_refused() {
+        let (_d, p) = write(
+            "known.toml",
+            "[[known]]\nid = \"realtime.heartbeat\"\nreason = \"every 600 s until 2.3\"\n",
+        );
+        let k = KnownList::load(&p).unwrap();
+        assert_eq!(
+            k.reason("realtime.heartbeat"),
+            Some("every 600 s until 2.3")
+        );
+        assert_eq!(k.reason("pagination.link"), None);
+
+        let (_d, p) = write(
+            "known.json",
+            r#"{"known": [{"id": "quality.power", "reason": "survey booked"}]}"#,
+        );
+        assert_eq!(KnownList::load(&p).unwrap().known.len(), 1);
+
+        for bad in [
+            "[[known]]\nid = \"no.such\"\nreason = \"x\"\n",
+            "[[known]]\nid = \"quality.power\"\nreason = \" \"\n",
+            "[[known]]\nid = \"quality.power\"\nreason = \"x\"\n[[known]]\nid = \"quality.power\"\nreason = \"y\"\n",
+            "[[known]]\nid = \"quality.power\"\nreason = \"x\"\nuntil = \"2027\"\n",
+        ] {
+            let (_d, p) = write("bad.toml", bad);
+            assert!(KnownList::load(&p).is_err(), "{bad}");
+        }
+    }
+}
