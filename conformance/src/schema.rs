@@ -145,3 +145,54 @@ impl Default for Schemas {
         Self::new()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_segments_win_and_bodies_are_checked_against_components() {
+        let mut s = Schemas::new();
+        assert_eq!(s.template("/v1/log/checkpoint"), Some("/v1/log/checkpoint"));
+        assert_eq!(
+            s.template("/v1/locations/GB/ABC/L1"),
+            Some("/v1/locations/{country_code}/{party_id}/{location_id}")
+        );
+        assert_eq!(s.template("/v1/nothing/here"), None);
+        let proof = br#"{"hashes": ["47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="]}"#;
+        let ok = s.check(
+            "GET",
+            "/v1/log/proof/inclusion",
+            200,
+            "application/json",
+            proof,
+        );
+        assert_eq!(ok, Some(Ok(())));
+        let bad = s.check(
+            "GET",
+            "/v1/log/proof/inclusion",
+            200,
+            "application/json",
+            br#"{"hashes": 3}"#,
+        );
+        assert!(matches!(bad, Some(Err(_))), "{bad:?}");
+        let status =
+            br#"[{"country_code": "GB", "party_id": "ABC", "location_id": "L1", "evse_uid": "E1",
+                           "status": "WORKING", "event_time": "2026-11-21T10:00:00Z"}]"#;
+        let bad = s.check("GET", "/v1/status", 200, "application/json", status);
+        assert!(
+            matches!(bad, Some(Err(ref m)) if m.contains("WORKING")),
+            "{bad:?}"
+        );
+        assert_eq!(
+            s.check(
+                "GET",
+                "/v1/log/entries",
+                200,
+                "application/x-ndjson",
+                b"{}\n"
+            ),
+            None
+        );
+    }
+}

@@ -332,3 +332,37 @@ fn invalid_params(ctx: &mut Ctx) -> CheckResult {
     }
     Ok(note("5 malformed parameters refused with invalid-query"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ex(link: Option<&str>) -> Exchange {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(l) = link {
+            headers.insert("link", l.parse().unwrap());
+        }
+        Exchange {
+            method: "GET".into(),
+            url: "http://node.example/base/v1/locations?limit=2"
+                .parse()
+                .unwrap(),
+            status: 200,
+            headers,
+            body: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn next_links_resolve_against_the_request() {
+        let rel = ex(Some("</base/v1/locations?limit=2&offset=2>; rel=\"next\""));
+        assert_eq!(
+            next_link(&rel).unwrap().unwrap().as_str(),
+            "http://node.example/base/v1/locations?limit=2&offset=2"
+        );
+        let other = ex(Some("<https://x.example/a>; rel=\"prev\""));
+        assert_eq!(next_link(&other).unwrap(), None);
+        assert_eq!(next_link(&ex(None)).unwrap(), None);
+        assert!(next_link(&ex(Some("no-brackets; rel=\"next\""))).is_err());
+    }
+}

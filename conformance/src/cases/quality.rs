@@ -163,3 +163,35 @@ fn power(ctx: &mut Ctx) -> CheckResult {
     }
     Ok(note(format!("{n} connectors plausible")))
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::connector_problem;
+
+    #[test]
+    fn power_must_fit_standard_and_electrics() {
+        let c = |standard: &str, power_type: &str, v: u32, a: u32, p: u32| {
+            json!({"standard": standard, "power_type": power_type, "max_voltage": v,
+                   "max_amperage": a, "max_electric_power": p})
+        };
+        assert_eq!(
+            connector_problem(&c("IEC_62196_T2", "AC_1_PHASE", 230, 32, 7360)),
+            None
+        );
+        assert_eq!(
+            connector_problem(&c("IEC_62196_T2", "AC_3_PHASE", 230, 32, 22080)),
+            None
+        );
+        assert_eq!(
+            connector_problem(&c("IEC_62196_T2_COMBO", "DC", 500, 125, 50000)),
+            None
+        );
+        assert!(
+            connector_problem(&c("IEC_62196_T2_COMBO", "AC_3_PHASE", 230, 32, 22080)).is_some()
+        );
+        assert!(connector_problem(&c("CHADEMO", "AC_1_PHASE", 500, 100, 50000)).is_some());
+        assert!(connector_problem(&c("IEC_62196_T2", "AC_1_PHASE", 230, 32, 22000)).is_some());
+    }
+}

@@ -209,3 +209,82 @@ pub fn compare(
     }
     Ok(replayed.len())
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn loc(name: &str, lu: &str) -> Value {
+        json!({"country_code": "GB", "party_id": "ABC", "id": "L1", "name": name, "last_updated": lu,
+               "evses": [{"uid": "E1", "status": "AVAILABLE", "last_updated": lu}]})
+    }
+
+    fn entry(kind: &str, data: Value) -> Vec<u8> {
+        serde_json::to_vec(&json!({"v": 1, "type": kind, "data": data})).unwrap()
+    }
+
+    #[test]
+    fn replays_status_changes_removals_and_finds_bare_bumps() {
+        let status = json!({"country_code": "GB", "party_id": "ABC", "location_id": "L1",
+                            "evse_uid": "E1", "status": "CHARGING", "event_time": "2026-11-21T10:00:00Z"});
+        let entries = [
+            entry("location", loc("A", "2026-11-20T09:00:00Z")),
+            entry("evse_status", status.clone()),
+            entry("location", loc("A", "2026-11-22T09:00:00Z")),
+        ];
+        let s = State::replay(&entries[..2]);
+        let l = &s.locations[&("GB".into(), "ABC".into(), "L1".into())];
+        assert_eq!(l["evses"][0]["status"], "CHARGING");
+        assert_eq!(l["evses"][0]["last_updated"], "2026-11-21T10:00:00Z");
+        assert_eq!(l["last_updated"], "2026-11-21T10:00:00Z");
+        assert!(s.bumps.is_empty());
+        // The third entry sets the status back: a change, not a bump.
+        assert!(State::replay(&entries).bumps.is_empty());
+        let bump = [
+            entries[0].clone(),
+            entry("location", loc("A", "2026-11-23T09:00:00Z")),
+        ];
+        assert_eq!(State::replay(&bump).bumps.len(), 1);
+        let removed = [
+            entries[0].clone(),
+            entry(
+                "location_removed",
+                json!({"country_code": "GB", "party_id": "ABC", "id": "L1"}),
+            ),
+            entry("evse_status", status),
+        ];
+        let s = State::replay(&removed);
+        assert!(s.locations.is_empty());
+        assert_eq!(s.orphan_statuses, [2]);
+    }
+
+    #[test]
+    fn compares_numbers_by_value_and_names_the_first_difference() {
+        assert_eq!(
+            first_difference(&json!({"vat": 20}), &json!({"vat": 20.0}), ""),
+            None
+        );
+        let d = first_difference(
+            &json!({"a": [1, {"b": "x"}]}),
+            &json!({"a": [1, {"b": "y"}]}),
+            "",
+        );
+        assert_eq!(d.unwrap(), ".a[1].b: log has \"x\", served has \"y\"");
+        let replayed = [(("GB".into(), "ABC".into(), "L1".into()), loc("A", "t"))]
+            .into_iter()
+            .collect();
+        assert!(compare("location", &replayed, &[loc("A", "t")]).is_ok());
+        assert!(
+            compare("location", &replayed, &[loc("B", "t")])
+                .unwrap_err()
+                .contains(".name")
+        );
+        assert!(
+            compare("location", &replayed, &[])
+                .unwrap_err()
+                .contains("not served")
+        );
+    }
+}

@@ -312,3 +312,28 @@ fn format(ctx: &mut Ctx) -> CheckResult {
     }
     Ok(note(format!("{n} served times well formed")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::good_time;
+
+    #[test]
+    fn datetimes_are_utc_with_z_and_3_6_or_9_fraction_digits() {
+        for ok in [
+            "2026-11-22T10:15:00Z",
+            "2026-11-22T10:15:00.123Z",
+            "2026-11-22T10:15:00.123456789Z",
+        ] {
+            assert!(good_time(ok), "{ok}");
+        }
+        for bad in [
+            "2026-11-22T10:15:00",
+            "2026-11-22T10:15:00+00:00",
+            "2026-11-22T10:15:00.1Z",
+            "2026-11-22 10:15:00Z",
+            "2026-13-22T10:15:00Z",
+        ] {
+            assert!(!good_time(bad), "{bad}");
+        }
+    }
+}
