@@ -337,7 +337,8 @@ impl Ctx {
                 self.limits.max_entries
             )));
         }
-        let mut out = Vec::with_capacity((end - start) as usize);
+        // Capacity from the claimed size only up to a bound: the size is the target's word.
+        let mut out = Vec::with_capacity((end - start).min(100_000) as usize);
         let mut next = start;
         let mut pages = 0;
         while next < end {
@@ -368,6 +369,35 @@ impl Ctx {
             out.extend(lines.into_iter().map(<[u8]>::to_vec));
         }
         Ok(out)
+    }
+
+    /// Entries from `start` to whatever the log holds now (the part beyond the checkpoint),
+    /// page by page until an empty page, bounded like every read.
+    pub fn fetch_tail(
+        &mut self,
+        base: &Url,
+        start: u64,
+        token: Option<&str>,
+    ) -> Result<Vec<Vec<u8>>, Stop> {
+        let mut out = Vec::new();
+        let mut next = start;
+        for _ in 0..self.limits.max_pages {
+            let url = Self::log_url(base, &format!("entries?start={next}&end={}", next + 1000))?;
+            let ex = self.send("GET", &url, token, &[])?;
+            if ex.status != 200 {
+                return Err(Stop::Fail(ex.evidence("entries not served with 200")));
+            }
+            let lines = split_ndjson(&ex.body).map_err(|m| Stop::Fail(ex.evidence(m)))?;
+            if lines.is_empty() {
+                return Ok(out);
+            }
+            next += lines.len() as u64;
+            out.extend(lines.into_iter().map(<[u8]>::to_vec));
+            if out.len() as u64 > self.limits.max_entries {
+                return Err(Stop::Skip("the log grew beyond --max-entries".into()));
+            }
+        }
+        Err(Stop::Skip("more than --max-pages pages of entries".into()))
     }
 
     /// A whole `/v1` collection (`locations`, `tariffs`, `status`, `sessions`), fetched once.

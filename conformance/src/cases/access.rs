@@ -189,8 +189,13 @@ fn sessions(ctx: &mut Ctx) -> CheckResult {
             return Err(Stop::fail(format!("usage record {v}: {e}")));
         }
     }
+    // The list may hold sessions written after the restricted checkpoint: replay the log as it
+    // stands now, read after the list.
     let log = ctx.restricted_log()?;
-    let state = State::replay(&log.entries);
+    let token = ctx.token.clone();
+    let mut entries = log.entries.clone();
+    entries.extend(ctx.fetch_tail(&log.base, entries.len() as u64, token.as_deref())?);
+    let state = State::replay(&entries);
     match replay::compare("session", &state.sessions, &listing.items) {
         Ok(n) => Ok(crate::report::Evidence {
             method: Some("GET".into()),
