@@ -1,7 +1,7 @@
 //! What cases share during one run: the HTTP client, every exchange seen (for the cases that
 //! judge all responses), and lazily fetched views of the target (discovery, logs, listings),
-//! each fetched once. A view that cannot be built makes the cases that need it skip, naming it;
-//! the case that owns that part of the standard fails on its own.
+//! each fetched once. A view whose read shows a fault fails every case that needs it, with the
+//! evidence; one cut short by a limit makes them skip, naming it.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -84,11 +84,11 @@ pub struct Ctx {
     pub rng: StdRng,
     pub seen: Vec<Seen>,
     schemas: Schemas,
-    discovery: Option<Result<Rc<Discovery>, String>>,
+    discovery: Option<Result<Rc<Discovery>, Stop>>,
     pub start_checkpoint: Option<FetchedCheckpoint>,
-    public: Option<Result<Rc<LogView>, String>>,
-    restricted: Option<Result<Rc<LogView>, String>>,
-    listings: HashMap<String, Result<Rc<Listing>, String>>,
+    public: Option<Result<Rc<LogView>, Stop>>,
+    restricted: Option<Result<Rc<LogView>, Stop>>,
+    listings: HashMap<String, Result<Rc<Listing>, Stop>>,
 }
 
 impl std::fmt::Debug for Ctx {
@@ -170,7 +170,7 @@ impl Ctx {
     /// The discovery document (§3.4), fetched once.
     pub fn discovery(&mut self) -> Result<Rc<Discovery>, Stop> {
         if self.discovery.is_none() {
-            let d = self.fetch_discovery().map(Rc::new);
+            let d = self.fetch_discovery().map(Rc::new).map_err(Stop::fail);
             self.discovery = Some(d);
         }
         prerequisite("the discovery document", self.discovery.as_ref())
@@ -273,7 +273,7 @@ impl Ctx {
     /// The public log: its latest checkpoint and the entries it covers, fetched once.
     pub fn public_log(&mut self) -> Result<Rc<LogView>, Stop> {
         if self.public.is_none() {
-            let v = self.fetch_log(false, None).map(Rc::new).map_err(stop_text);
+            let v = self.fetch_log(false, None).map(Rc::new);
             self.public = Some(v);
         }
         prerequisite("the public log", self.public.as_ref())
@@ -286,10 +286,7 @@ impl Ctx {
             .clone()
             .ok_or_else(|| Stop::Skip("needs a usage:read token (--token)".into()))?;
         if self.restricted.is_none() {
-            let v = self
-                .fetch_log(true, Some(&token))
-                .map(Rc::new)
-                .map_err(stop_text);
+            let v = self.fetch_log(true, Some(&token)).map(Rc::new);
             self.restricted = Some(v);
         }
         prerequisite("the restricted log", self.restricted.as_ref())
@@ -360,6 +357,16 @@ impl Ctx {
                     "no entry returned at {next}, below the size {end} (§10.6)"
                 ))));
             }
+            if let Some(i) = lines
+                .iter()
+                .position(|l| serde_json::from_slice::<serde::de::IgnoredAny>(l).is_err())
+            {
+                return Err(Stop::Fail(ex.evidence(format!(
+                    "line {} of the page is not one JSON value: each entry is served as one line \
+                     of its stored bytes (§10.6)",
+                    i + 1
+                ))));
+            }
             next += lines.len() as u64;
             if next > end {
                 return Err(Stop::Fail(
@@ -412,10 +419,7 @@ impl Ctx {
             } else {
                 None
             };
-            let l = self
-                .fetch_listing(name, "", token.as_deref())
-                .map(Rc::new)
-                .map_err(stop_text);
+            let l = self.fetch_listing(name, "", token.as_deref()).map(Rc::new);
             self.listings.insert(name.to_owned(), l);
         }
         prerequisite(&format!("the {name} list"), self.listings.get(name))
@@ -527,10 +531,16 @@ fn stop_text(s: Stop) -> String {
     }
 }
 
-fn prerequisite<T: Clone>(what: &str, v: Option<&Result<T, String>>) -> Result<T, Stop> {
+fn prerequisite<T: Clone>(what: &str, v: Option<&Result<T, Stop>>) -> Result<T, Stop> {
     match v {
         Some(Ok(t)) => Ok(t.clone()),
-        Some(Err(e)) => Err(Stop::Skip(format!("prerequisite failed: {what}: {e}"))),
+        // A shared read that showed a fault fails every case that needs it (with the evidence),
+        // so a broken target can never pass as merely "incomplete".
+        Some(Err(Stop::Fail(e))) => Err(Stop::Fail(crate::report::Evidence {
+            message: format!("prerequisite failed: {what}: {}", e.message),
+            ..e.clone()
+        })),
+        Some(Err(Stop::Skip(r))) => Err(Stop::Skip(format!("prerequisite skipped: {what}: {r}"))),
         None => Err(Stop::Skip(format!("prerequisite missing: {what}"))),
     }
 }

@@ -98,9 +98,9 @@ pub const FINAL_CASES: &[Case] = &[Case {
 
 fn checkpoint_signature(ctx: &mut Ctx) -> CheckResult {
     let d = ctx.discovery()?;
-    let log = ctx.public_log()?;
-    let ex = &log.checkpoint.exchange;
-    let cp = match &log.checkpoint.verified {
+    let fetched = ctx.fetch_checkpoint(false)?;
+    let ex = &fetched.exchange;
+    let cp = match &fetched.verified {
         Ok(v) => v,
         Err(e) => {
             return fail_at(
