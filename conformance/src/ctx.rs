@@ -27,6 +27,7 @@ pub struct Seen {
     pub url: String,
     pub status: u16,
     pub has_tree_size: bool,
+    pub tree_size: Option<u64>,
     /// `Some(Err)` when the body failed its OpenAPI schema; `None` when no schema applies.
     pub schema: Option<Result<(), String>>,
     pub excerpt: String,
@@ -162,6 +163,7 @@ impl Ctx {
             url: ex.url.to_string(),
             status: ex.status,
             has_tree_size: ex.tree_size().is_some(),
+            tree_size: ex.tree_size(),
             schema,
             excerpt: if failed { ex.excerpt() } else { String::new() },
         });
@@ -425,6 +427,34 @@ impl Ctx {
         prerequisite(&format!("the {name} list"), self.listings.get(name))
     }
 
+    /// Runs `check` against the whole `name` list, accepting its verdict only when every
+    /// response `check` received carried the list's `Evfed-Tree-Size`: a live node may change
+    /// between two reads, and the standard's list invariants hold per tree size (§11.1). Up to
+    /// three attempts, the later ones with a fresh whole list; then the case skips.
+    pub fn at_one_size<T>(
+        &mut self,
+        name: &str,
+        mut check: impl FnMut(&mut Ctx, &Listing) -> Result<T, Stop>,
+    ) -> Result<T, Stop> {
+        for attempt in 0..3 {
+            let all = if attempt == 0 {
+                self.listing(name)?
+            } else {
+                Rc::new(self.fetch_listing(name, "", None)?)
+            };
+            let size = all.tree_size();
+            let mark = self.seen.len();
+            let verdict = check(self, &all);
+            let stable = size.is_some() && self.seen[mark..].iter().all(|s| s.tree_size == size);
+            if stable || matches!(verdict, Err(Stop::Skip(_))) {
+                return verdict;
+            }
+        }
+        Err(Stop::Skip(format!(
+            "the log grew during each of three attempts to read the {name} list at one tree size"
+        )))
+    }
+
     /// Reads a collection with extra query parameters (`&`-joined, already encoded), by offset.
     pub fn fetch_listing(
         &mut self,
@@ -486,6 +516,14 @@ impl Ctx {
             "the {name} list has more than {} pages (--max-pages)",
             self.limits.max_pages
         )))
+    }
+}
+
+impl Listing {
+    /// The one `Evfed-Tree-Size` every page carried, if they agree.
+    pub fn tree_size(&self) -> Option<u64> {
+        let first = *self.tree_sizes.first()?;
+        self.tree_sizes.iter().all(|s| *s == first).then_some(first)
     }
 }
 

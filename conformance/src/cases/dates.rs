@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::{Key, enc, key_of, problem, time_of};
 use crate::case::{Case, CheckResult, Level, Stop, note};
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Listing};
 
 pub const CASES: &[Case] = &[
     Case {
@@ -49,70 +49,79 @@ fn window_key(name: &str, v: &Value) -> Key {
 fn window(ctx: &mut Ctx) -> CheckResult {
     let mut report = Vec::new();
     for (name, field) in WINDOWS {
-        let all = ctx.listing(name)?;
-        let mut times: Vec<(evfed_spec::DateTime, &str)> = all
-            .items
-            .iter()
-            .filter_map(|v| Some((time_of(v, field)?, v[field].as_str()?)))
-            .collect();
-        if times.is_empty() {
-            continue;
+        if let Some(r) = ctx.at_one_size(name, |ctx, all| window_one(ctx, name, field, all))? {
+            report.push(r);
         }
-        times.sort();
-        // The median time: some objects before it, and at least one exactly at it.
-        let (pivot, pivot_text) = times[times.len() / 2];
-        let before: BTreeSet<Key> = all
-            .items
-            .iter()
-            .filter(|v| time_of(v, field).is_some_and(|t| t < pivot))
-            .map(|v| window_key(name, v))
-            .collect();
-        let from: BTreeSet<Key> = all
-            .items
-            .iter()
-            .filter(|v| time_of(v, field).is_some_and(|t| t >= pivot))
-            .map(|v| window_key(name, v))
-            .collect();
-        let p = enc(pivot_text);
-        for (q, want, what) in [
-            (format!("date_to={p}"), &before, "date_to (exclusive)"),
-            (format!("date_from={p}"), &from, "date_from (inclusive)"),
-        ] {
-            let got = ctx.fetch_listing(name, &q, None)?;
-            let got_keys: BTreeSet<Key> = got.items.iter().map(|v| window_key(name, v)).collect();
-            if &got_keys != want {
-                let extra = got_keys.difference(want).next();
-                let missing = want.difference(&got_keys).next();
-                let mut e = crate::report::Evidence {
-                    method: Some("GET".into()),
-                    url: Some(got.first_url.to_string()),
-                    status: Some(200),
-                    excerpt: None,
-                    message: format!(
-                        "{name} {what} at {pivot_text}: {} objects, expected {}",
-                        got_keys.len(),
-                        want.len()
-                    ),
-                };
-                if let Some(x) = extra {
-                    e.message.push_str(&format!("; {x:?} should not match"));
-                }
-                if let Some(m) = missing {
-                    e.message.push_str(&format!("; {m:?} should match"));
-                }
-                return Err(Stop::Fail(e));
-            }
-        }
-        report.push(format!(
-            "{name}.{field} split at {pivot_text}: {}+{}",
-            before.len(),
-            from.len()
-        ));
     }
     if report.is_empty() {
         return Err(Stop::Skip("no object carries a time to window on".into()));
     }
     Ok(note(report.join("; ")))
+}
+
+/// Splits one list at the median time its objects carry.
+fn window_one(
+    ctx: &mut Ctx,
+    name: &str,
+    field: &str,
+    all: &Listing,
+) -> Result<Option<String>, Stop> {
+    let mut times: Vec<(evfed_spec::DateTime, &str)> = all
+        .items
+        .iter()
+        .filter_map(|v| Some((time_of(v, field)?, v[field].as_str()?)))
+        .collect();
+    if times.is_empty() {
+        return Ok(None);
+    }
+    times.sort();
+    // The median time: some objects before it, and at least one exactly at it.
+    let (pivot, pivot_text) = times[times.len() / 2];
+    let keys = |keep: &dyn Fn(evfed_spec::DateTime) -> bool| -> BTreeSet<Key> {
+        all.items
+            .iter()
+            .filter(|v| time_of(v, field).is_some_and(keep))
+            .map(|v| window_key(name, v))
+            .collect()
+    };
+    let before = keys(&|t| t < pivot);
+    let from = keys(&|t| t >= pivot);
+    let p = enc(pivot_text);
+    for (q, want, what) in [
+        (format!("date_to={p}"), &before, "date_to (exclusive)"),
+        (format!("date_from={p}"), &from, "date_from (inclusive)"),
+    ] {
+        let got = ctx.fetch_listing(name, &q, None)?;
+        let got_keys: BTreeSet<Key> = got.items.iter().map(|v| window_key(name, v)).collect();
+        if &got_keys != want {
+            let extra = got_keys.difference(want).next();
+            let missing = want.difference(&got_keys).next();
+            let mut e = crate::report::Evidence {
+                method: Some("GET".into()),
+                url: Some(got.first_url.to_string()),
+                status: Some(200),
+                excerpt: None,
+                message: format!(
+                    "{name} {what} at {pivot_text}: {} objects, expected {}",
+                    got_keys.len(),
+                    want.len()
+                ),
+            };
+            if let Some(x) = extra {
+                e.message.push_str(&format!("; {x:?} should not match"));
+            }
+            if let Some(m) = missing {
+                e.message.push_str(&format!("; {m:?} should match"));
+            }
+            return Err(Stop::Fail(e));
+        }
+    }
+    let r = format!(
+        "{name}.{field} split at {pivot_text}: {}+{}",
+        before.len(),
+        from.len()
+    );
+    Ok(Some(r))
 }
 
 fn invalid(ctx: &mut Ctx) -> CheckResult {

@@ -36,29 +36,30 @@ fn same(
     query: &str,
     want: impl Fn(&Value) -> bool,
 ) -> Result<usize, Stop> {
-    let all = ctx.listing(name)?;
-    let expect: BTreeSet<String> = all
-        .items
-        .iter()
-        .filter(|v| want(v))
-        .map(Value::to_string)
-        .collect();
-    let got = ctx.fetch_listing(name, query, None)?;
-    let got_set: BTreeSet<String> = got.items.iter().map(Value::to_string).collect();
-    if got_set != expect || got.items.len() != got_set.len() {
-        return Err(Stop::Fail(crate::report::Evidence {
-            method: Some("GET".into()),
-            url: Some(got.first_url.to_string()),
-            status: Some(200),
-            excerpt: None,
-            message: format!(
-                "{name}?{query}: {} objects, the whole list has {} matching",
-                got.items.len(),
-                expect.len()
-            ),
-        }));
-    }
-    Ok(expect.len())
+    ctx.at_one_size(name, |ctx, all| {
+        let expect: BTreeSet<String> = all
+            .items
+            .iter()
+            .filter(|v| want(v))
+            .map(Value::to_string)
+            .collect();
+        let got = ctx.fetch_listing(name, query, None)?;
+        let got_set: BTreeSet<String> = got.items.iter().map(Value::to_string).collect();
+        if got_set != expect || got.items.len() != got_set.len() {
+            return Err(Stop::Fail(crate::report::Evidence {
+                method: Some("GET".into()),
+                url: Some(got.first_url.to_string()),
+                status: Some(200),
+                excerpt: None,
+                message: format!(
+                    "{name}?{query}: {} objects, the whole list has {} matching",
+                    got.items.len(),
+                    expect.len()
+                ),
+            }));
+        }
+        Ok(expect.len())
+    })
 }
 
 fn party(ctx: &mut Ctx) -> CheckResult {

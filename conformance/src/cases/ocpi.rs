@@ -143,10 +143,12 @@ fn version_details(ctx: &mut Ctx) -> CheckResult {
 }
 
 /// Every object of an OCPI module, following `Link`, with envelope and header checks.
-fn read_module(ctx: &mut Ctx, id: &str) -> Result<(Exchange, Vec<Value>), Stop> {
+/// Also returns the `Evfed-Tree-Size` of every page.
+fn read_module(ctx: &mut Ctx, id: &str) -> Result<(Exchange, Vec<Value>, Vec<u64>), Stop> {
     let (_, mut url) = module(ctx, id)?;
     url.set_query(Some("limit=1000"));
     let mut items = Vec::new();
+    let mut sizes = Vec::new();
     let mut first = None;
     for _ in 0..ctx.limits.max_pages {
         let ex = ctx.get(&url)?;
@@ -171,6 +173,7 @@ fn read_module(ctx: &mut Ctx, id: &str) -> Result<(Exchange, Vec<Value>), Stop> 
             return fail_at(&ex, "no X-Limit (OCPI §4.1.4.1)");
         }
         items.extend(page);
+        sizes.extend(ex.tree_size());
         let next = next_link(&ex).or_else(|m| fail_at(&ex, m))?;
         let done = next.is_none();
         if done && items.len() != total {
@@ -182,15 +185,15 @@ fn read_module(ctx: &mut Ctx, id: &str) -> Result<(Exchange, Vec<Value>), Stop> 
         let first_ex = first.get_or_insert(ex);
         match next {
             Some(n) => url = n,
-            None => return Ok((first_ex.clone(), items)),
+            None => return Ok((first_ex.clone(), items, sizes)),
         }
     }
     Err(Stop::Skip("too many OCPI pages".into()))
 }
 
 fn envelope(ctx: &mut Ctx) -> CheckResult {
-    let (ex, locations) = read_module(ctx, "locations")?;
-    let (_, tariffs) = read_module(ctx, "tariffs")?;
+    let (ex, locations, _) = read_module(ctx, "locations")?;
+    let (_, tariffs, _) = read_module(ctx, "tariffs")?;
     Ok(ex.evidence(format!(
         "{} Locations and {} Tariffs",
         locations.len(),
@@ -213,8 +216,8 @@ fn without_evfed(v: &Value) -> Value {
 }
 
 fn objects(ctx: &mut Ctx) -> CheckResult {
-    let (ex, locations) = read_module(ctx, "locations")?;
-    let (tex, tariffs) = read_module(ctx, "tariffs")?;
+    let (ex, locations, _) = read_module(ctx, "locations")?;
+    let (tex, tariffs, _) = read_module(ctx, "tariffs")?;
     parse_items::<Location>(&locations, "OCPI Location").or_else(|m| fail_at(&ex, m))?;
     parse_items::<Tariff>(&tariffs, "OCPI Tariff").or_else(|m| fail_at(&tex, m))?;
     if let Some(m) = bad_status(&locations) {
@@ -234,29 +237,29 @@ fn objects(ctx: &mut Ctx) -> CheckResult {
             );
         }
     }
-    for (what, ocpi, v1, e) in [
-        ("Location", &locations, ctx.listing("locations")?, &ex),
-        ("Tariff", &tariffs, ctx.listing("tariffs")?, &tex),
-    ] {
-        let a: BTreeSet<String> = ocpi.iter().map(|v| without_evfed(v).to_string()).collect();
-        let b: BTreeSet<String> = v1
-            .items
-            .iter()
-            .map(|v| without_evfed(v).to_string())
-            .collect();
-        if a != b {
+    // The same objects as /v1, compared at one tree size (the node may change between reads).
+    for (what, module) in [("Location", "locations"), ("Tariff", "tariffs")] {
+        ctx.at_one_size(module, |ctx, v1| {
+            let (e, ocpi, _) = read_module(ctx, module)?;
+            let a: BTreeSet<String> = ocpi.iter().map(|v| without_evfed(v).to_string()).collect();
+            let b: BTreeSet<String> = v1
+                .items
+                .iter()
+                .map(|v| without_evfed(v).to_string())
+                .collect();
+            if a == b {
+                return Ok(());
+            }
             let only = a.difference(&b).next().or_else(|| b.difference(&a).next());
-            return fail_at(
-                e,
-                format!(
-                    "OCPI {what}s ({}) differ from /v1 ({}) without evfed; first difference: {}",
-                    a.len(),
-                    b.len(),
-                    only.map(|s| crate::http::excerpt(s.as_bytes()))
-                        .unwrap_or_default()
-                ),
+            let msg = format!(
+                "OCPI {what}s ({}) differ from /v1 ({}) without evfed; first difference: {}",
+                a.len(),
+                b.len(),
+                only.map(|s| crate::http::excerpt(s.as_bytes()))
+                    .unwrap_or_default()
             );
-        }
+            Err(Stop::Fail(e.evidence(msg)))
+        })?;
     }
     Ok(ex.evidence(format!(
         "{} Locations and {} Tariffs match /v1",

@@ -8,7 +8,7 @@ use url::Url;
 
 use super::{fail_at, key_of, problem};
 use crate::case::{Case, CheckResult, Level, Stop, note};
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Listing};
 use crate::http::Exchange;
 
 pub const CASES: &[Case] = &[
@@ -101,7 +101,16 @@ fn order_key(name: &str, v: &Value) -> Vec<String> {
 fn limit(ctx: &mut Ctx) -> CheckResult {
     let mut checked = 0;
     for name in LISTS {
-        let total = ctx.listing(name)?.items.len();
+        checked += ctx.at_one_size(name, |ctx, all| limit_one(ctx, name, all.items.len()))?;
+    }
+    Ok(note(format!(
+        "{checked} first pages hold the right number of objects"
+    )))
+}
+
+fn limit_one(ctx: &mut Ctx, name: &str, total: usize) -> Result<usize, Stop> {
+    let mut checked = 0;
+    {
         let base = ctx.endpoint(name, &format!("v1/{name}"))?;
         let l = small_limit(total);
         for (q, max, expect) in [
@@ -125,15 +134,20 @@ fn limit(ctx: &mut Ctx) -> CheckResult {
             checked += 1;
         }
     }
-    Ok(note(format!(
-        "{checked} first pages hold the right number of objects"
-    )))
+    Ok(checked)
 }
 
 fn total_count(ctx: &mut Ctx) -> CheckResult {
     let mut checked = 0;
     for name in LISTS {
-        let total = ctx.listing(name)?.items.len();
+        checked += ctx.at_one_size(name, |ctx, all| total_count_one(ctx, name, all.items.len()))?;
+    }
+    Ok(note(format!("X-Total-Count right on {checked} pages")))
+}
+
+fn total_count_one(ctx: &mut Ctx, name: &str, total: usize) -> Result<usize, Stop> {
+    let mut checked = 0;
+    {
         let base = ctx.endpoint(name, &format!("v1/{name}"))?;
         let l = small_limit(total);
         for offset in [0, l, total] {
@@ -153,13 +167,19 @@ fn total_count(ctx: &mut Ctx) -> CheckResult {
             checked += 1;
         }
     }
-    Ok(note(format!("X-Total-Count right on {checked} pages")))
+    Ok(checked)
 }
 
 fn no_gaps(ctx: &mut Ctx) -> CheckResult {
     let mut report = Vec::new();
     for name in LISTS {
-        let all = ctx.listing(name)?;
+        report.push(ctx.at_one_size(name, |ctx, all| no_gaps_one(ctx, name, all))?);
+    }
+    Ok(note(report.join("; ")))
+}
+
+fn no_gaps_one(ctx: &mut Ctx, name: &str, all: &Listing) -> Result<String, Stop> {
+    {
         let want: BTreeSet<Vec<String>> = all.items.iter().map(|v| order_key(name, v)).collect();
         let base = ctx.endpoint(name, &format!("v1/{name}"))?;
         let l = small_limit(all.items.len());
@@ -203,9 +223,8 @@ fn no_gaps(ctx: &mut Ctx) -> CheckResult {
                 format!("{name}: {k:?} visited but not in the whole list"),
             );
         }
-        report.push(format!("{name}: {} objects with limit {l}", want.len()));
+        Ok(format!("{name}: {} objects with limit {l}", want.len()))
     }
-    Ok(note(report.join("; ")))
 }
 
 /// The `rel="next"` target of a Link header, resolved against the request URL.
@@ -247,8 +266,13 @@ fn params(u: &Url) -> Vec<(String, String)> {
 fn link(ctx: &mut Ctx) -> CheckResult {
     let mut report = Vec::new();
     for name in LISTS {
-        let all = ctx.listing(name)?;
-        let total = all.items.len();
+        report.push(ctx.at_one_size(name, |ctx, all| link_one(ctx, name, all.items.len()))?);
+    }
+    Ok(note(report.join("; ")))
+}
+
+fn link_one(ctx: &mut Ctx, name: &str, total: usize) -> Result<String, Stop> {
+    {
         let base = ctx.endpoint(name, &format!("v1/{name}"))?;
         let l = small_limit(total);
         let mut url = with_query(&base, &format!("limit={l}"));
@@ -319,9 +343,8 @@ fn link(ctx: &mut Ctx) -> CheckResult {
                 distinct.len()
             )));
         }
-        report.push(format!("{name}: {pages} pages"));
+        Ok(format!("{name}: {pages} pages"))
     }
-    Ok(note(report.join("; ")))
 }
 
 fn invalid_params(ctx: &mut Ctx) -> CheckResult {

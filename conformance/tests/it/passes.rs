@@ -77,12 +77,55 @@ fn passes_against_a_real_node_directly_and_through_a_proxy() {
         Outcome::Pass
     );
 
+    // Realtime, while a writer keeps changing a status: the log grows under the run, so
+    // RT-1 sees sizes to cover, the lists are read at moving tree sizes, and the start and end
+    // checkpoints differ (a real consistency proof).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (url, token, stop) = (
+            node.url.clone(),
+            node.token(Some("GB*ABC"), "data:write"),
+            stop.clone(),
+        );
+        std::thread::spawn(move || {
+            let http = reqwest::blocking::Client::new();
+            let mut n = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                let status = if n.is_multiple_of(2) {
+                    "AVAILABLE"
+                } else {
+                    "CHARGING"
+                };
+                let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+                let body = serde_json::json!([{"country_code": "GB", "party_id": "ABC", "location_id": "ABC-2",
+                    "evse_uid": "ABC-2-1", "status": status, "event_time": now}]);
+                let res = http
+                    .post(format!("{url}/v1/status"))
+                    .bearer_auth(&token)
+                    .json(&body)
+                    .send()
+                    .unwrap();
+                assert!(res.status().is_success());
+                std::thread::sleep(Duration::from_millis(150));
+            }
+            n
+        })
+    };
     let realtime = evfed_conformance::run(&config(&node.url, Level::Realtime, None));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let writes = writer.join().unwrap();
     assert_eq!(
         realtime.verdict(),
         Verdict::Pass,
-        "realtime:\n{}",
+        "realtime under {writes} writes:\n{}",
         failures(&realtime)
+    );
+    let over_time = realtime.result("log.consistency-over-time").unwrap();
+    assert!(
+        over_time.evidence.message.starts_with("consistent"),
+        "{}",
+        over_time.evidence.message
     );
 
     let proxy = Proxy::start(&node.url, Mutation::none());
