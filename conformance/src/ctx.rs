@@ -157,7 +157,6 @@ impl Ctx {
             self.schemas
                 .check(&ex.method, &p, ex.status, &ex.media_type(), &ex.body)
         });
-        let failed = matches!(schema, Some(Err(_)));
         self.seen.push(Seen {
             method: ex.method.clone(),
             url: ex.url.to_string(),
@@ -165,7 +164,7 @@ impl Ctx {
             has_tree_size: ex.tree_size().is_some(),
             tree_size: ex.tree_size(),
             schema,
-            excerpt: if failed { ex.excerpt() } else { String::new() },
+            excerpt: ex.excerpt(),
         });
     }
 

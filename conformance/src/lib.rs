@@ -145,7 +145,21 @@ pub fn run_cases(config: &RunConfig, cases: &[Case]) -> Report {
 
 fn run_one(ctx: &mut Ctx, case: &Case, known: &KnownList) -> CaseResult {
     let t = Instant::now();
-    let outcome = (case.check)(ctx);
+    let mark = ctx.seen.len();
+    let mut outcome = (case.check)(ctx);
+    // A verdict reached over many requests names the last one the case made.
+    if let Some(last) = ctx.seen[mark..].last() {
+        let evidence = match &mut outcome {
+            Ok(e) | Err(Stop::Fail(e)) => Some(e),
+            Err(Stop::Skip(_)) => None,
+        };
+        if let Some(e) = evidence.filter(|e| e.url.is_none()) {
+            e.method = Some(last.method.clone());
+            e.url = Some(last.url.clone());
+            e.status = Some(last.status);
+            e.excerpt = Some(last.excerpt.clone());
+        }
+    }
     result_of(case, outcome, t.elapsed().as_millis() as u64, known)
 }
 

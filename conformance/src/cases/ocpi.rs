@@ -143,12 +143,10 @@ fn version_details(ctx: &mut Ctx) -> CheckResult {
 }
 
 /// Every object of an OCPI module, following `Link`, with envelope and header checks.
-/// Also returns the `Evfed-Tree-Size` of every page.
-fn read_module(ctx: &mut Ctx, id: &str) -> Result<(Exchange, Vec<Value>, Vec<u64>), Stop> {
+fn read_module(ctx: &mut Ctx, id: &str) -> Result<(Exchange, Vec<Value>), Stop> {
     let (_, mut url) = module(ctx, id)?;
     url.set_query(Some("limit=1000"));
     let mut items = Vec::new();
-    let mut sizes = Vec::new();
     let mut first = None;
     for _ in 0..ctx.limits.max_pages {
         let ex = ctx.get(&url)?;
@@ -173,7 +171,6 @@ fn read_module(ctx: &mut Ctx, id: &str) -> Result<(Exchange, Vec<Value>, Vec<u64
             return fail_at(&ex, "no X-Limit (OCPI §4.1.4.1)");
         }
         items.extend(page);
-        sizes.extend(ex.tree_size());
         let next = next_link(&ex).or_else(|m| fail_at(&ex, m))?;
         let done = next.is_none();
         if done && items.len() != total {
@@ -185,15 +182,15 @@ fn read_module(ctx: &mut Ctx, id: &str) -> Result<(Exchange, Vec<Value>, Vec<u64
         let first_ex = first.get_or_insert(ex);
         match next {
             Some(n) => url = n,
-            None => return Ok((first_ex.clone(), items, sizes)),
+            None => return Ok((first_ex.clone(), items)),
         }
     }
     Err(Stop::Skip("too many OCPI pages".into()))
 }
 
 fn envelope(ctx: &mut Ctx) -> CheckResult {
-    let (ex, locations, _) = read_module(ctx, "locations")?;
-    let (_, tariffs, _) = read_module(ctx, "tariffs")?;
+    let (ex, locations) = read_module(ctx, "locations")?;
+    let (_, tariffs) = read_module(ctx, "tariffs")?;
     Ok(ex.evidence(format!(
         "{} Locations and {} Tariffs",
         locations.len(),
@@ -216,8 +213,8 @@ fn without_evfed(v: &Value) -> Value {
 }
 
 fn objects(ctx: &mut Ctx) -> CheckResult {
-    let (ex, locations, _) = read_module(ctx, "locations")?;
-    let (tex, tariffs, _) = read_module(ctx, "tariffs")?;
+    let (ex, locations) = read_module(ctx, "locations")?;
+    let (tex, tariffs) = read_module(ctx, "tariffs")?;
     parse_items::<Location>(&locations, "OCPI Location").or_else(|m| fail_at(&ex, m))?;
     parse_items::<Tariff>(&tariffs, "OCPI Tariff").or_else(|m| fail_at(&tex, m))?;
     if let Some(m) = bad_status(&locations) {
@@ -240,7 +237,7 @@ fn objects(ctx: &mut Ctx) -> CheckResult {
     // The same objects as /v1, compared at one tree size (the node may change between reads).
     for (what, module) in [("Location", "locations"), ("Tariff", "tariffs")] {
         ctx.at_one_size(module, |ctx, v1| {
-            let (e, ocpi, _) = read_module(ctx, module)?;
+            let (e, ocpi) = read_module(ctx, module)?;
             let a: BTreeSet<String> = ocpi.iter().map(|v| without_evfed(v).to_string()).collect();
             let b: BTreeSet<String> = v1
                 .items
