@@ -379,4 +379,23 @@ fn known_failures_pass_the_run_and_stale_entries_fail_it() {
         Outcome::UnexpectedPass
     );
     assert_eq!(report.verdict(), Verdict::Fail);
+
+    // Listed skips stay skips, with their reason, and no longer leave the run incomplete.
+    let entry = |id: &str| KnownEntry {
+        id: id.into(),
+        reason: "sessions are not published by this node".into(),
+    };
+    let known = KnownList {
+        known: vec![entry("access.restricted-log"), entry("access.sessions")],
+    };
+    let report = run(&node.url, Level::Usage, known);
+    assert_eq!(
+        report.result("access.sessions").unwrap().outcome,
+        Outcome::Skip
+    );
+    assert_eq!(report.verdict(), Verdict::Pass, "{}", failures(&report));
+    assert_eq!(
+        run(&node.url, Level::Usage, KnownList::default()).verdict(),
+        Verdict::Incomplete
+    );
 }
