@@ -1,6 +1,159 @@
-//! evfed-conformance binary.
+//! `evfed-conformance`: runs the suite against a node and prints or writes its report.
+//!
+//! Exit codes: 0 every required case of the level passed; 1 a required case failed, or a case
+//! listed as a known failure passed; 2 usage error (bad arguments, unreadable known-failures
+//! file, unwritable output); 3 nothing failed but required cases were skipped (e.g. `--level
+//! usage` without `--token`), so the level cannot be claimed.
 
-fn main() -> anyhow::Result<()> {
-    println!("evfed-conformance {}", env!("CARGO_PKG_VERSION"));
-    Ok(())
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use evfed_conformance::output::{self, Format};
+use evfed_conformance::{KnownList, Level, RunConfig, Verdict};
+
+#[derive(Parser)]
+#[command(
+    name = "evfed-conformance",
+    version,
+    about = "Tests an evfed node over HTTP against the evfed Standard"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the cases of a level against a node.
+    Run(Box<RunArgs>),
+    /// List every case with its id, section, level and whether it is required.
+    List,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The node's base URL; discovery is read from /.well-known/evfed under it.
+    #[arg(long)]
+    target: url::Url,
+    /// Bearer token for restricted cases (usage:read); those cases skip without it.
+    #[arg(long, env = "EVFED_CONFORMANCE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// core, usage (core + §14 and restricted data) or realtime (core + §1.6).
+    #[arg(long, default_value = "core", value_parser = parse_level)]
+    level: Level,
+    /// text, json, junit or html.
+    #[arg(long, default_value = "text", value_parser = parse_format)]
+    format: Format,
+    /// Write the report here instead of standard output.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Known failures (TOML, or JSON by extension): `[[known]] id = "…" reason = "…"`.
+    #[arg(long)]
+    known: Option<PathBuf>,
+    /// Seconds the realtime cases observe the node (RT-2 needs at least 300).
+    #[arg(long, default_value_t = 10)]
+    observe: u64,
+    /// Timeout of each request, in seconds.
+    #[arg(long, default_value_t = 30)]
+    timeout: u64,
+    /// Largest response body read, in bytes.
+    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    max_body_bytes: u64,
+    /// Most pages read from one list or log.
+    #[arg(long, default_value_t = 10_000)]
+    max_pages: u64,
+    /// Most entries read from one log.
+    #[arg(long, default_value_t = 2_000_000)]
+    max_entries: u64,
+    /// Seed for the random proof positions (random by default).
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+fn parse_level(s: &str) -> Result<Level, String> {
+    s.parse()
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    s.parse()
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match cli.command {
+        Command::List => {
+            for c in evfed_conformance::case::all() {
+                println!(
+                    "{:<32} {:<12} {:<9} {:<9} {}",
+                    c.id,
+                    c.section,
+                    c.level,
+                    if c.required { "required" } else { "optional" },
+                    c.description
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Run(args) => run(*args),
+    }
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    let known = match &args.known {
+        Some(p) => match KnownList::load(p) {
+            Ok(k) => k,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => KnownList::default(),
+    };
+    let mut config = RunConfig::new(args.target);
+    config.token = args.token;
+    config.level = args.level;
+    config.known = known;
+    config.observe = Duration::from_secs(args.observe);
+    config.seed = args.seed;
+    config.limits.timeout = Duration::from_secs(args.timeout.max(1));
+    config.limits.max_body_bytes = args.max_body_bytes;
+    config.limits.max_pages = args.max_pages;
+    config.limits.max_entries = args.max_entries;
+    let report = evfed_conformance::run(&config);
+    let text = output::render(&report, args.format);
+    match &args.out {
+        Some(p) => {
+            if let Err(e) = std::fs::write(p, &text) {
+                eprintln!("error: cannot write {}: {e}", p.display());
+                return ExitCode::from(2);
+            }
+            eprint!("{}", summary(&report));
+        }
+        None => print!("{text}"),
+    }
+    match report.verdict() {
+        Verdict::Pass => ExitCode::SUCCESS,
+        Verdict::Fail => ExitCode::from(1),
+        Verdict::Incomplete => ExitCode::from(3),
+    }
+}
+
+fn summary(report: &evfed_conformance::Report) -> String {
+    let c = &report.counts;
+    format!(
+        "{} cases: {} passed, {} failed, {} skipped, {} known, {} stale\n",
+        c.total, c.pass, c.fail, c.skip, c.known_failure, c.unexpected_pass
+    )
 }

@@ -39,7 +39,7 @@ fn ci_string(
 }
 
 macro_rules! ci_id {
-    ($(#[$doc:meta])* $name:ident, $kind:literal, $max:literal, $expected:literal) => {
+    ($(#[$doc:meta])* $name:ident, $kind:literal, $max:tt, $expected:literal) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
         #[serde(try_from = "String", into = "String")]
