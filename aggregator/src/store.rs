@@ -488,6 +488,8 @@ pub use compliance::{Availability, EvseReliability, LAG_BUCKETS_S, StatusEvent};
 #[derive(Debug)]
 pub struct Store {
     conn: Mutex<Connection>,
+    /// Read-only, for [`Store::read`].
+    reader: Mutex<Connection>,
 }
 
 impl Store {
@@ -510,8 +512,16 @@ impl Store {
             tx.pragma_update(None, "user_version", i as i64 + 1)?;
             tx.commit()?;
         }
+        // Statistics read through their own connection, so they never wait for a harvest's
+        // write transaction (WAL readers see the last commit).
+        let reader = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        reader.busy_timeout(std::time::Duration::from_secs(10))?;
         Ok(Store {
             conn: Mutex::new(conn),
+            reader: Mutex::new(reader),
         })
     }
 
@@ -950,12 +960,13 @@ impl Store {
         Ok(())
     }
 
-    /// Runs `f` on a read of the store (usage statistics).
+    /// Runs `f` on a read-only connection of its own (usage statistics), which harvest writes
+    /// do not block.
     pub fn read<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, rusqlite::Error>,
     ) -> Result<T, StoreError> {
-        let conn = self.conn()?;
+        let conn = self.reader.lock().map_err(|_| StoreError::Poisoned)?;
         Ok(f(&conn)?)
     }
 

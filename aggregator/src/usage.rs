@@ -159,7 +159,7 @@ pub fn figures(
             "SELECT start_ms, {area}, SUM(sessions), SUM(kwh), SUM(busy_ms) FROM {table}
              WHERE level = ?5 AND start_ms >= ?1 AND start_ms < ?2
                AND (?3 IS NULL OR borough = ?3) AND (?4 IS NULL OR ward = ?4)
-             GROUP BY 1, 2"
+             GROUP BY start_ms, borough, ward"
         ))?;
         let rows = stmt.query_map(params![from, to, q.borough, q.ward, level], |r| {
             Ok((
