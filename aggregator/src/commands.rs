@@ -43,6 +43,20 @@ pub struct Config {
     /// `usage:read` token.
     #[serde(default = "default_true")]
     pub compliance_open: bool,
+    /// Seconds between runs of the conformance suite against every member (0: never).
+    #[serde(default = "default_conformance_interval")]
+    pub conformance_interval_s: u64,
+    /// The level those runs test: core, usage or realtime.
+    #[serde(default = "default_conformance_level")]
+    pub conformance_level: evfed_conformance::Level,
+}
+
+fn default_conformance_interval() -> u64 {
+    3_600
+}
+
+fn default_conformance_level() -> evfed_conformance::Level {
+    evfed_conformance::Level::Core
 }
 
 fn default_true() -> bool {
@@ -86,7 +100,13 @@ pub fn init(dir: &Path, origin: &str) -> anyhow::Result<()> {
          # harvest_concurrency = 8\n\
          # Longest waits for a member: to connect, and for one whole answer (ms).\n\
          # harvest_connect_timeout_ms = 5000\n\
-         # harvest_timeout_ms = 30000\n"
+         # harvest_timeout_ms = 30000\n\
+         # DPS compliance (docs/compliance.md; suppliers in suppliers.toml): open to everyone,\n\
+         # or only to usage:read tokens of this aggregator's issuer.\n\
+         # compliance_open = true\n\
+         # The conformance suite against every member: seconds between runs (0: never), level.\n\
+         # conformance_interval_s = 3600\n\
+         # conformance_level = \"core\"\n"
     );
     write_atomic(&dir.join(CONFIG), text.as_bytes(), 0o644)?;
     Store::open(&dir.join(DATABASE))?;
@@ -302,6 +322,14 @@ pub fn serve(
                 harvest_loop(&round, &stop, interval, concurrency)
             })
         };
+        let conformance = (config.conformance_interval_s > 0).then(|| {
+            let (store, stop) = (store.clone(), stop.clone());
+            let interval = Duration::from_secs(config.conformance_interval_s);
+            let level = config.conformance_level;
+            std::thread::spawn(move || {
+                crate::conformance::run_loop(&store, &stop, interval, level, unix_ms)
+            })
+        });
         if let Some(path) = &ready_file {
             let ready = serde_json::json!({"url": format!("http://{bound}")});
             write_atomic(path, ready.to_string().as_bytes(), 0o644)?;
@@ -310,6 +338,9 @@ pub fn serve(
         let result = serving.await;
         stop.store(true, Ordering::Relaxed);
         ticker.abort();
+        // A conformance run in progress is not waited for: it only reads from members, and
+        // its result is recorded only once it completes.
+        drop(conformance);
         let _ = web::block(move || harvest.join()).await;
         evfed_node::commands::sign_final(node_state).await;
         tracing::info!("stopped");

@@ -4,6 +4,7 @@
 
 pub mod commands;
 pub mod compliance;
+pub mod conformance;
 pub mod exports;
 pub mod harvest;
 pub mod http;

@@ -29,6 +29,8 @@ use utoipa::OpenApi;
         crate::http::compliance_suppliers,
         crate::http::compliance_supplier,
         crate::http::compliance_report,
+        crate::http::conformance_members,
+        crate::http::conformance_member,
         crate::http::status,
         crate::http::borough_stats,
         crate::http::export,

@@ -47,6 +47,9 @@ pub struct StatusEvent {
     pub live: bool,
 }
 
+/// A stored conformance run: (origin, at_ms, passed, the suite's JSON report).
+pub type ConformanceRun = (String, i64, bool, Vec<u8>);
+
 /// Harvests attempted and succeeded.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct Availability {
@@ -430,6 +433,19 @@ impl Store {
         let rows = stmt.query_map(params![origins_json(origins), since_ms], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every member's latest conformance run.
+    pub fn latest_conformance_runs(&self) -> Result<Vec<ConformanceRun>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT origin, at_ms, passed, report FROM conformance_run c
+             WHERE id = (SELECT id FROM conformance_run WHERE origin = c.origin
+                         ORDER BY at_ms DESC, id DESC LIMIT 1)
+             ORDER BY origin",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

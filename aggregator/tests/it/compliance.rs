@@ -33,7 +33,7 @@ fn put(
         .map(|(uid, kw)| {
             let connector = if *kw >= 50 {
                 json!({"id": "1", "standard": "IEC_62196_T2_COMBO", "format": "CABLE",
-                       "power_type": "DC", "max_voltage": 500, "max_amperage": 200,
+                       "power_type": "DC", "max_voltage": 500, "max_amperage": kw * 2,
                        "max_electric_power": kw * 1000, "last_updated": at})
             } else {
                 json!({"id": "1", "standard": "IEC_62196_T2", "format": "SOCKET",
@@ -150,6 +150,8 @@ fn supplier_indicators_and_signed_evidence() {
         (&mis, &mis_server, "GB*MIS"),
         (&rap, &rap_server, "GB*RAP"),
     ] {
+        // Signed up to date before the aggregator's first conformance run looks at it.
+        log_size(server);
         add_member_for(
             &agg_dir,
             &node.origin,
@@ -158,6 +160,12 @@ fn supplier_indicators_and_signed_evidence() {
             party,
         );
     }
+    // Conformance runs at start (the other tests turn them off).
+    std::fs::write(
+        agg_dir.join("aggregator.toml"),
+        "origin = \"evfed.london.example\"\nharvest_interval_ms = 100\n",
+    )
+    .unwrap();
     std::fs::write(
         agg_dir.join("suppliers.toml"),
         format!(
@@ -212,6 +220,25 @@ chargepoints = [{{ location = "R1", evse = "R1-1" }}]
         });
     }
 
+    // The aggregator runs the conformance suite against every member as it starts: each passes.
+    let started = std::time::Instant::now();
+    let runs = loop {
+        let runs = agg.json("/v1/conformance/members");
+        if runs.as_array().unwrap().len() == 3 {
+            break runs;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "{runs}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    for r in runs.as_array().unwrap() {
+        assert_eq!(r["passed"], true, "{r}");
+        assert_eq!(r["failed"], json!([]), "{r}");
+    }
+    let one = agg.json(&format!("/v1/conformance/members/{}", rap.origin));
+    assert_eq!(one["runs"].as_array().unwrap().len(), 1);
+    assert_eq!(one["latest"]["level"], "core");
+    assert!(one["latest"]["results"].as_array().unwrap().len() > 40);
+
     // Down about half the time: two cycles of ~1.5 s down, ~1.5 s up, on the same port.
     let listen = upd_server.url.trim_start_matches("http://").to_owned();
     let mut upd_server = Some(upd_server);
@@ -245,6 +272,12 @@ chargepoints = [{{ location = "R1", evse = "R1-1" }}]
         u["reasons"][0].as_str().is_some(),
         "a red supplier says why: {u}"
     );
+
+    for s in all.as_array().unwrap() {
+        let c = indicator(s, "conformance");
+        assert_eq!(c["colour"], "green", "{c}");
+        assert_eq!(c["figures"]["runs_30d"], 1, "{c}");
+    }
 
     let m = by_id("MIS");
     let c = indicator(&m, "completeness");

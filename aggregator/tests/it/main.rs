@@ -189,7 +189,7 @@ fn aggregator(root: &Path) -> PathBuf {
     );
     std::fs::write(
         dir.join("aggregator.toml"),
-        "origin = \"evfed.london.example\"\nharvest_interval_ms = 100\n",
+        "origin = \"evfed.london.example\"\nharvest_interval_ms = 100\nconformance_interval_s = 0\n",
     )
     .unwrap();
     dir
