@@ -30,6 +30,17 @@ enum Command {
     Run(Box<RunArgs>),
     /// List every case with its id, section, level and whether it is required.
     List,
+    /// Check a signed report offline (an aggregator's DPS compliance evidence, as JSON or as
+    /// the printable HTML page that carries it): its signature and every checkpoint it cites.
+    /// Exit code 0 when it verifies, 1 when it does not, 2 when the file cannot be read.
+    VerifyReport {
+        /// The report: `report.json` or `report.html`.
+        file: PathBuf,
+        /// The aggregator's verifier key (repeatable). Without one, the key the report names is
+        /// used, which shows the report is intact but not who signed it.
+        #[arg(long)]
+        vkey: Vec<String>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -107,6 +118,68 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Run(args) => run(*args),
+        Command::VerifyReport { file, vkey } => verify_report(&file, &vkey),
+    }
+}
+
+/// The signed JSON inside a report file: the file itself, or the `<script
+/// id="evfed-signed-report">` element of an HTML page.
+fn signed_json(bytes: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    if text.trim_start().starts_with('{') {
+        return Some(bytes.to_vec());
+    }
+    let marker = "id=\"evfed-signed-report\">";
+    let start = text.find(marker)? + marker.len();
+    let end = start + text[start..].find("</script>")?;
+    Some(text.as_bytes()[start..end].to_vec())
+}
+
+fn verify_report(file: &std::path::Path, vkeys: &[String]) -> ExitCode {
+    let bytes = match std::fs::read(file) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("{}: {e}", file.display());
+            return ExitCode::from(2);
+        }
+    };
+    let keys = match vkeys
+        .iter()
+        .map(|k| k.parse::<evfed_spec::note::VerifierKey>())
+        .collect::<Result<Vec<_>, _>>()
+    {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("--vkey: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let Some(json) = signed_json(&bytes) else {
+        eprintln!("{}: NOT VERIFIED: no signed report in it", file.display());
+        return ExitCode::from(1);
+    };
+    match evfed_spec::report::verify(&json, &keys) {
+        Ok(v) => {
+            println!(
+                "{}: verified: signed by {} ({}){}",
+                file.display(),
+                v.aggregator,
+                v.signed_by,
+                if keys.is_empty() {
+                    " with the key the report names; pass --vkey to check who signed it"
+                } else {
+                    ""
+                }
+            );
+            for (origin, size) in &v.checkpoints {
+                println!("  cites {origin} checkpoint of {size} entries: signature verified");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            println!("{}: NOT VERIFIED: {e}", file.display());
+            ExitCode::from(1)
+        }
     }
 }
 

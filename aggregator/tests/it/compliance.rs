@@ -344,6 +344,62 @@ chargepoints = [{{ location = "R1", evse = "R1-1" }}]
     .unwrap();
     assert_eq!(html.headers()["content-type"], "text/html; charset=utf-8");
     let html = html.text().unwrap();
+    // Offline, with the suite's CLI: the JSON and the HTML page verify against the aggregator's
+    // key; an altered copy does not.
+    let cli = Path::new(AGGREGATOR).with_file_name("evfed-conformance");
+    assert!(
+        cli.exists(),
+        "{} is missing: cargo build -p evfed-conformance",
+        cli.display()
+    );
+    let json = reqwest::blocking::get(format!(
+        "{}/v1/compliance/suppliers/RAP/report.json",
+        agg.url
+    ))
+    .unwrap()
+    .bytes()
+    .unwrap();
+    let files = root.path().join("reports");
+    std::fs::create_dir_all(&files).unwrap();
+    std::fs::write(files.join("rap.json"), &json).unwrap();
+    std::fs::write(files.join("rap.html"), &html).unwrap();
+    std::fs::write(
+        files.join("altered.html"),
+        html.replacen("\"status\":\"red\"", "\"status\":\"green\"", 1),
+    )
+    .unwrap();
+    let verify = |file: &str| {
+        std::process::Command::new(&cli)
+            .args([
+                "verify-report",
+                files.join(file).to_str().unwrap(),
+                "--vkey",
+                &agg_key.to_string(),
+            ])
+            .output()
+            .unwrap()
+    };
+    for f in ["rap.json", "rap.html"] {
+        let out = verify(f);
+        assert!(
+            out.status.success(),
+            "{f}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("cites evfed.rap.example"));
+    }
+    assert!(
+        std::fs::read_to_string(files.join("altered.html"))
+            .unwrap()
+            .contains("\"status\":\"green\"")
+    );
+    let out = verify("altered.html");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert!(html.contains("Rapid Ltd") && html.contains("class=\"red\""));
     browser_renders_the_report(&format!(
         "{}/v1/compliance/suppliers/RAP/report.html",
