@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use evfed_conformance::{Level, Report, RunConfig, Verdict};
 
-use crate::store::{Member, Store, StoreError};
+use crate::store::{Member, State, Store, StoreError};
 
 /// Runs the suite at `level` against `member` and records the report; returns it.
 pub fn run_member(
@@ -46,8 +46,8 @@ pub fn run_member(
     Ok(report)
 }
 
-/// Runs the suite against every member (not forked) every `interval`, the first round right
-/// away, until `stop`.
+/// Runs the suite against each member once it has been harvested with data (`ok`, a
+/// non-empty log), and again whenever its last run is `interval` old, until `stop`.
 pub fn run_loop(
     store: &Store,
     stop: &AtomicBool,
@@ -55,11 +55,24 @@ pub fn run_loop(
     level: Level,
     now_ms: impl Fn() -> i64,
 ) {
+    let interval_ms = interval.as_millis() as i64;
     while !stop.load(Ordering::Relaxed) {
-        let started = Instant::now();
-        match store.members() {
-            Ok(members) => {
-                for m in &members {
+        let due = store.members().and_then(|members| {
+            let last: std::collections::HashMap<String, i64> = store
+                .latest_conformance_runs()?
+                .into_iter()
+                .map(|(origin, at, _, _)| (origin, at))
+                .collect();
+            let now = now_ms();
+            Ok(members
+                .into_iter()
+                .filter(|m| m.state == State::Ok && m.verified_size > 0)
+                .filter(|m| last.get(&m.origin).is_none_or(|at| now - at >= interval_ms))
+                .collect::<Vec<Member>>())
+        });
+        match due {
+            Ok(due) => {
+                for m in &due {
                     if stop.load(Ordering::Relaxed) {
                         return;
                     }
@@ -70,8 +83,12 @@ pub fn run_loop(
             }
             Err(e) => tracing::error!(error = %e, "reading members for conformance runs"),
         }
-        while started.elapsed() < interval && !stop.load(Ordering::Relaxed) {
+        let started = Instant::now();
+        while started.elapsed() < TICK && !stop.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
 }
+
+/// How often the loop looks for members due a run.
+const TICK: Duration = Duration::from_secs(2);

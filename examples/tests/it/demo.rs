@@ -259,6 +259,7 @@ fn london_demo_serves_every_node_s_locations_and_stops_cleanly() {
     let mut demo = Demo::start(&args);
     let first = demo.ready(&ready);
     let london = check_london(&first);
+    check_conformance(&first);
     let output = stop_cleanly(demo);
     let data = output
         .lines()
@@ -285,4 +286,44 @@ fn london_demo_serves_every_node_s_locations_and_stops_cleanly() {
         }
         assert!(dir.join("aggregator/aggregator.db").exists());
     }
+}
+
+/// The conformance suite passes against every node (the aggregator runs it on each member as
+/// soon as it holds data) and against the aggregator itself, as a node.
+fn check_conformance(ready: &Value) {
+    let client = http();
+    let agg = ready["aggregator"].as_str().unwrap();
+    let started = Instant::now();
+    let runs = loop {
+        let runs: Value = client
+            .get(format!("{agg}/v1/conformance/members"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        if runs.as_array().unwrap().len() == 10 {
+            break runs;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "not every node tested: {runs}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    for r in runs.as_array().unwrap() {
+        assert_eq!(r["passed"], true, "{r}");
+    }
+    let config = evfed_conformance::RunConfig::new(agg.parse().unwrap());
+    let report = evfed_conformance::run(&config);
+    assert_eq!(
+        report.verdict(),
+        evfed_conformance::Verdict::Pass,
+        "the aggregator as a node: {:?}",
+        report
+            .results
+            .iter()
+            .filter(|r| r.outcome != evfed_conformance::Outcome::Pass)
+            .map(|r| (&r.id, &r.evidence.message))
+            .collect::<Vec<_>>()
+    );
 }
