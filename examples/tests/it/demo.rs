@@ -313,17 +313,26 @@ fn check_conformance(ready: &Value) {
     for r in runs.as_array().unwrap() {
         assert_eq!(r["passed"], true, "{r}");
     }
-    let config = evfed_conformance::RunConfig::new(agg.parse().unwrap());
-    let report = evfed_conformance::run(&config);
-    assert_eq!(
-        report.verdict(),
-        evfed_conformance::Verdict::Pass,
-        "the aggregator as a node: {:?}",
-        report
-            .results
-            .iter()
-            .filter(|r| r.outcome != evfed_conformance::Outcome::Pass)
-            .map(|r| (&r.id, &r.evidence.message))
-            .collect::<Vec<_>>()
-    );
+    // The aggregator as a node, directly and through a plain forwarding proxy.
+    let proxy = proxy::Proxy::start(agg, proxy::Mutation::none());
+    for target in [agg, proxy.url.as_str()] {
+        let config = evfed_conformance::RunConfig::new(target.parse().unwrap());
+        let report = evfed_conformance::run(&config);
+        assert_eq!(
+            report.verdict(),
+            evfed_conformance::Verdict::Pass,
+            "the aggregator as a node at {target}: {:?}",
+            report
+                .results
+                .iter()
+                .filter(|r| r.outcome != evfed_conformance::Outcome::Pass)
+                .map(|r| (&r.id, &r.evidence.message))
+                .collect::<Vec<_>>()
+        );
+    }
 }
+
+/// The conformance suite's own test proxy.
+#[path = "../../../conformance/tests/it/proxy.rs"]
+#[allow(dead_code)]
+mod proxy;
