@@ -420,6 +420,36 @@ chargepoints = [{{ location = "R1", evse = "R1-1" }}]
         reqwest::blocking::get(format!("{}/v1/compliance/suppliers/NOPE", agg.url)).unwrap();
     assert_eq!(missing.status(), 404);
     agg.stop();
+
+    // Restricted by configuration: usage:read tokens of the aggregator's issuer only.
+    std::fs::write(
+        agg_dir.join("aggregator.toml"),
+        "origin = \"evfed.london.example\"\nconformance_interval_s = 0\ncompliance_open = false\n",
+    )
+    .unwrap();
+    let agg = Server::start(Path::new(AGGREGATOR), &agg_dir);
+    let url = format!("{}/v1/compliance/suppliers", agg.url);
+    let res = reqwest::blocking::get(&url).unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let reader = super::run(
+        Path::new(AGGREGATOR),
+        &[
+            "token",
+            "issue",
+            "--dir",
+            agg_dir.to_str().unwrap(),
+            "--scope",
+            "usage:read",
+        ],
+    );
+    let res = reqwest::blocking::Client::new()
+        .get(&url)
+        .bearer_auth(reader.lines().last().unwrap().trim())
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    agg.stop();
 }
 
 /// Headless Chromium (what `.ci/run` installs) loads the printable report: the page renders
