@@ -43,6 +43,10 @@ pub struct Config {
     /// `usage:read` token.
     #[serde(default = "default_true")]
     pub compliance_open: bool,
+    /// The OAuth 2.0 issuer identifier of its authorization server (`crate::oauth`): the `iss`
+    /// of its tokens and base URL of its endpoints. Default `https://ORIGIN`.
+    #[serde(default)]
+    pub oauth_issuer: Option<String>,
 }
 
 fn default_true() -> bool {
@@ -86,7 +90,9 @@ pub fn init(dir: &Path, origin: &str) -> anyhow::Result<()> {
          # harvest_concurrency = 8\n\
          # Longest waits for a member: to connect, and for one whole answer (ms).\n\
          # harvest_connect_timeout_ms = 5000\n\
-         # harvest_timeout_ms = 30000\n"
+         # harvest_timeout_ms = 30000\n\
+         # The OAuth 2.0 issuer (the public base URL of /oauth2/token); default https://ORIGIN.\n\
+         # oauth_issuer = \"https://{origin}\"\n"
     );
     write_atomic(&dir.join(CONFIG), text.as_bytes(), 0o644)?;
     Store::open(&dir.join(DATABASE))?;
@@ -150,7 +156,7 @@ fn admin_token(dir: &Path) -> anyhow::Result<String> {
     Ok(token)
 }
 
-fn load(dir: &Path) -> anyhow::Result<(Config, Store)> {
+pub(crate) fn load(dir: &Path) -> anyhow::Result<(Config, Store)> {
     let path = dir.join(CONFIG);
     let text = std::fs::read_to_string(&path).with_context(|| {
         format!(
@@ -262,15 +268,22 @@ pub fn serve(
         report_key: Arc::new(evfed_node::home::Home::new(dir.join(NODE_DIR)).signing_key()?),
         compliance_open: config.compliance_open,
     });
+    crate::oauth::keys::ensure(dir, &config.origin)?;
+    let oauth = web::Data::new(crate::oauth::AuthServer::new(
+        &crate::oauth::issuer_of(config.oauth_issuer.as_deref(), &config.origin),
+        store.clone(),
+        dir.to_owned(),
+    ));
     let stop = Arc::new(AtomicBool::new(false));
     let rt = actix_web::rt::System::new();
     rt.block_on(async move {
         let (app_state, app_node) = (state.clone(), node_state.clone());
         let server = HttpServer::new(move || {
-            let agg = app_state.clone();
+            let (agg, oauth) = (app_state.clone(), oauth.clone());
             evfed_node::http::app_with(app_node.clone(), doc.clone(), move |cfg| {
-                cfg.app_data(agg);
+                cfg.app_data(agg).app_data(oauth);
                 routes(cfg);
+                crate::oauth::http::routes(cfg);
             })
         })
         .workers(2)
