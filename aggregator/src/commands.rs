@@ -47,6 +47,9 @@ pub struct Config {
     /// of its tokens and base URL of its endpoints. Default `https://ORIGIN`.
     #[serde(default)]
     pub oauth_issuer: Option<String>,
+    /// The harvester's OAuth 2.0 client for members' `usage:read` tokens (`[usage_client]`).
+    #[serde(default)]
+    pub usage_client: Option<crate::oauth::client::UsageClientConfig>,
 }
 
 fn default_true() -> bool {
@@ -92,7 +95,14 @@ pub fn init(dir: &Path, origin: &str) -> anyhow::Result<()> {
          # harvest_connect_timeout_ms = 5000\n\
          # harvest_timeout_ms = 30000\n\
          # The OAuth 2.0 issuer (the public base URL of /oauth2/token); default https://ORIGIN.\n\
-         # oauth_issuer = \"https://{origin}\"\n"
+         # oauth_issuer = \"https://{origin}\"\n\
+         # The harvester's OAuth 2.0 client: usage:read tokens for members' restricted logs by\n\
+         # client credentials (resource = the member's origin), before their stored tokens.\n\
+         # token_url defaults to this aggregator's own token endpoint.\n\
+         # [usage_client]\n\
+         # client_id = \"harvester\"\n\
+         # secret_file = \"harvester.secret\"\n\
+         # token_url = \"https://as.example/oauth2/token\"\n"
     );
     write_atomic(&dir.join(CONFIG), text.as_bytes(), 0o644)?;
     Store::open(&dir.join(DATABASE))?;
@@ -294,6 +304,16 @@ pub fn serve(
             .first()
             .copied()
             .context("no address bound")?;
+        if let Some(client) = config.usage_client.clone() {
+            // Off the executor: a blocking HTTP client must not be made or dropped on it.
+            let (dir, own) = (dir.to_owned(), format!("http://{bound}/oauth2/token"));
+            let timeout = Duration::from_millis(config.harvest_timeout_ms);
+            let tokens = web::block(move || {
+                crate::oauth::client::UsageTokens::new(&client, &dir, &own, timeout)
+            })
+            .await??;
+            harvester.use_oauth(tokens);
+        }
         let running = server.shutdown_timeout(10).run();
         let serving = actix_web::rt::spawn(running);
         let ticker = actix_web::rt::spawn(evfed_node::commands::checkpoint_loop(

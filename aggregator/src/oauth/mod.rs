@@ -25,6 +25,7 @@ use sha2::{Digest as _, Sha256};
 use crate::store::Store;
 
 pub mod cli;
+pub mod client;
 pub mod http;
 pub mod keys;
 pub mod token;

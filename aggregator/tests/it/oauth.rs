@@ -333,3 +333,86 @@ fn client_credentials_tokens_open_a_trusting_nodes_usage_data() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// The harvester, as a client of the aggregator's own authorization server, reads a member's
+/// restricted log with client-credentials tokens: no `--usage-token` stored.
+#[test]
+fn the_harvester_gets_usage_tokens_by_client_credentials() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    evfed_aggregator::harvest::install_crypto_provider();
+    let root = tempfile::tempdir().unwrap();
+    let agg_dir = aggregator(root.path());
+    let toml = agg_dir.join("aggregator.toml");
+    let mut text = std::fs::read_to_string(&toml).unwrap();
+    text.push_str(
+        "\n[usage_client]\nclient_id = \"harvester\"\nsecret_file = \"harvester.secret\"\n",
+    );
+    std::fs::write(&toml, text).unwrap();
+    let out = clients_add(
+        &agg_dir,
+        &[
+            "--id",
+            "harvester",
+            "--scope",
+            "usage:read",
+            "--audience",
+            "evfed.volt.example",
+            "--secret",
+        ],
+    );
+    let secret_file = agg_dir.join("harvester.secret");
+    std::fs::write(&secret_file, format!("{}\n", client_secret(&out))).unwrap();
+    std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let agg = Server::start(Path::new(AGGREGATOR), &agg_dir);
+
+    let node = Node::init(root.path(), "volt");
+    assert_eq!(node.origin, "evfed.volt.example");
+    let config = node.dir.join("config.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[[issuer]]\nissuer = \"{ISSUER}\"\njwks_uri = \"{}/oauth2/jwks\"\n",
+        agg.url
+    ));
+    std::fs::write(&config, text).unwrap();
+    let server = Server::start(&node_bin(), &node.dir);
+    let writer = node.token("GB*VLT");
+    crate::put_location_of(&server, &writer, "VLT", "U1", "51.53900");
+    let res = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/sessions", server.url))
+        .bearer_auth(&writer)
+        .json(
+            &json!([{"id": "S1", "country_code": "GB", "party_id": "VLT",
+            "location_id": "U1", "evse_uid": "U1-1", "connector_id": "1",
+            "start_date_time": "2026-11-20T10:00:00Z", "end_date_time": "2026-11-20T11:00:00Z",
+            "kwh": 7.0}]),
+        )
+        .send()
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.text().unwrap());
+    let vkey = Node::vkey(&server);
+    run(
+        Path::new(AGGREGATOR),
+        &[
+            "members",
+            "add",
+            "--dir",
+            agg_dir.to_str().unwrap(),
+            "--origin",
+            &node.origin,
+            "--url",
+            &server.url,
+            "--vkey",
+            &vkey,
+            "--kind",
+            "cpo",
+            "--party",
+            "GB*VLT",
+        ],
+    );
+    let m = crate::wait_member(&agg, &node.origin, |m| {
+        // The session, once a signed restricted checkpoint covers it.
+        m["usage"]["verified_size"].as_u64() >= Some(1)
+    });
+    assert_eq!(m["usage"]["state"], "ok", "{m}");
+}
