@@ -216,11 +216,12 @@ impl External {
         if !self.config.algorithms.contains(&header.alg) {
             return Err(Refusal::Token(TokenError::Algorithm));
         }
-        let key = match self.key(header.kid.as_deref(), header.alg) {
+        let key = match self.key(header.kid.as_deref(), header.alg, true) {
             Some(k) => k,
             None if fetch => {
                 self.refresh();
-                self.key(header.kid.as_deref(), header.alg)
+                // Keys older than an hour still serve while the issuer cannot be reached.
+                self.key(header.kid.as_deref(), header.alg, false)
                     .ok_or_else(|| invalid("signed with a key the issuer does not publish"))?
             }
             None => return Err(Refusal::NeedKeys),
@@ -292,11 +293,11 @@ impl External {
             .collect()
     }
 
-    /// The cached key for `kid` (the only key when the token names none), unless the cache is
-    /// too old.
-    fn key(&self, kid: Option<&str>, alg: Algorithm) -> Option<DecodingKey> {
+    /// The cached key for `kid` (the only key when the token names none); with `fresh`, none
+    /// from a cache older than [`MAX_KEY_AGE`].
+    fn key(&self, kid: Option<&str>, alg: Algorithm, fresh: bool) -> Option<DecodingKey> {
         let cache = self.cache.lock().ok()?;
-        if cache.fetched.is_none_or(|t| t.elapsed() > MAX_KEY_AGE) {
+        if fresh && cache.fetched.is_none_or(|t| t.elapsed() > MAX_KEY_AGE) {
             return None;
         }
         let alg = format!("{alg:?}");
@@ -321,11 +322,9 @@ impl External {
             let Ok(mut cache) = self.cache.lock() else {
                 return;
             };
-            let stale = cache.fetched.is_none_or(|t| t.elapsed() > MAX_KEY_AGE);
-            if !stale
-                && cache
-                    .tried
-                    .is_some_and(|t| t.elapsed() < self.config.jwks_refresh)
+            if cache
+                .tried
+                .is_some_and(|t| t.elapsed() < self.config.jwks_refresh)
             {
                 return;
             }
@@ -377,6 +376,9 @@ impl External {
                 !matches!(
                     jwk.algorithm,
                     jsonwebtoken::jwk::AlgorithmParameters::OctetKey(_)
+                ) && !matches!(
+                    jwk.common.public_key_use,
+                    Some(jsonwebtoken::jwk::PublicKeyUse::Encryption)
                 )
             })
             .filter_map(|jwk| {
