@@ -222,3 +222,56 @@ pub fn issuer_of(configured: Option<&str>, origin: &str) -> String {
         .trim_end_matches('/')
         .to_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn spec(scopes: &[&str], party: Option<&str>, jwk: Option<Value>) -> ClientSpec {
+        ClientSpec {
+            id: "analytics".into(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            party: party.map(str::to_owned),
+            audiences: vec!["evfed.camden.example".into()],
+            jwk,
+        }
+    }
+
+    #[test]
+    fn registrations_are_checked_and_secrets_only_hashed() {
+        let r = spec(&["usage:read"], None, None).check(1).unwrap();
+        let secret = r.client_secret.unwrap();
+        assert_eq!(URL_SAFE_NO_PAD.decode(&secret).unwrap().len(), 32);
+        assert_eq!(
+            r.client.credential,
+            Credential::SecretSha256(secret_hash(&secret))
+        );
+        assert!(!serde_json::to_string(&r.client).unwrap().contains(&secret));
+        assert!(spec(&["data:write"], None, None).check(1).is_err());
+        assert!(spec(&["data:write"], Some("GB*ABC"), None).check(1).is_ok());
+        assert!(spec(&["everything"], None, None).check(1).is_err());
+        assert!(spec(&[], None, None).check(1).is_err());
+        let mut no_audience = spec(&["usage:read"], None, None);
+        no_audience.audiences.clear();
+        assert!(no_audience.check(1).is_err());
+    }
+
+    #[test]
+    fn only_ed25519_public_jwks_are_registered() {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        let x = URL_SAFE_NO_PAD.encode(key.verifying_key().as_bytes());
+        let public = json!({"kty": "OKP", "crv": "Ed25519", "x": x});
+        let r = spec(&["usage:read"], None, Some(public.clone()))
+            .check(1)
+            .unwrap();
+        assert!(r.client_secret.is_none());
+        assert_eq!(r.client.credential.method(), "private_key_jwt");
+        let mut private = public.clone();
+        private["d"] = json!(URL_SAFE_NO_PAD.encode([7; 32]));
+        assert!(ed25519_jwk(&private).is_err());
+        assert!(ed25519_jwk(&json!({"kty": "RSA", "n": "AQAB", "e": "AQAB"})).is_err());
+        assert!(ed25519_jwk(&json!({"kty": "OKP", "crv": "Ed25519", "x": "short"})).is_err());
+    }
+}

@@ -219,6 +219,13 @@ fn client_credentials_tokens_open_a_trusting_nodes_usage_data() {
         .unwrap();
     assert_eq!(res.status().as_u16(), 201);
     let writer: Value = res.json().unwrap();
+    let again = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/admin/clients", agg.url))
+        .bearer_auth(admin_token.trim())
+        .json(&json!({"id": "writer", "scopes": ["usage:read"], "audiences": [node.origin]}))
+        .send()
+        .unwrap();
+    assert_eq!(again.status().as_u16(), 409);
     let writer_secret = writer["client_secret"].as_str().unwrap().to_owned();
     let writer_token = access_token(&token_request(
         &agg,
