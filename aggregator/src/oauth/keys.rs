@@ -102,3 +102,34 @@ fn read(path: &Path) -> anyhow::Result<SigningKey> {
         .parse()
         .map_err(|e: evfed_spec::note::KeyError| anyhow::anyhow!("{}: {e}", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+
+    #[test]
+    fn rotation_keeps_the_previous_key_and_loose_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        ensure(dir.path(), "agg.example").unwrap();
+        let first = Keys::load(dir.path()).unwrap();
+        assert!(first.previous.is_none());
+        assert_eq!(first.jwks()["keys"].as_array().unwrap().len(), 1);
+        let new_kid = rotate(dir.path(), "agg.example").unwrap();
+        let rotated = Keys::load(dir.path()).unwrap();
+        assert_eq!(kid(&rotated.current), new_kid);
+        assert_eq!(kid(rotated.previous.as_ref().unwrap()), kid(&first.current));
+        let jwks = rotated.jwks();
+        let kids: Vec<&str> = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap())
+            .collect();
+        assert_eq!(kids, [new_kid.as_str(), kid(&first.current).as_str()]);
+        let path = dir.path().join(KEY_FILE);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(Keys::load(dir.path()).is_err());
+    }
+}
