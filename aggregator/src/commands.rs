@@ -43,6 +43,13 @@ pub struct Config {
     /// `usage:read` token.
     #[serde(default = "default_true")]
     pub compliance_open: bool,
+    /// The OAuth 2.0 issuer identifier of its authorization server (`crate::oauth`): the `iss`
+    /// of its tokens and base URL of its endpoints. Default `https://ORIGIN`.
+    #[serde(default)]
+    pub oauth_issuer: Option<String>,
+    /// The harvester's OAuth 2.0 client for members' `usage:read` tokens (`[usage_client]`).
+    #[serde(default)]
+    pub usage_client: Option<crate::oauth::client::UsageClientConfig>,
     /// Seconds between runs of the conformance suite against every member (0: never).
     #[serde(default = "default_conformance_interval")]
     pub conformance_interval_s: u64,
@@ -106,7 +113,16 @@ pub fn init(dir: &Path, origin: &str) -> anyhow::Result<()> {
          # compliance_open = true\n\
          # The conformance suite against every member: seconds between runs (0: never), level.\n\
          # conformance_interval_s = 3600\n\
-         # conformance_level = \"core\"\n"
+         # conformance_level = \"core\"\n\
+         # The OAuth 2.0 issuer (the public base URL of /oauth2/token); default https://ORIGIN.\n\
+         # oauth_issuer = \"https://{origin}\"\n\
+         # The harvester's OAuth 2.0 client: usage:read tokens for members' restricted logs by\n\
+         # client credentials (resource = the member's origin), before their stored tokens.\n\
+         # token_url defaults to this aggregator's own token endpoint.\n\
+         # [usage_client]\n\
+         # client_id = \"harvester\"\n\
+         # secret_file = \"harvester.secret\"\n\
+         # token_url = \"https://as.example/oauth2/token\"\n"
     );
     write_atomic(&dir.join(CONFIG), text.as_bytes(), 0o644)?;
     Store::open(&dir.join(DATABASE))?;
@@ -170,7 +186,7 @@ fn admin_token(dir: &Path) -> anyhow::Result<String> {
     Ok(token)
 }
 
-fn load(dir: &Path) -> anyhow::Result<(Config, Store)> {
+pub(crate) fn load(dir: &Path) -> anyhow::Result<(Config, Store)> {
     let path = dir.join(CONFIG);
     let text = std::fs::read_to_string(&path).with_context(|| {
         format!(
@@ -282,15 +298,22 @@ pub fn serve(
         report_key: Arc::new(evfed_node::home::Home::new(dir.join(NODE_DIR)).signing_key()?),
         compliance_open: config.compliance_open,
     });
+    crate::oauth::keys::ensure(dir, &config.origin)?;
+    let oauth = web::Data::new(crate::oauth::AuthServer::new(
+        &crate::oauth::issuer_of(config.oauth_issuer.as_deref(), &config.origin),
+        store.clone(),
+        dir.to_owned(),
+    ));
     let stop = Arc::new(AtomicBool::new(false));
     let rt = actix_web::rt::System::new();
     rt.block_on(async move {
         let (app_state, app_node) = (state.clone(), node_state.clone());
         let server = HttpServer::new(move || {
-            let agg = app_state.clone();
+            let (agg, oauth) = (app_state.clone(), oauth.clone());
             evfed_node::http::app_with(app_node.clone(), doc.clone(), move |cfg| {
-                cfg.app_data(agg);
+                cfg.app_data(agg).app_data(oauth);
                 routes(cfg);
+                crate::oauth::http::routes(cfg);
             })
         })
         .workers(2)
@@ -301,6 +324,16 @@ pub fn serve(
             .first()
             .copied()
             .context("no address bound")?;
+        if let Some(client) = config.usage_client.clone() {
+            // Off the executor: a blocking HTTP client must not be made or dropped on it.
+            let (dir, own) = (dir.to_owned(), format!("http://{bound}/oauth2/token"));
+            let timeout = Duration::from_millis(config.harvest_timeout_ms);
+            let tokens = web::block(move || {
+                crate::oauth::client::UsageTokens::new(&client, &dir, &own, timeout)
+            })
+            .await??;
+            harvester.use_oauth(tokens);
+        }
         let running = server.shutdown_timeout(10).run();
         let serving = actix_web::rt::spawn(running);
         let ticker = actix_web::rt::spawn(evfed_node::commands::checkpoint_loop(

@@ -71,6 +71,8 @@ impl From<StoreError> for Failure {
 pub struct Harvester {
     http: reqwest::blocking::Client,
     limits: Limits,
+    /// `usage:read` tokens by OAuth 2.0 client credentials, when configured.
+    usage_tokens: std::sync::OnceLock<crate::oauth::client::UsageTokens>,
 }
 
 impl Harvester {
@@ -82,7 +84,16 @@ impl Harvester {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("evfed-aggregator/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Harvester { http, limits })
+        Ok(Harvester {
+            http,
+            limits,
+            usage_tokens: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// Gets members' `usage:read` tokens from `tokens` from now on, before their stored ones.
+    pub fn use_oauth(&self, tokens: crate::oauth::client::UsageTokens) {
+        let _ = self.usage_tokens.set(tokens);
     }
 
     /// Harvests one member and records the outcome in `store` (and `london`).
@@ -192,9 +203,6 @@ impl Harvester {
         member: &Member,
         now_ms: i64,
     ) -> Result<Option<Outcome>, StoreError> {
-        let Some(token) = member.usage_token.as_deref() else {
-            return Ok(None);
-        };
         if member
             .usage
             .as_ref()
@@ -202,6 +210,20 @@ impl Harvester {
         {
             return Ok(None);
         }
+        // A client-credentials token when the authorization server issues one for this member,
+        // else the token stored with it (nodes that do not trust the aggregator).
+        let oauth = self.usage_tokens.get();
+        let fetched = match oauth.map(|t| t.token_for(&member.origin)) {
+            Some(Ok(token)) => Some(token),
+            Some(Err(crate::oauth::client::ClientError::NotForMember(_))) | None => None,
+            Some(Err(e)) => {
+                tracing::warn!(origin = %member.origin, error = %e, "no usage:read token");
+                None
+            }
+        };
+        let Some(token) = fetched.as_deref().or(member.usage_token.as_deref()) else {
+            return Ok(None);
+        };
         let empty = Frontier::new();
         let log = Log {
             base: format!("{}/v1/restricted/log", member.url.trim_end_matches('/')),
@@ -233,6 +255,9 @@ impl Harvester {
             applied += batch.entries.len() as u64;
             Ok(())
         });
+        if let (Err(_), Some(oauth), Some(_)) = (&result, oauth, &fetched) {
+            oauth.forget(&member.origin);
+        }
         let (state, reason, evidence) = match result {
             Ok(()) => (State::Ok, None, None),
             Err(Failure::Store(e)) => return Err(e),

@@ -193,7 +193,7 @@ pub async fn history(
 }
 
 /// Checks the admin bearer token, in constant time.
-fn admin(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
+pub(crate) fn admin(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
     let given = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)

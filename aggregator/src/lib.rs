@@ -10,6 +10,7 @@ pub mod harvest;
 pub mod http;
 pub mod london;
 pub mod members;
+pub mod oauth;
 pub mod openapi;
 pub mod publish;
 pub mod store;

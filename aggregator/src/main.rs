@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use evfed_aggregator::commands;
 use evfed_aggregator::members::{MemberSpec, ReadmitSpec};
+use evfed_aggregator::oauth;
 use evfed_aggregator::store::Kind;
 use evfed_spec::ext::GssCode;
 use evfed_spec::ids::Party;
@@ -52,6 +53,64 @@ enum Command {
     Members {
         #[command(subcommand)]
         command: MembersCommand,
+    },
+    /// Register, list and remove OAuth 2.0 clients of the token endpoint (works while serving).
+    Clients {
+        #[command(subcommand)]
+        command: ClientsCommand,
+    },
+    /// The OAuth 2.0 authorization server's signing key.
+    Oauth {
+        #[command(subcommand)]
+        command: OauthCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientsCommand {
+    /// Register a client: prints its secret once, or registers its Ed25519 public JWK.
+    #[command(group(clap::ArgGroup::new("auth").required(true).args(["secret", "jwk"])))]
+    Add {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        id: String,
+        /// usage:read, data:write or admin; repeat for several.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        /// The party (CC*PID) its tokens carry; required with data:write.
+        #[arg(long)]
+        party: Option<String>,
+        /// A node origin it may ask tokens for (the `resource`); repeat for several.
+        #[arg(long = "audience", required = true)]
+        audiences: Vec<String>,
+        /// Authenticate with a secret (client_secret_basic), printed once.
+        #[arg(long)]
+        secret: bool,
+        /// Authenticate with this Ed25519 public JWK (private_key_jwt).
+        #[arg(long)]
+        jwk: Option<PathBuf>,
+    },
+    List {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    Remove {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OauthCommand {
+    /// Make a new signing key; the previous one stays in the JWKS until the next rotation.
+    RotateKey {
+        #[arg(long)]
+        dir: PathBuf,
     },
 }
 
@@ -152,6 +211,22 @@ fn main() -> anyhow::Result<()> {
             print!("{}", evfed_aggregator::openapi::document_json());
             Ok(())
         }
+        Command::Clients { command } => match command {
+            ClientsCommand::Add {
+                dir,
+                id,
+                scopes,
+                party,
+                audiences,
+                secret: _,
+                jwk,
+            } => oauth::cli::add(&dir, id, scopes, party, audiences, jwk.as_deref()),
+            ClientsCommand::List { dir, json } => oauth::cli::list(&dir, json),
+            ClientsCommand::Remove { dir, id } => oauth::cli::remove(&dir, &id),
+        },
+        Command::Oauth {
+            command: OauthCommand::RotateKey { dir },
+        } => oauth::cli::rotate_key(&dir),
         Command::Members { command } => match command {
             MembersCommand::Add {
                 dir,

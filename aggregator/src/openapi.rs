@@ -59,6 +59,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let own = AggregatorApi::openapi();
     doc.info = own.info.clone();
     doc.merge(own);
+    doc.merge(crate::oauth::http::OauthApi::openapi());
     doc
 }
 

@@ -274,6 +274,19 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE usage_month_levels RENAME TO usage_month;
     CREATE INDEX usage_month_by_borough ON usage_month (level, borough, start_ms);
 "#,
+    // OAuth 2.0 clients of the aggregator's authorization server (crate::oauth).
+    r#"
+    CREATE TABLE oauth_client (
+        id            TEXT    PRIMARY KEY,
+        scopes        TEXT    NOT NULL,
+        party         TEXT,
+        audiences     TEXT    NOT NULL,
+        secret_sha256 BLOB,
+        ed25519       BLOB,
+        created_ms    INTEGER NOT NULL,
+        CHECK ((secret_sha256 IS NULL) <> (ed25519 IS NULL))
+    ) STRICT;
+"#,
 ];
 
 /// A member kind.
@@ -482,6 +495,7 @@ pub struct Step<'a> {
     pub vkeys: Option<&'a [String]>,
 }
 
+mod clients;
 mod compliance;
 pub use compliance::{Availability, EvseReliability, LAG_BUCKETS_S, StatusEvent};
 

@@ -126,12 +126,14 @@ pub fn open_as(
     let issuer = Issuer::new(config.origin.as_str(), &home.issuer_key()?)?;
     let vkeys = home.vkeys()?.iter().map(ToString::to_string).collect();
     let policy = policy(&config);
+    let trusted = crate::trust::Trusted::new(&config.issuers, config.origin.as_str());
     let state = web::Data::new(AppState {
         openapi_json,
         config,
         store,
         signer,
         issuer,
+        trusted,
         policy,
         vkeys,
         metrics: Metrics::default(),

@@ -81,6 +81,9 @@ pub struct Config {
     /// Operators' OCPI senders that `serve` pulls on a schedule (`[[pull]]` tables).
     #[serde(default)]
     pub pull: Vec<PullConfig>,
+    /// Token issuers trusted besides the built-in one (`[[issuer]]` tables, spec §14.4).
+    #[serde(default, rename = "issuer")]
+    pub issuers: Vec<crate::trust::IssuerConfig>,
 }
 
 /// One `[[pull]]` table: an operator's OCPI sender that `serve` pulls on a schedule.
@@ -170,7 +173,10 @@ impl Config {
                     "a [[pull]] interval must be at least \"10s\"".into(),
                 ))
             }
-            _ => Ok(()),
+            _ => self
+                .issuers
+                .iter()
+                .try_for_each(|i| i.check().map_err(ConfigError::Invalid)),
         }
     }
 
@@ -253,6 +259,19 @@ parties = [{parties}]
 # interval = "15m"
 # party = "GB*ABC"
 # modules = ["locations", "tariffs"]
+
+# Token issuers trusted besides this node's built-in one (spec §14.4), one [[issuer]] table each:
+# an evfed aggregator's authorization server, Keycloak, Microsoft Entra ID (docs/access.md).
+# `issuer` is the tokens' `iss`; `jwks_uri` names its keys, or `discovery` its RFC 8414 or OpenID
+# Connect document; `audience` is the `aud` its tokens carry for this node (default: the origin);
+# `algorithms` those accepted (default ["EdDSA"]; RS256, PS256, ES256… only when listed; never
+# none or HMAC); `scope_claim` is "scope" (default), "scp" or "roles"; `scope_map` renames claim
+# values to scopes; `party_claim` holds the CC*PID (default "party"); `also_iss` lists further
+# accepted `iss` values; `accept_jwt_typ` also accepts header typ "JWT"; `jwks_refresh` is the
+# shortest pause between key fetches for an unknown kid (default "60s").
+# [[issuer]]
+# issuer = "https://evfed.london.example"
+# jwks_uri = "https://evfed.london.example/oauth2/jwks"
 "#
         )
     }

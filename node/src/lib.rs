@@ -14,3 +14,4 @@ pub mod receiver;
 pub mod remote;
 pub mod store;
 pub mod tokens;
+pub mod trust;

@@ -3,6 +3,8 @@
 //! algorithm allow-list, signature, `iss`, `aud`, `exp`, `iat`, required claims — before any
 //! handler sees its scopes or party.
 //!
+//! Tokens of other issuers the node's `config.toml` trusts are checked by [`crate::trust`].
+//!
 //! Architecture Invariant: tokens are never logged; a validation failure says why in terms that
 //! reveal nothing about keys.
 
@@ -150,19 +152,8 @@ impl Issuer {
         v.set_audience(&[&self.audience]);
         v.set_issuer(&[&self.iss]);
         v.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &v).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind as K;
-            match e.kind() {
-                K::ExpiredSignature => TokenError::Expired,
-                K::InvalidAudience => TokenError::Audience,
-                K::InvalidIssuer => TokenError::UnknownIssuer,
-                K::InvalidAlgorithm => TokenError::Algorithm,
-                K::InvalidSignature => TokenError::Invalid("bad signature".into()),
-                K::ImmatureSignature => TokenError::Invalid("not valid yet (nbf)".into()),
-                K::MissingRequiredClaim(c) => TokenError::Invalid(format!("missing claim {c}")),
-                _ => TokenError::Invalid("malformed token".into()),
-            }
-        })?;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &self.decoding, &v).map_err(|e| refusal(&e))?;
         let claims = data.claims;
         // The `exp` check has the library's clock; check against ours too, and `iat`.
         if claims.exp + LEEWAY_SECONDS <= now {
@@ -183,6 +174,21 @@ impl Issuer {
             scopes: claims.scope.split_whitespace().map(str::to_owned).collect(),
             party,
         })
+    }
+}
+
+/// The refusal a JWT library error means.
+pub(crate) fn refusal(e: &jsonwebtoken::errors::Error) -> TokenError {
+    use jsonwebtoken::errors::ErrorKind as K;
+    match e.kind() {
+        K::ExpiredSignature => TokenError::Expired,
+        K::InvalidAudience => TokenError::Audience,
+        K::InvalidIssuer => TokenError::UnknownIssuer,
+        K::InvalidAlgorithm => TokenError::Algorithm,
+        K::InvalidSignature => TokenError::Invalid("bad signature".into()),
+        K::ImmatureSignature => TokenError::Invalid("not valid yet (nbf)".into()),
+        K::MissingRequiredClaim(c) => TokenError::Invalid(format!("missing claim {c}")),
+        _ => TokenError::Invalid("malformed token".into()),
     }
 }
 

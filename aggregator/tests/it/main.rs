@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 mod compliance;
 mod faults;
+mod oauth;
 mod own_log;
 mod usage;
 

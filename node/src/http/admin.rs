@@ -4,7 +4,6 @@
 //! `/v1/admin/ocpi/registrations` endpoints are how `evfed-node ocpi register|list|revoke`
 //! manage OCPI credentials there.
 
-use std::future::{Ready, ready};
 use std::sync::atomic::Ordering;
 
 use std::time::Duration;
@@ -31,14 +30,11 @@ pub struct Admin;
 
 impl FromRequest for Admin {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let caller = match Caller::from_request(req, payload).into_inner() {
-            Ok(c) => c,
-            Err(e) => return ready(Err(e)),
-        };
-        ready(caller.require("admin").map(|_| Admin))
+        let caller = Caller::from_request(req, payload);
+        Box::pin(async move { caller.await?.require("admin").map(|_| Admin) })
     }
 }
 

@@ -1,14 +1,16 @@
 //! The bearer-token extractor. Open routes take any request (a bad token there is ignored, as
 //! spec §14.1 demands); restricted and write routes call [`Caller::require`].
 
-use std::future::{Ready, ready};
+use std::future::ready;
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
 use evfed_spec::ids::Party;
+use futures_util::future::LocalBoxFuture;
 
 use super::{ApiError, AppState};
 use crate::domain::records::Viewer;
 use crate::tokens::{Grant, TokenError};
+use crate::trust::Refusal;
 
 /// Who is calling: a validated grant, or nobody (with the reason a token was refused).
 #[derive(Debug, Clone, Default)]
@@ -66,24 +68,23 @@ pub struct Writer(pub Party);
 
 impl FromRequest for Writer {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let caller = match Caller::from_request(req, payload).into_inner() {
-            Ok(c) => c,
-            Err(e) => return ready(Err(e)),
-        };
-        ready(caller.writer().map(Writer))
+        let caller = Caller::from_request(req, payload);
+        Box::pin(async move { caller.await?.writer().map(Writer) })
     }
 }
 
 impl FromRequest for Caller {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
+    /// Checks the token against cached keys; only when it names an issuer key not cached yet
+    /// is the issuer's JWKS fetched, off the executor.
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let Some(value) = req.headers().get(header::AUTHORIZATION) else {
-            return ready(Ok(Caller::default()));
+            return Box::pin(ready(Ok(Caller::default())));
         };
         let token = value
             .to_str()
@@ -92,28 +93,52 @@ impl FromRequest for Caller {
                 v.strip_prefix("Bearer ")
                     .or_else(|| v.strip_prefix("bearer "))
             })
-            .map(str::trim);
+            .map(|t| t.trim().to_owned());
         let Some(token) = token else {
-            return ready(Ok(Caller {
+            return Box::pin(ready(Ok(Caller {
                 sent: true,
                 ..Caller::default()
-            }));
+            })));
         };
-        let Some(state) = req.app_data::<web::Data<AppState>>() else {
-            return ready(Err(ApiError::Internal("no application state".into())));
+        let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+            return Box::pin(ready(Err(ApiError::Internal(
+                "no application state".into(),
+            ))));
         };
         let now = evfed_spec::time::DateTime::now().unix_seconds().max(0) as u64;
-        ready(Ok(match state.issuer.validate(token, now) {
+        match state.trusted.validate(&state.issuer, &token, now, false) {
+            Err(Refusal::NeedKeys) => Box::pin(async move {
+                let checked =
+                    web::block(move || state.trusted.validate(&state.issuer, &token, now, true))
+                        .await
+                        .map_err(|e| ApiError::Internal(e.to_string()))?;
+                Ok(Caller::checked(checked))
+            }),
+            checked => Box::pin(ready(Ok(Caller::checked(checked)))),
+        }
+    }
+}
+
+impl Caller {
+    fn checked(result: Result<Grant, Refusal>) -> Self {
+        match result {
             Ok(grant) => Caller {
                 grant: Some(grant),
                 refused: None,
                 sent: true,
             },
-            Err(e) => Caller {
+            Err(Refusal::Token(e)) => Caller {
                 grant: None,
                 refused: Some(e),
                 sent: true,
             },
-        }))
+            Err(Refusal::NeedKeys) => Caller {
+                grant: None,
+                refused: Some(TokenError::Invalid(
+                    "signed with a key the issuer does not publish".into(),
+                )),
+                sent: true,
+            },
+        }
     }
 }

@@ -49,6 +49,8 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub signer: Arc<Signer>,
     pub issuer: Issuer,
+    /// Issuers trusted besides the built-in one.
+    pub trusted: crate::trust::Trusted,
     pub policy: Policy,
     /// Verifier keys, current first.
     pub vkeys: Vec<String>,

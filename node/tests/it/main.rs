@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod import;
+mod issuers;
 mod lifecycle;
 mod openapi;
 mod pull;
