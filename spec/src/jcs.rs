@@ -39,13 +39,15 @@ pub fn canonicalize(json: &[u8]) -> Result<Vec<u8>, JcsError> {
     Ok(out)
 }
 
-/// Canonicalises any serialisable value (the way log entries are made).
+/// Canonicalises any serialisable value (the way log entries are made), writing canonical bytes
+/// straight from `serde::Serialize` without an intermediate `serde_json::Value`. The result is
+/// what `serde_json::to_value` followed by canonical writing would give, except that input with
+/// no canonical form is refused: non-finite floats ([`JcsError::NumberRange`]), duplicate member
+/// names, e.g. from `#[serde(flatten)]` ([`JcsError::DuplicateKey`]), and `RawValue` text that
+/// is not I-JSON. Other failures (a map key that is not a string, integer, bool or char; an error
+/// from a `Serialize` impl) are [`JcsError::Serialize`] with serde_json's own error.
 pub fn to_canonical_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, JcsError> {
-    let value = serde_json::to_value(value).map_err(JcsError::Serialize)?;
-    let mut out = Vec::new();
-    check_numbers(&value)?;
-    write_value(&value, &mut out);
-    Ok(out)
+    ser::to_vec(value)
 }
 
 /// Whether `bytes` are already exactly in canonical form (`canonicalize` would return them
@@ -55,17 +57,7 @@ pub fn is_canonical(bytes: &[u8]) -> bool {
 }
 
 mod check;
-
-fn check_numbers(v: &serde_json::Value) -> Result<(), JcsError> {
-    match v {
-        serde_json::Value::Number(n) if n.as_f64().is_none_or(|f| !f.is_finite()) => {
-            Err(JcsError::NumberRange(n.to_string()))
-        }
-        serde_json::Value::Array(a) => a.iter().try_for_each(check_numbers),
-        serde_json::Value::Object(o) => o.values().try_for_each(check_numbers),
-        _ => Ok(()),
-    }
-}
+mod ser;
 
 /// serde_json reports our custom errors as `Error::custom(text)`; map them back to variants.
 fn classify(e: serde_json::Error) -> JcsError {
@@ -187,10 +179,14 @@ fn utf16_cmp(a: &str, b: &str) -> Ordering {
     a.encode_utf16().cmp(b.encode_utf16())
 }
 
-/// RFC 8785 §3.2.2.3: every number is an IEEE 754 double, written as ECMAScript does.
 fn write_number(n: &serde_json::Number, out: &mut Vec<u8>) {
     // `as_f64` is lossy for integers beyond 2^53 exactly as JCS requires (round to nearest).
-    let f = n.as_f64().unwrap_or(f64::NAN);
+    write_double(n.as_f64().unwrap_or(f64::NAN), out);
+}
+
+/// RFC 8785 §3.2.2.3: every number is an IEEE 754 double, written as ECMAScript does. Callers
+/// have refused non-finite values.
+fn write_double(f: f64, out: &mut Vec<u8>) {
     if f == 0.0 {
         // Covers -0, which ECMAScript writes as "0".
         out.push(b'0');
