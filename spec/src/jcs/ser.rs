@@ -31,8 +31,8 @@ const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
 pub(super) fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, JcsError> {
     let mut w = Writer {
         out: Vec::with_capacity(1024),
-        members: Vec::new(),
-        names: String::new(),
+        members: Vec::with_capacity(32),
+        names: String::with_capacity(256),
         scratch: Vec::new(),
     };
     value.serialize(&mut w).map_err(|Error(e)| e)?;
@@ -330,6 +330,39 @@ impl<'a> ser::Serializer for &'a mut Writer {
     ) -> Result<Object<'a>, Error> {
         self.open_variant(variant);
         Ok(self.open_object(Close::Variant))
+    }
+
+    /// Writes the text in place (dates, parties), escaping it afterwards in the rare case it
+    /// needs escapes.
+    fn collect_str<T: fmt::Display + ?Sized>(self, value: &T) -> Result<(), Error> {
+        let start = self.out.len();
+        self.out.push(b'"');
+        fmt::Write::write_fmt(&mut Utf8Sink(&mut self.out), format_args!("{value}")).map_err(
+            |_| <Error as ser::Error>::custom("a Display implementation returned an error"),
+        )?;
+        if self.out[start + 1..]
+            .iter()
+            .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+        {
+            let text = self.out.split_off(start + 1);
+            self.out.truncate(start);
+            let text = String::from_utf8(text)
+                .map_err(|_| <Error as ser::Error>::custom("Display wrote invalid UTF-8"))?;
+            write_string(&text, &mut self.out);
+        } else {
+            self.out.push(b'"');
+        }
+        Ok(())
+    }
+}
+
+/// `fmt::Write` into a byte buffer: only `str`s are written, so it stays UTF-8.
+struct Utf8Sink<'a>(&'a mut Vec<u8>);
+
+impl fmt::Write for Utf8Sink<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
     }
 }
 
@@ -821,8 +854,6 @@ impl ser::Serializer for KeySerializer<'_> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
     use std::collections::BTreeMap;
 
     use proptest::prelude::*;
@@ -1174,6 +1205,22 @@ mod tests {
             }
         }
         assert!(matches!(to_vec(&ValueFirst), Err(JcsError::Serialize(_))));
+    }
+
+    #[test]
+    fn displayed_values_are_escaped_as_strings() {
+        struct Shown(&'static str);
+        impl Serialize for Shown {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self.0)
+            }
+        }
+        assert_eq!(same(&Shown("GB*ABC")), r#""GB*ABC""#);
+        assert_eq!(
+            same(&Shown("a\"b\\c\nd\u{1f600}")),
+            "\"a\\\"b\\\\c\\nd\u{1f600}\""
+        );
+        assert_eq!(same(&[Shown(""), Shown("\u{1}")]), r#"["","\u0001"]"#);
     }
 
     #[test]
