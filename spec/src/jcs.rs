@@ -243,7 +243,7 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     // Names, ids and addresses need no escape: checked eight bytes at a time, then copied whole.
-    if bytes.chunks(8).any(|c| needs_escape(word(c))) {
+    if any_needs_escape(bytes) {
         write_escaped(bytes, out);
     } else {
         out.extend_from_slice(bytes);
@@ -251,11 +251,15 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
-/// Up to eight bytes as one word, padded with spaces (which need no escape).
-fn word(chunk: &[u8]) -> u64 {
-    let mut w = [b' '; 8];
-    w[..chunk.len()].copy_from_slice(chunk);
-    u64::from_le_bytes(w)
+fn any_needs_escape(bytes: &[u8]) -> bool {
+    let words = bytes.chunks_exact(8);
+    words
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+        || words
+            .filter_map(|w| <[u8; 8]>::try_from(w).ok())
+            .any(|w| needs_escape(u64::from_le_bytes(w)))
 }
 
 fn write_escaped(bytes: &[u8], out: &mut Vec<u8>) {
