@@ -100,10 +100,10 @@ pub enum Parsed {
 }
 
 #[derive(Serialize, Deserialize)]
-struct Envelope<D> {
+struct Envelope<D, T = String> {
     v: u64,
     #[serde(rename = "type")]
-    entry_type: String,
+    entry_type: T,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     party: Option<Party>,
     recorded_at: DateTime,
@@ -150,67 +150,37 @@ impl LogEntry {
 
     /// The canonical bytes that are hashed into the log.
     pub fn to_bytes(&self) -> Result<Vec<u8>, EntryError> {
-        let party = self.data.party();
-        let entry_type = self.data.type_name().to_owned();
         let recorded_at = self.recorded_at;
-        let bytes = match &self.data {
-            EntryData::Location(l) => {
-                if l.publish_allowed_to.is_empty() {
-                    jcs::to_canonical_vec(&Envelope {
-                        v: VERSION,
-                        entry_type,
-                        party,
-                        recorded_at,
-                        data: l,
-                    })
-                } else {
-                    return Err(EntryError::PersonalData);
-                }
-            }
-            EntryData::LocationRemoved(r) => jcs::to_canonical_vec(&Envelope {
-                v: VERSION,
-                entry_type,
-                party,
-                recorded_at,
-                data: r,
-            }),
-            EntryData::EvseStatus(s) => jcs::to_canonical_vec(&Envelope {
-                v: VERSION,
-                entry_type,
-                party,
-                recorded_at,
-                data: s,
-            }),
-            EntryData::Tariff(t) => jcs::to_canonical_vec(&Envelope {
-                v: VERSION,
-                entry_type,
-                party,
-                recorded_at,
-                data: t,
-            }),
-            EntryData::TariffRemoved(r) => jcs::to_canonical_vec(&Envelope {
-                v: VERSION,
-                entry_type,
-                party,
-                recorded_at,
-                data: r,
-            }),
-            EntryData::Session(s) => jcs::to_canonical_vec(&Envelope {
-                v: VERSION,
-                entry_type,
-                party,
-                recorded_at,
-                data: s,
-            }),
-            EntryData::KeyRotation(k) => jcs::to_canonical_vec(&Envelope {
-                v: VERSION,
-                entry_type,
-                party,
-                recorded_at,
-                data: k,
-            }),
+        match &self.data {
+            EntryData::Location(l) => Self::location_bytes(l, recorded_at),
+            EntryData::LocationRemoved(r) => encode(&self.data, recorded_at, r),
+            EntryData::EvseStatus(s) => encode(&self.data, recorded_at, s),
+            EntryData::Tariff(t) => encode(&self.data, recorded_at, t),
+            EntryData::TariffRemoved(r) => encode(&self.data, recorded_at, r),
+            EntryData::Session(s) => encode(&self.data, recorded_at, s),
+            EntryData::KeyRotation(k) => encode(&self.data, recorded_at, k),
+        }
+    }
+
+    /// The bytes of a location entry for a borrowed location: what
+    /// `LogEntry::location(location.clone(), recorded_at).to_bytes()` gives, without copying the
+    /// location. A location that still carries `publish_allowed_to` is refused
+    /// ([`EntryError::PersonalData`]) rather than copied to drop it.
+    pub fn location_bytes(
+        location: &Location,
+        recorded_at: DateTime,
+    ) -> Result<Vec<u8>, EntryError> {
+        if !location.publish_allowed_to.is_empty() {
+            return Err(EntryError::PersonalData);
+        }
+        let env = Envelope {
+            v: VERSION,
+            entry_type: "location",
+            party: Some(location.party()),
+            recorded_at,
+            data: location,
         };
-        bytes.map_err(EntryError::Encode)
+        jcs::to_canonical_vec(&env).map_err(EntryError::Encode)
     }
 
     /// Parses entry bytes as stored in a log: bounded, canonical, `v: 1`, and the envelope's
@@ -279,6 +249,23 @@ impl LogEntry {
     }
 }
 
+/// Every entry's bytes but a location's: `data` (whose `type` and party are taken from `what`) in
+/// the envelope.
+fn encode<D: Serialize>(
+    what: &EntryData,
+    recorded_at: DateTime,
+    data: D,
+) -> Result<Vec<u8>, EntryError> {
+    let env = Envelope {
+        v: VERSION,
+        entry_type: what.type_name(),
+        party: what.party(),
+        recorded_at,
+        data,
+    };
+    jcs::to_canonical_vec(&env).map_err(EntryError::Encode)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,8 +327,16 @@ mod tests {
         let EntryData::Location(mut l) = e.data else {
             panic!()
         };
+        assert_eq!(
+            LogEntry::location_bytes(&l, e.recorded_at).unwrap(),
+            clean.as_bytes()
+        );
         l.publish_allowed_to =
             vec![serde_json::from_str(r#"{"issuer":"X","visual_number":"123"}"#).unwrap()];
+        assert!(matches!(
+            LogEntry::location_bytes(&l, e.recorded_at),
+            Err(EntryError::PersonalData)
+        ));
         let entry = LogEntry::location(*l, e.recorded_at);
         assert_eq!(
             entry.to_bytes().unwrap(),

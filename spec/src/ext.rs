@@ -96,10 +96,12 @@ pub enum OcppVersion {
 /// An ONS Government Statistical Service code: an upper-case letter and eight digits, e.g.
 /// `E09000033` (Westminster). The first three characters name the kind of area (`E09` London
 /// borough, `E05` ward in England).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, ToSchema)]
+#[serde(try_from = "String")]
 #[schema(value_type = String, pattern = "^[A-Z][0-9]{8}$", example = "E09000033")]
 pub struct GssCode(String);
+
+crate::ids::serialize_as_str!(GssCode);
 
 /// Why a GSS code was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -38,13 +38,28 @@ fn ci_string(
     crate::ocpi::de::check_ci_string(s, max).map_err(|_| invalid(kind, expected, s))
 }
 
+/// Serialises a string newtype as its string, as `#[serde(into = "String")]` would, without
+/// copying it first: identifiers are written for every entry and every stored body.
+macro_rules! serialize_as_str {
+    ($name:ident) => {
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+    };
+}
+pub(crate) use serialize_as_str;
+
 macro_rules! ci_id {
     ($(#[$doc:meta])* $name:ident, $kind:literal, $max:tt, $expected:literal) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
-        #[serde(try_from = "String", into = "String")]
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, ToSchema)]
+        #[serde(try_from = "String")]
         #[schema(value_type = String, max_length = $max, min_length = 1)]
         pub struct $name(String);
+
+        serialize_as_str!($name);
 
         impl $name {
             /// The longest value OCPI allows, in ASCII characters.
@@ -111,16 +126,20 @@ ci_id!(
 );
 
 /// ISO 3166-1 alpha-2 country code of a party, stored upper-case (OCPI: CiString(2)).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, ToSchema)]
+#[serde(try_from = "String")]
 #[schema(value_type = String, pattern = "^[A-Z]{2}$", example = "GB")]
 pub struct CountryCode(String);
 
+serialize_as_str!(CountryCode);
+
 /// OCPI party id (ISO 15118 operator id without country), stored upper-case (CiString(3)).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, ToSchema)]
+#[serde(try_from = "String")]
 #[schema(value_type = String, pattern = "^[A-Z0-9]{3}$", example = "ABC")]
 pub struct PartyId(String);
+
+serialize_as_str!(PartyId);
 
 impl CountryCode {
     pub fn as_str(&self) -> &str {
@@ -200,8 +219,8 @@ impl fmt::Display for PartyId {
 
 /// A party: country code and party id, written `CC*PID` (e.g. `GB*ABC`) in log entries and on
 /// command lines. Every OCPI id is unique only within its party, so every record is keyed by it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(try_from = "String")]
 pub struct Party {
     pub country_code: CountryCode,
     pub party_id: PartyId,
@@ -258,6 +277,13 @@ impl From<Party> for String {
 impl fmt::Display for Party {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}*{}", self.country_code, self.party_id)
+    }
+}
+
+/// As its `Display` form, `CC*PID`, without building a `String` first.
+impl Serialize for Party {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 

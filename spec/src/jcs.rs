@@ -39,13 +39,15 @@ pub fn canonicalize(json: &[u8]) -> Result<Vec<u8>, JcsError> {
     Ok(out)
 }
 
-/// Canonicalises any serialisable value (the way log entries are made).
+/// Canonicalises any serialisable value (the way log entries are made), writing canonical bytes
+/// straight from `serde::Serialize` without an intermediate `serde_json::Value`. The result is
+/// what `serde_json::to_value` followed by canonical writing would give, except that input with
+/// no canonical form is refused: non-finite floats ([`JcsError::NumberRange`]), duplicate member
+/// names, e.g. from `#[serde(flatten)]` ([`JcsError::DuplicateKey`]), and `RawValue` text that
+/// is not I-JSON. Other failures (a map key that is not a string, integer, bool or char; an error
+/// from a `Serialize` impl) are [`JcsError::Serialize`] with serde_json's own error.
 pub fn to_canonical_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, JcsError> {
-    let value = serde_json::to_value(value).map_err(JcsError::Serialize)?;
-    let mut out = Vec::new();
-    check_numbers(&value)?;
-    write_value(&value, &mut out);
-    Ok(out)
+    ser::to_vec(value)
 }
 
 /// Whether `bytes` are already exactly in canonical form (`canonicalize` would return them
@@ -55,17 +57,7 @@ pub fn is_canonical(bytes: &[u8]) -> bool {
 }
 
 mod check;
-
-fn check_numbers(v: &serde_json::Value) -> Result<(), JcsError> {
-    match v {
-        serde_json::Value::Number(n) if n.as_f64().is_none_or(|f| !f.is_finite()) => {
-            Err(JcsError::NumberRange(n.to_string()))
-        }
-        serde_json::Value::Array(a) => a.iter().try_for_each(check_numbers),
-        serde_json::Value::Object(o) => o.values().try_for_each(check_numbers),
-        _ => Ok(()),
-    }
-}
+mod ser;
 
 /// serde_json reports our custom errors as `Error::custom(text)`; map them back to variants.
 fn classify(e: serde_json::Error) -> JcsError {
@@ -183,27 +175,94 @@ fn write_value(v: &serde_json::Value, out: &mut Vec<u8>) {
 }
 
 /// RFC 8785 §3.2.3: member names compare as arrays of UTF-16 code units.
+///
+/// Decided on the UTF-8 bytes: UTF-8 byte order is code point order, and UTF-16 order differs
+/// from it only between a character above U+FFFF (a surrogate pair, D800–DFFF) and one in
+/// U+E000–U+FFFF, i.e. where the first differing bytes are a four-byte lead (F0–F4) and a
+/// three-byte lead EE or EF. Differing continuation bytes belong to characters with the same
+/// lead byte, which UTF-8 and UTF-16 order alike.
 fn utf16_cmp(a: &str, b: &str) -> Ordering {
-    a.encode_utf16().cmp(b.encode_utf16())
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    match a.iter().zip(b).find(|(x, y)| x != y) {
+        None => a.len().cmp(&b.len()),
+        Some((&x, &y)) => match (x, y) {
+            (0xf0.., 0xee | 0xef) => Ordering::Less,
+            (0xee | 0xef, 0xf0..) => Ordering::Greater,
+            _ => x.cmp(&y),
+        },
+    }
 }
 
-/// RFC 8785 §3.2.2.3: every number is an IEEE 754 double, written as ECMAScript does.
 fn write_number(n: &serde_json::Number, out: &mut Vec<u8>) {
     // `as_f64` is lossy for integers beyond 2^53 exactly as JCS requires (round to nearest).
-    let f = n.as_f64().unwrap_or(f64::NAN);
+    write_double(n.as_f64().unwrap_or(f64::NAN), out);
+}
+
+/// RFC 8785 §3.2.2.3: every number is an IEEE 754 double, written as ECMAScript does. Callers
+/// have refused non-finite values.
+fn write_double(f: f64, out: &mut Vec<u8>) {
     if f == 0.0 {
         // Covers -0, which ECMAScript writes as "0".
         out.push(b'0');
+        return;
+    }
+    if f.fract() == 0.0 && f.abs() < EXACT_INTEGERS {
+        // Integers of a double's exact range print as their digits (ECMAScript switches to
+        // exponents only from 1e21): the common case, without the shortest-digits search.
+        write_integer(f as i64, out);
         return;
     }
     let mut buf = ryu_js::Buffer::new();
     out.extend_from_slice(buf.format(f).as_bytes());
 }
 
+/// 2^53: every integer of smaller magnitude is a double exactly.
+const EXACT_INTEGERS: f64 = 9_007_199_254_740_992.0;
+
+fn write_integer(n: i64, out: &mut Vec<u8>) {
+    if n < 0 {
+        out.push(b'-');
+    }
+    let mut u = n.unsigned_abs();
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (u % 10) as u8;
+        u /= 10;
+        if u == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
 /// RFC 8785 §3.2.2.2: the mandatory escapes only, lower-case hex, everything else verbatim.
 fn write_string(s: &str, out: &mut Vec<u8>) {
-    out.push(b'"');
     let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    // Names, ids and addresses need no escape: checked eight bytes at a time, then copied whole.
+    if any_needs_escape(bytes) {
+        write_escaped(bytes, out);
+    } else {
+        out.extend_from_slice(bytes);
+    }
+    out.push(b'"');
+}
+
+fn any_needs_escape(bytes: &[u8]) -> bool {
+    let words = bytes.chunks_exact(8);
+    words
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+        || words
+            .filter_map(|w| <[u8; 8]>::try_from(w).ok())
+            .any(|w| needs_escape(u64::from_le_bytes(w)))
+}
+
+fn write_escaped(bytes: &[u8], out: &mut Vec<u8>) {
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let escape: &[u8] = match b {
@@ -229,11 +288,24 @@ fn write_string(s: &str, out: &mut Vec<u8>) {
         start = i + 1;
     }
     out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
+}
+
+/// Whether any of the eight bytes of `w` is a control character, `"` or `\`. The classic
+/// word-at-a-time tests: `x - 0x01… & !x & 0x80…` is non-zero exactly when some byte of `x` is
+/// zero, and with `0x20…` in place of `0x01…` when some byte is below 0x20.
+fn needs_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH != 0;
+    w.wrapping_sub(ONES * 0x20) & !w & HIGH != 0
+        || zero_byte(w ^ (ONES * u64::from(b'"')))
+        || zero_byte(w ^ (ONES * u64::from(b'\\')))
 }
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn c(s: &str) -> String {
@@ -259,6 +331,60 @@ mod tests {
             c("{\"\u{fb33}\":1,\"\u{1f600}\":2,\"a\":3}"),
             "{\"a\":3,\"\u{1f600}\":2,\"\u{fb33}\":1}"
         );
+    }
+
+    #[test]
+    fn word_test_finds_every_byte_that_needs_an_escape() {
+        for filler in [b' ', b'a', b'!', b']', 0x7f, 0x80, 0xc3, 0xff] {
+            for b in 0..=255u8 {
+                for at in 0..8 {
+                    let mut w = [filler; 8];
+                    w[at] = b;
+                    assert_eq!(
+                        needs_escape(u64::from_le_bytes(w)),
+                        b < 0x20 || b == b'"' || b == b'\\',
+                        "byte {b:#x} at {at} among {filler:#x}"
+                    );
+                }
+            }
+        }
+    }
+
+    proptest! {
+        /// serde_json escapes exactly what RFC 8785 does, in the same spelling.
+        #[test]
+        fn strings_escape_as_serde_json_escapes(s in "[\\PC\\u{0}-\\u{1f}\"\\\\\u{7f}\u{1f600}]{0,40}") {
+            let mut out = Vec::new();
+            write_string(&s, &mut out);
+            prop_assert_eq!(out, serde_json::to_vec(&s).unwrap());
+        }
+
+        /// The integer shortcut prints what the shortest-digits writer prints.
+        #[test]
+        fn numbers_print_as_ryu_js_prints_them(
+            f in prop_oneof![
+                proptest::num::f64::NORMAL | proptest::num::f64::SUBNORMAL,
+                (-(1i64 << 54)..(1i64 << 54)).prop_map(|i| i as f64),
+                (-1000i64..1000).prop_map(|i| i as f64),
+            ]
+        ) {
+            let mut out = Vec::new();
+            write_double(f, &mut out);
+            let want = if f == 0.0 { "0".to_owned() } else { ryu_js::Buffer::new().format(f).to_owned() };
+            prop_assert_eq!(String::from_utf8(out).unwrap(), want);
+        }
+
+        #[test]
+        fn utf16_order_is_decided_on_utf8_bytes(
+            a in "[a\u{7f}\u{80}\u{7ff}\u{800}\u{d7ff}\u{e000}\u{fb33}\u{ffff}\u{10000}\u{1f600}\u{10ffff}]{0,4}",
+            b in "[a\u{7f}\u{80}\u{7ff}\u{800}\u{d7ff}\u{e000}\u{fb33}\u{ffff}\u{10000}\u{1f600}\u{10ffff}]{0,4}",
+            any_a in ".{0,6}",
+            any_b in ".{0,6}",
+        ) {
+            for (a, b) in [(&a, &b), (&any_a, &any_b), (&a, &any_b)] {
+                prop_assert_eq!(utf16_cmp(a, b), a.encode_utf16().cmp(b.encode_utf16()));
+            }
+        }
     }
 
     #[test]

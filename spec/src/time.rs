@@ -9,10 +9,8 @@ use utoipa::ToSchema;
 
 /// A UTC instant as OCPI writes it: `2015-06-29T20:39:09Z`. A missing zone designator means UTC
 /// (OCPI 2.2.1 §16.2); any other offset is converted to UTC when parsed.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
-)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, ToSchema)]
+#[serde(try_from = "String")]
 #[schema(value_type = String, format = DateTime, example = "2026-11-22T10:15:00Z")]
 pub struct DateTime(chrono::DateTime<Utc>);
 
@@ -85,6 +83,13 @@ impl TryFrom<String> for DateTime {
 impl From<DateTime> for String {
     fn from(t: DateTime) -> String {
         t.to_string()
+    }
+}
+
+/// As its `Display` form, without building a `String` first.
+impl Serialize for DateTime {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 

@@ -348,10 +348,7 @@ pub fn post_status(
         policy.authorize(caller, &c.party())?;
         clock(&mut c.event_time, &now, &format!("[{i}].event_time"))?;
     }
-    let statuses = changes
-        .iter()
-        .map(|c| status_name(&c.status))
-        .collect::<Result<Vec<_>, _>>()?;
+    let statuses: Vec<String> = changes.iter().map(|c| status_name(c.status)).collect();
     store.write(|tx| {
         let mut appended = 0;
         for (i, (c, status)) in changes.iter().zip(statuses).enumerate() {
@@ -387,7 +384,7 @@ pub fn patch_evse_status(
 ) -> Result<u64, Error> {
     policy.authorize(caller, &change.party())?;
     clock(&mut change.event_time, &now, "last_updated")?;
-    let status = status_name(&change.status)?;
+    let status = status_name(change.status);
     store.write(|tx| match apply_status_change(tx, &change, status, &now)? {
         StatusApplied::Changed { .. } => Ok(1),
         StatusApplied::Unchanged => Ok(0),
@@ -894,7 +891,9 @@ pub(crate) fn append_location_entries(
             return Ok(appended);
         }
     }
-    tx.append(log, &entry_bytes(&LogEntry::location(new.clone(), *now))?)?;
+    let bytes =
+        LogEntry::location_bytes(new, *now).map_err(|e| Error::InvalidField(e.to_string()))?;
+    tx.append(log, &checked_size(bytes)?)?;
     Ok(appended + 1)
 }
 
@@ -911,7 +910,7 @@ pub(crate) fn store_location(
     };
     let mut evses = Vec::with_capacity(loc.evses.len());
     for e in &loc.evses {
-        let status = status_name(&e.status)?;
+        let status = status_name(e.status);
         let kept = previous
             .iter()
             .find(|p| p.uid == e.uid.as_str() && p.status == status);
@@ -944,13 +943,8 @@ pub(crate) fn store_location(
     Ok(())
 }
 
-fn status_name(s: &ocpi::Status) -> Result<String, Error> {
-    match serde_json::to_value(s) {
-        Ok(Value::String(name)) => Ok(name),
-        _ => Err(Error::Corrupt(
-            "status does not serialise to a string".into(),
-        )),
-    }
+fn status_name(s: ocpi::Status) -> String {
+    s.as_str().to_owned()
 }
 
 fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
@@ -973,6 +967,11 @@ fn entry_bytes(entry: &LogEntry) -> Result<Vec<u8>, Error> {
     let bytes = entry
         .to_bytes()
         .map_err(|e| Error::InvalidField(e.to_string()))?;
+    checked_size(bytes)
+}
+
+/// Entry bytes no larger than a log entry may be.
+fn checked_size(bytes: Vec<u8>) -> Result<Vec<u8>, Error> {
     if bytes.len() > evfed_spec::entry::MAX_ENTRY_BYTES {
         return Err(Error::TooLarge(
             "the record is larger than a log entry may be (256 KiB)".into(),

@@ -29,6 +29,36 @@ pub enum Status {
     Unknown,
 }
 
+impl Status {
+    /// Every status, in declaration order.
+    pub const ALL: [Status; 9] = [
+        Status::Available,
+        Status::Blocked,
+        Status::Charging,
+        Status::Inoperative,
+        Status::OutOfOrder,
+        Status::Planned,
+        Status::Removed,
+        Status::Reserved,
+        Status::Unknown,
+    ];
+
+    /// The name as OCPI writes it (the serialised form), e.g. `OUTOFORDER`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Available => "AVAILABLE",
+            Status::Blocked => "BLOCKED",
+            Status::Charging => "CHARGING",
+            Status::Inoperative => "INOPERATIVE",
+            Status::OutOfOrder => "OUTOFORDER",
+            Status::Planned => "PLANNED",
+            Status::Removed => "REMOVED",
+            Status::Reserved => "RESERVED",
+            Status::Unknown => "UNKNOWN",
+        }
+    }
+}
+
 /// What an EVSE can do (OCPI `Capability`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -371,5 +401,12 @@ mod tests {
         let t: ConnectorType = serde_json::from_str("\"IEC_60309_2_three_64\"").unwrap();
         assert_eq!(t, ConnectorType::Iec60309Three64);
         assert!(serde_json::from_str::<ConnectorType>("\"IEC_60309_2_SINGLE_16\"").is_err());
+    }
+
+    #[test]
+    fn status_names_are_the_serialised_names() {
+        for s in Status::ALL {
+            assert_eq!(json(s), format!("\"{}\"", s.as_str()));
+        }
     }
 }
