@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, delete, get, post, web};
-use evfed_spec::ocpi::{Connector, Location, PowerType};
+use evfed_spec::ocpi::Location;
 use evfed_spec::problem::{CONTENT_TYPE, Problem, ProblemCode};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -476,17 +476,7 @@ fn metres(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
 
 /// A connector's maximum power in kW: `max_electric_power`, else voltage × current (× 3 for
 /// three-phase AC, whose voltage OCPI gives line to neutral).
-pub fn connector_kw(c: &Connector) -> f64 {
-    if let Some(w) = c.max_electric_power {
-        return f64::from(w) / 1000.0;
-    }
-    let phases = if matches!(c.power_type, PowerType::Ac3Phase) {
-        3.0
-    } else {
-        1.0
-    };
-    f64::from(c.max_voltage) * f64::from(c.max_amperage) * phases / 1000.0
-}
+pub use crate::compliance::reliability::connector_kw;
 
 fn max_power_kw(loc: &Location) -> f64 {
     loc.evses
