@@ -19,7 +19,8 @@
 //!    statistics queries run over HTTP: p50/p95/max latency.
 //!
 //! `cargo bench -p evfed-aggregator --bench federation`. Prints one `figure` line per result;
-//! asserts nothing about time. `EVFED_BENCH_ONLY=sync` stops after the full sync.
+//! asserts nothing about time. `EVFED_BENCH_ONLY=sync` stops after the full sync;
+//! `EVFED_BENCH_KEEP=1` keeps the directories (printed at the end) to query them again.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashMap;
@@ -80,7 +81,8 @@ fn main() {
     let apply = knob("EVFED_BENCH_APPLY", 200_000);
     let queries = knob("EVFED_BENCH_QUERIES", 200);
     evfed_aggregator::harvest::install_crypto_provider();
-    let tmp = tempfile::tempdir().unwrap();
+    let mut tmp = tempfile::tempdir().unwrap();
+    tmp.disable_cleanup(std::env::var("EVFED_BENCH_KEEP").is_ok_and(|v| v == "1"));
     let mut rng = rand::rngs::StdRng::seed_from_u64(2026);
 
     // 1. The nodes.
@@ -406,6 +408,9 @@ fn main() {
         .args(["-TERM", &child.id().to_string()])
         .status();
     let _ = child.wait();
+    if std::env::var("EVFED_BENCH_KEEP").is_ok_and(|v| v == "1") {
+        println!("kept {}", tmp.path().display());
+    }
 }
 
 /// One harvest round of every member, 8 at a time; returns the entries applied.

@@ -833,23 +833,21 @@ const MAX_FIGURES: usize = 50_000;
 /// EVSEs in each borough and ward now, and London-wide (`"london"`).
 fn evse_counts(london: &London) -> std::collections::HashMap<String, u64> {
     let mut counts = std::collections::HashMap::new();
+    let mut add = |area: &str, n: u64| match counts.get_mut(area) {
+        Some(c) => *c += n,
+        None => {
+            counts.insert(area.to_owned(), n);
+        }
+    };
     london.each(|_, copy, _| {
         let n = copy.location.evses.len() as u64;
         let loc = &copy.location;
-        *counts
-            .entry(
-                loc.evfed
-                    .borough
-                    .as_ref()
-                    .map(|b| b.as_str().to_owned())
-                    .unwrap_or_default(),
-            )
-            .or_default() += n;
+        add(loc.evfed.borough.as_ref().map_or("", |b| b.as_str()), n);
         if let Some(w) = &loc.evfed.ward {
-            *counts.entry(w.code.as_str().to_owned()).or_default() += n;
+            add(w.code.as_str(), n);
         }
-        *counts.entry("london".to_owned()).or_default() += n;
-        Some(())
+        add("london", n);
+        None::<()>
     });
     counts
 }

@@ -8,7 +8,7 @@
 //! use over EVSE-time available, with today's EVSE count in the area from the London view (the
 //! view keeps no EVSE history). Buckets are UTC.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use chrono::{Datelike, TimeZone, Utc};
 use rusqlite::{Connection, params};
@@ -130,6 +130,10 @@ fn segments(from: i64, to: i64, finest: Bucket) -> Vec<(Bucket, i64, i64)> {
 }
 
 /// The figures of `q`, by period then area. `evses` gives an area's EVSE count now.
+///
+/// Each roll-up row is one area in one period at the level read, so rows are summed into their
+/// figure here without grouping in SQL; areas and periods are interned as indices, so a row
+/// costs no allocation.
 pub fn figures(
     conn: &Connection,
     q: &Query,
@@ -138,7 +142,7 @@ pub fn figures(
     let area = match q.area {
         Area::Borough => "borough",
         Area::Ward => "ward",
-        Area::London => "'london'",
+        Area::London => "''",
     };
     // The coarsest roll-up level that can answer: a ward filter or ward areas need wards, a
     // borough filter or borough areas boroughs.
@@ -147,8 +151,21 @@ pub fn figures(
         (Area::Borough, _, _) | (_, Some(_), _) => 1,
         (Area::London, None, None) => 0,
     };
-    // (period start, area) -> (sessions, kwh, busy_ms)
-    let mut acc: BTreeMap<(i64, String), (i64, f64, i64)> = BTreeMap::new();
+    // Only the filters given, so that a borough filter can use the `(level, borough, start_ms)`
+    // index.
+    let mut filter = String::new();
+    if q.borough.is_some() {
+        filter.push_str(" AND borough = :borough");
+    }
+    if q.ward.is_some() {
+        filter.push_str(" AND ward = :ward");
+    }
+    let mut names: Vec<String> = Vec::new();
+    let mut index: HashMap<String, u32> = HashMap::new();
+    let mut periods: Vec<i64> = Vec::new();
+    let mut period_index: HashMap<i64, u32> = HashMap::new();
+    // (period, area) -> (sessions, kwh, busy_ms)
+    let mut cells: HashMap<(u32, u32), (i64, f64, i64)> = HashMap::new();
     for (bucket, from, to) in segments(q.from_ms, q.to_ms, q.bucket) {
         let table = match bucket {
             Bucket::Hour => "usage_hour",
@@ -156,41 +173,75 @@ pub fn figures(
             Bucket::Month => "usage_month",
         };
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT start_ms, {area}, SUM(sessions), SUM(kwh), SUM(busy_ms) FROM {table}
-             WHERE level = ?5 AND start_ms >= ?1 AND start_ms < ?2
-               AND (?3 IS NULL OR borough = ?3) AND (?4 IS NULL OR ward = ?4)
-             GROUP BY start_ms, borough, ward"
+            "SELECT start_ms, {area}, sessions, kwh, busy_ms FROM {table}
+             WHERE level = :level AND start_ms >= :from AND start_ms < :to{filter}
+             ORDER BY start_ms"
         ))?;
-        let rows = stmt.query_map(params![from, to, q.borough, q.ward, level], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, f64>(3)?,
-                r.get::<_, i64>(4)?,
-            ))
-        })?;
-        for row in rows {
-            let (start, area, sessions, kwh, busy) = row?;
-            let e = acc
-                .entry((bucket_start(start, q.bucket), area))
-                .or_insert((0, 0.0, 0));
-            e.0 += sessions;
-            e.1 += kwh;
-            e.2 += busy;
+        let mut args: Vec<(&str, &dyn rusqlite::ToSql)> =
+            vec![(":level", &level), (":from", &from), (":to", &to)];
+        if let Some(b) = &q.borough {
+            args.push((":borough", b));
+        }
+        if let Some(w) = &q.ward {
+            args.push((":ward", w));
+        }
+        let mut rows = stmt.query(args.as_slice())?;
+        // Rows come many to a start: the period is looked up once per start.
+        let mut last: Option<(i64, u32)> = None;
+        while let Some(r) = rows.next()? {
+            let start: i64 = r.get(0)?;
+            let period = match last {
+                Some((s, p)) if s == start => p,
+                _ => {
+                    let first = bucket_start(start, q.bucket);
+                    let p = *period_index.entry(first).or_insert_with(|| {
+                        periods.push(first);
+                        periods.len() as u32 - 1
+                    });
+                    last = Some((start, p));
+                    p
+                }
+            };
+            let name = r.get_ref(1)?.as_str()?;
+            let area = match index.get(name) {
+                Some(&a) => a,
+                None => {
+                    let a = names.len() as u32;
+                    names.push(name.to_owned());
+                    index.insert(name.to_owned(), a);
+                    a
+                }
+            };
+            let e = cells.entry((period, area)).or_insert((0, 0.0, 0));
+            e.0 += r.get::<_, i64>(2)?;
+            e.1 += r.get::<_, f64>(3)?;
+            e.2 += r.get::<_, i64>(4)?;
         }
     }
-    Ok(acc
+    let mut order: Vec<((u32, u32), (i64, f64, i64))> = cells.into_iter().collect();
+    order.sort_unstable_by(|((p1, a1), _), ((p2, a2), _)| {
+        periods[*p1 as usize]
+            .cmp(&periods[*p2 as usize])
+            .then_with(|| names[*a1 as usize].cmp(&names[*a2 as usize]))
+    });
+    let floor = bucket_start(q.from_ms, Bucket::Hour);
+    Ok(order
         .into_iter()
-        .map(|((start, area), (sessions, kwh, busy))| {
-            let span = bucket_end(start, q.bucket).min(q.to_ms)
-                - start.max(bucket_start(q.from_ms, Bucket::Hour));
-            let capacity = evses(&area) as f64 * span.max(0) as f64;
+        .map(|((period, area), (sessions, kwh, busy))| {
+            let start = periods[period as usize];
+            let area = &names[area as usize];
+            let area = if q.area == Area::London {
+                "london"
+            } else {
+                area
+            };
+            let span = bucket_end(start, q.bucket).min(q.to_ms) - start.max(floor);
+            let capacity = evses(area) as f64 * span.max(0) as f64;
             Figure {
                 period: rfc3339(start),
                 utilisation_pct: (capacity > 0.0)
                     .then(|| (busy as f64 / capacity * 1000.0).round() / 10.0),
-                area,
+                area: area.to_owned(),
                 sessions,
                 kwh: (kwh * 1000.0).round() / 1000.0,
                 busy_hours: (busy as f64 / HOUR_MS as f64 * 100.0).round() / 100.0,
