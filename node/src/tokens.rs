@@ -33,6 +33,8 @@ pub struct Issuer {
 /// A validated access token: what the caller may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
+    /// The issuer that signed it (its configured `issuer`, or the node's origin).
+    pub issuer: String,
     pub subject: String,
     pub scopes: Vec<String>,
     pub party: Option<Party>,
@@ -170,6 +172,7 @@ impl Issuer {
             None => None,
         };
         Ok(Grant {
+            issuer: claims.iss,
             subject: claims.sub,
             scopes: claims.scope.split_whitespace().map(str::to_owned).collect(),
             party,
