@@ -266,6 +266,7 @@ impl Trusted {
 impl External {
     fn validate(&self, token: &str, now: u64, fetch: bool) -> Result<Grant, Refusal> {
         let invalid = |s: &str| Refusal::Token(TokenError::Invalid(s.to_owned()));
+        crate::tokens::check_algorithm(token, &self.config.algorithms).map_err(Refusal::Token)?;
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed header"))?;
         match header.typ.as_deref() {
             Some("at+jwt" | "application/at+jwt") => {}

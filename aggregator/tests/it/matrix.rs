@@ -15,7 +15,7 @@ use evfed_spec::note::SigningKey;
 use serde_json::{Value, json};
 
 use super::{AGGREGATOR, Server, admin_token, aggregator, run};
-use cells::{Authority, Fixture, Operation};
+use cells::{Authority, Fixture, Operation, Records};
 
 const ORIGIN: &str = "evfed.london.example";
 const MEMBER: &str = "evfed.member.example";
@@ -90,6 +90,7 @@ fn every_operation_answers_every_token_as_documented() {
     );
     let secret = secret.lines().last().unwrap().trim().to_owned();
     let agg = Server::start(Path::new(AGGREGATOR), &agg_dir);
+    evfed_node::pull::install_crypto_provider();
     let http = reqwest::blocking::Client::new();
 
     // An admin client's token (client credentials) and the CLI's open the admin API; a token
@@ -144,50 +145,39 @@ fn every_operation_answers_every_token_as_documented() {
         public: *keys.current.verifier().public_key().as_bytes(),
         kid: Some(evfed_aggregator::oauth::keys::kid(&keys.current)),
     };
-    let location = json!({
-        "country_code": "GB", "party_id": "LPC", "id": "M1", "publish": true,
-        "address": "1 Test Street", "city": "London", "country": "GBR",
-        "coordinates": {"latitude": "51.50000", "longitude": "-0.14000"},
-        "time_zone": "Europe/London", "last_updated": "2026-10-22T10:00:00Z",
-        "evses": [{"uid": "M1-1", "status": "AVAILABLE",
-                   "last_updated": "2026-10-22T10:00:00Z",
-                   "connectors": [{"id": "1", "standard": "IEC_62196_T2", "format": "SOCKET",
-                                   "power_type": "AC_1_PHASE", "max_voltage": 230,
-                                   "max_amperage": 32, "last_updated": "2026-10-22T10:00:00Z"}]}]
-    });
+    let records = Records::lpc();
+    records.write(
+        &agg.url,
+        &cells::valid_token(&authority, &["data:write"], Some("GB*LPC")),
+    );
     let param = |op: &Operation, name: &str| -> String {
         match name {
             "origin" if op.method == "DELETE" => GONE_MEMBER.into(),
             "origin" => MEMBER.into(),
             "id" if op.template.starts_with("/v1/admin/clients") => GONE_CLIENT.into(),
-            "country_code" => "GB".into(),
-            "party_id" => "LPC".into(),
-            "location_id" => "M1".into(),
-            "evse_uid" => "M1-1".into(),
-            "connector_id" => "1".into(),
             "format" => "json".into(),
-            other => format!("matrix-{other}"),
+            other => records
+                .param(other)
+                .unwrap_or_else(|| format!("matrix-{other}")),
         }
     };
     let readmit_vkey = vkey(MEMBER);
     let body = |op: &Operation| -> Option<Vec<u8>> {
-        let t = op.template.as_str();
-        let v = match op.method.as_str() {
-            "GET" | "DELETE" | "HEAD" => return None,
-            "POST" if t == "/oauth2/token" => return Some(Vec::new()),
-            "POST" if t == "/v1/admin/members" => json!({
+        if let Some(b) = records.body(op) {
+            return b;
+        }
+        let v = match op.template.as_str() {
+            "/oauth2/token" => return Some(Vec::new()),
+            "/v1/admin/members" => json!({
                 "origin": "evfed.new.example", "url": "http://127.0.0.1:9",
                 "vkeys": [vkey("evfed.new.example")], "kind": "cpo"}),
-            "POST" if t.ends_with("/readmit") => {
+            t if t.ends_with("/readmit") => {
                 json!({"vkeys": [readmit_vkey], "reason": "auth matrix"})
             }
-            "POST" if t == "/v1/admin/clients" => json!({
+            "/v1/admin/clients" => json!({
                 "id": "matrix-new", "scopes": ["usage:read"],
                 "audiences": ["evfed.camden.example"]}),
-            "POST" if t == "/v1/admin/locations" => json!([location]),
-            "PUT" if t == "/v1/locations/{country_code}/{party_id}/{location_id}" => {
-                location.clone()
-            }
+            "/v1/admin/ocpi/registrations" => json!({"party": "GB*LPC"}),
             _ => json!({}),
         };
         Some(serde_json::to_vec(&v).unwrap())
@@ -207,7 +197,7 @@ fn every_operation_answers_every_token_as_documented() {
             body: &body,
             own_party: "GB*LPC",
             other_party: "GB*RHX",
-            skip: &|_| None,
+            hidden: &|_| false,
         },
         Duration::from_secs(20),
     );

@@ -1,25 +1,17 @@
 //! The node's auth matrix: every operation of the OpenAPI document it serves at
 //! `/openapi.json`, under every token variant (`matrix/cells.rs`), against the security each
 //! operation declares. Tokens are minted with the node's built-in issuer key; the fixtures are
-//! one party's Location, Tariff and session, written first.
+//! one party's unpublished Location, its Tariff and a session, written first, so that open
+//! reads of the Location must also hide it from everyone but `usage:read` and its own writer.
 
 mod cells;
 
 use std::time::Duration;
 
-use evfed_spec::time::DateTime;
-use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::{NodeDir, testdata};
-use cells::{Authority, Fixture, Operation};
-
-const OWN: &str = "GB*LPC";
-const OTHER: &str = "GB*RHX";
-
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(testdata(&format!("ocpi/valid/{name}"))).unwrap()
-}
+use crate::support::NodeDir;
+use cells::{Authority, Fixture, Operation, Records};
 
 #[test]
 fn every_operation_answers_every_token_as_documented() {
@@ -35,84 +27,32 @@ fn every_operation_answers_every_token_as_documented() {
         public: *key.verifier().public_key().as_bytes(),
         kid: Some(format!("{:08x}", key.verifier().id())),
     };
-
-    // The fixtures: a Location, a Tariff and a session of GB*LPC.
-    let writer = node.writer(OWN);
-    let location_bytes = fixture("location_westminster_lamppost.json");
-    let location: Value = serde_json::from_slice(&location_bytes).unwrap();
-    let location_id = location["id"].as_str().unwrap().to_owned();
-    let evse = location["evses"][0].clone();
-    let evse_uid = evse["uid"].as_str().unwrap().to_owned();
-    let connector = evse["connectors"][0].clone();
-    let connector_id = connector["id"].as_str().unwrap().to_owned();
-    let tariff_bytes = fixture("tariff_lamppost_standard.json");
-    let tariff: Value = serde_json::from_slice(&tariff_bytes).unwrap();
-    let tariff_id = tariff["id"].as_str().unwrap().to_owned();
-    let session: Value = serde_json::from_slice(&fixture("usage_record.json")).unwrap();
-    let session_id = session["id"].as_str().unwrap().to_owned();
-    for (method, path, body) in [
-        (
-            Method::PUT,
-            format!("/v1/locations/GB/LPC/{location_id}"),
-            location_bytes.clone(),
-        ),
-        (
-            Method::PUT,
-            format!("/v1/tariffs/GB/LPC/{tariff_id}"),
-            tariff_bytes.clone(),
-        ),
-        (
-            Method::POST,
-            "/v1/sessions".to_owned(),
-            serde_json::to_vec(&json!([session])).unwrap(),
-        ),
-    ] {
-        let res = run.send(method, &path, Some(&writer), &body);
-        assert!(
-            res.status().is_success(),
-            "fixture {path}: {}",
-            res.status()
-        );
-    }
+    let mut records = Records::lpc();
+    records.location["publish"] = json!(false);
+    records.write(
+        &run.url,
+        &cells::valid_token(&authority, &["data:write"], Some("GB*LPC")),
+    );
 
     let param = |_: &Operation, name: &str| -> String {
-        match name {
-            "country_code" => "GB".into(),
-            "party_id" => "LPC".into(),
-            "location_id" => location_id.clone(),
-            "evse_uid" => evse_uid.clone(),
-            "connector_id" => connector_id.clone(),
-            "tariff_id" => tariff_id.clone(),
-            "session_id" => session_id.clone(),
-            other => format!("matrix-{other}"),
-        }
+        records
+            .param(name)
+            .unwrap_or_else(|| format!("matrix-{name}"))
     };
-    let now = DateTime::now().to_string();
     let body = |op: &Operation| -> Option<Vec<u8>> {
-        let t = op.template.as_str();
-        let v1_record = t.starts_with("/v1/locations/") || t.starts_with("/v1/tariffs/");
-        let depth = t.matches('/').count();
-        Some(match op.method.as_str() {
-            "GET" | "DELETE" | "HEAD" => return None,
-            "PATCH" => serde_json::to_vec(&json!({"last_updated": now})).unwrap(),
-            "PUT" if v1_record && t.starts_with("/v1/tariffs/") => tariff_bytes.clone(),
-            "PUT" if v1_record && depth == 5 => location_bytes.clone(),
-            "PUT" if v1_record && depth == 6 => serde_json::to_vec(&evse).unwrap(),
-            "PUT" if v1_record && depth == 7 => serde_json::to_vec(&connector).unwrap(),
-            "POST" if t == "/v1/status" => serde_json::to_vec(&json!([{
-                "country_code": "GB", "party_id": "LPC", "location_id": location_id,
-                "evse_uid": evse_uid, "status": "AVAILABLE", "event_time": now,
-            }]))
-            .unwrap(),
-            "POST" if t == "/v1/sessions" => serde_json::to_vec(&json!([session])).unwrap(),
-            "POST" if t == "/v1/admin/locations" => {
-                serde_json::to_vec(&json!([location])).unwrap()
-            }
-            "POST" if t == "/v1/admin/ocpi/registrations" => {
-                serde_json::to_vec(&json!({"party": OWN})).unwrap()
-            }
-            _ => b"{}".to_vec(),
+        records.body(op).unwrap_or_else(|| {
+            Some(match op.template.as_str() {
+                "/v1/admin/ocpi/registrations" => {
+                    serde_json::to_vec(&json!({"party": "GB*LPC"})).unwrap()
+                }
+                _ => b"{}".to_vec(),
+            })
         })
+    };
+    let hidden = |op: &Operation| {
+        op.method == "GET"
+            && (op.template.starts_with("/v1/locations/{")
+                || op.template.starts_with("/ocpi/2.2.1/locations/{"))
     };
     let doc: Value = run.get("/openapi.json").json().unwrap();
     let report = cells::run(
@@ -122,9 +62,9 @@ fn every_operation_answers_every_token_as_documented() {
         &Fixture {
             param: &param,
             body: &body,
-            own_party: OWN,
-            other_party: OTHER,
-            skip: &|_| None,
+            own_party: "GB*LPC",
+            other_party: "GB*RHX",
+            hidden: &hidden,
         },
         Duration::from_secs(20),
     );
