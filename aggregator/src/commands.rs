@@ -275,7 +275,11 @@ pub fn serve(
         &dir.join(NODE_DIR),
         None,
         crate::openapi::document_json(),
-        vec![crate::oauth::keys::local_issuer(dir, &issuer, &config.origin)],
+        vec![crate::oauth::keys::local_issuer(
+            dir,
+            &issuer,
+            &config.origin,
+        )],
     )?;
     let node_state = node.state.clone();
     if node_state.config.origin.as_str() != config.origin {

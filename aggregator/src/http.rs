@@ -3,12 +3,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use actix_web::http::StatusCode;
 use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, delete, get, post, web};
-use futures_util::future::LocalBoxFuture;
 use evfed_spec::ocpi::Location;
 use evfed_spec::problem::{CONTENT_TYPE, Problem, ProblemCode};
+use futures_util::future::LocalBoxFuture;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -99,27 +99,27 @@ const MAX_ADMIN_BODY: usize = 64 * 1024;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(members)
-    .service(evidence)
-    .service(history)
-    .service(admin_members)
-    .service(admin_add_member)
-    .service(admin_remove_member)
-    .service(admin_readmit_member)
-    .service(locations)
-    .service(location)
-    .service(location_sources)
-    .service(placement)
-    .service(status)
-    .service(borough_stats)
-    .service(export)
-    .service(usage_stats)
-    .service(usage_trends)
-    .service(saturation)
-    .service(compliance_suppliers)
-    .service(compliance_report)
-    .service(compliance_supplier)
-    .service(conformance_members)
-    .service(conformance_member);
+        .service(evidence)
+        .service(history)
+        .service(admin_members)
+        .service(admin_add_member)
+        .service(admin_remove_member)
+        .service(admin_readmit_member)
+        .service(locations)
+        .service(location)
+        .service(location_sources)
+        .service(placement)
+        .service(status)
+        .service(borough_stats)
+        .service(export)
+        .service(usage_stats)
+        .service(usage_trends)
+        .service(saturation)
+        .service(compliance_suppliers)
+        .service(compliance_report)
+        .service(compliance_supplier)
+        .service(conformance_members)
+        .service(conformance_member);
 }
 
 /// Every member with its harvest state (open).
@@ -319,9 +319,7 @@ pub async fn admin_readmit_member(
 ) -> Result<HttpResponse, ApiError> {
     let spec: crate::members::ReadmitSpec = json_body(&req, body).await?;
     let origin = origin.into_inner();
-    let r = spec
-        .check(&origin)
-        .map_err(ApiError::Invalid)?;
+    let r = spec.check(&origin).map_err(ApiError::Invalid)?;
     let st = state.clone();
     let member = blocking(move || {
         st.store.readmit(&origin, &r, crate::commands::unix_ms())?;

@@ -216,9 +216,7 @@ impl Records {
             ("PUT", _) if t.starts_with("/v1/tariffs/") => json(&self.tariff),
             ("PUT", _) if t.starts_with("/v1/locations/") && depth == 5 => json(&self.location),
             ("PUT", _) if t.starts_with("/v1/locations/") && depth == 6 => json(self.evse()),
-            ("PUT", _) if t.starts_with("/v1/locations/") && depth == 7 => {
-                json(self.connector())
-            }
+            ("PUT", _) if t.starts_with("/v1/locations/") && depth == 7 => json(self.connector()),
             ("POST", "/v1/status") => json(&json!([{
                 "country_code": self.location["country_code"],
                 "party_id": self.location["party_id"],
@@ -415,12 +413,7 @@ fn token(a: &Authority, variant: Variant, scopes: &[String], fx: &Fixture<'_>) -
             let mut h = Header::new(Algorithm::HS256);
             h.typ = Some("at+jwt".into());
             h.kid = kid.map(str::to_owned);
-            jsonwebtoken::encode(
-                &h,
-                &valid(),
-                &EncodingKey::from_secret(&a.public),
-            )
-            .unwrap()
+            jsonwebtoken::encode(&h, &valid(), &EncodingKey::from_secret(&a.public)).unwrap()
         }
         Variant::WrongScope => {
             let others: Vec<String> = ["usage:read", "data:write", "admin"]
@@ -526,9 +519,9 @@ pub fn run(
                     .header("content-type", "application/json")
                     .body(b.clone());
             }
-            let res = req.send().unwrap_or_else(|e| {
-                panic!("{} {path} ({variant:?}): no answer: {e}", op.method)
-            });
+            let res = req
+                .send()
+                .unwrap_or_else(|e| panic!("{} {path} ({variant:?}): no answer: {e}", op.method));
             let got = res.status().as_u16();
             let text = res.text().unwrap_or_default();
             report.cells += 1;
@@ -548,7 +541,10 @@ pub fn run(
                     op.template,
                     format!("{variant:?}"),
                     w,
-                    text.chars().take(120).collect::<String>().replace('\n', " ")
+                    text.chars()
+                        .take(120)
+                        .collect::<String>()
+                        .replace('\n', " ")
                 );
                 l
             };
