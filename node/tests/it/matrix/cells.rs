@@ -7,6 +7,10 @@
 //!   mis-addressed, badly signed, unsigned or HMAC-signed token; 403 for a valid token without
 //!   the scope, or a `data:write` token of another party; and for a valid token neither;
 //! - another scheme only (OCPI's `Token`): no bearer token opens it, so 401 for every variant.
+//!
+//! Every bearer refusal must also be problem+json with its stable code — `unauthorized` (with
+//! a `WWW-Authenticate` challenge), `forbidden`, or `party-mismatch` for another party's
+//! writer on a write — and forged algorithms must be refused as such, by the allow-list.
 
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -523,15 +527,38 @@ pub fn run(
                 .send()
                 .unwrap_or_else(|e| panic!("{} {path} ({variant:?}): no answer: {e}", op.method));
             let got = res.status().as_u16();
+            let problem_json = res
+                .headers()
+                .get("content-type")
+                .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+            let challenge = res.headers().contains_key("www-authenticate");
             let text = res.text().unwrap_or_default();
             report.cells += 1;
-            let ok = match want {
-                Expected::NotRefused => got != 401 && got != 403,
-                Expected::Exactly(s) => got == s,
-                Expected::AlgorithmRefused => {
-                    got == 401 && text.contains("algorithm is not accepted")
-                }
-            };
+            // A bearer refusal is problem+json with its stable code (STANDARD.md §13), and a
+            // 401 challenges (RFC 6750 §3).
+            let code = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|v| v["code"].as_str().map(str::to_owned))
+                .unwrap_or_default();
+            let writes =
+                matches!(&op.security, Security::Bearer(s) if s.iter().any(|s| s == "data:write"));
+            let refusal_ok = !matches!(op.security, Security::Bearer(_))
+                || match got {
+                    401 => problem_json && challenge && code == "unauthorized",
+                    403 if variant == Variant::WrongParty && writes => {
+                        problem_json && code == "party-mismatch"
+                    }
+                    403 => problem_json && code == "forbidden",
+                    _ => true,
+                };
+            let ok = refusal_ok
+                && match want {
+                    Expected::NotRefused => got != 401 && got != 403,
+                    Expected::Exactly(s) => got == s,
+                    Expected::AlgorithmRefused => {
+                        got == 401 && text.contains("algorithm is not accepted")
+                    }
+                };
             let line = |w: &str| {
                 let mut l = String::new();
                 let _ = write!(
@@ -550,6 +577,11 @@ pub fn run(
             };
             let want_text = match want {
                 Expected::NotRefused => "not 401/403".to_owned(),
+                Expected::Exactly(401) => "401 unauthz".to_owned(),
+                Expected::Exactly(403) if variant == Variant::WrongParty && writes => {
+                    "403 party-mm".to_owned()
+                }
+                Expected::Exactly(403) => "403 forbidden".to_owned(),
                 Expected::Exactly(s) => s.to_string(),
                 Expected::AlgorithmRefused => "401 (alg)".to_owned(),
             };
