@@ -270,11 +270,11 @@ pub fn serve(
     own_log(dir, &config.origin)?;
     crate::oauth::keys::ensure(dir, &config.origin)?;
     let issuer = crate::oauth::issuer_of(config.oauth_issuer.as_deref(), &config.origin);
-    let doc = crate::openapi::document();
+    let (doc, doc_json) = crate::openapi::served(config.compliance_open);
     let node = evfed_node::commands::open_as(
         &dir.join(NODE_DIR),
         None,
-        crate::openapi::document_json(),
+        doc_json,
         vec![crate::oauth::keys::local_issuer(
             dir,
             &issuer,

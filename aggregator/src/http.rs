@@ -1081,10 +1081,11 @@ async fn compliance_statuses(
 }
 
 /// Every DPS supplier with its compliance status and reasons (open unless configured
-/// otherwise).
-#[utoipa::path(tag = "compliance",
+/// otherwise: with `compliance_open = false`, scope `usage:read`).
+#[utoipa::path(tag = "compliance", security((), ("bearer" = ["usage:read"])),
     responses((status = 200, body = Vec<crate::compliance::SupplierStatus>),
-              (status = 401, body = Problem, content_type = "application/problem+json")))]
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json")))]
 #[get("/v1/compliance/suppliers")]
 pub async fn compliance_suppliers(
     state: web::Data<AppState>,
@@ -1096,7 +1097,10 @@ pub async fn compliance_suppliers(
 
 /// One DPS supplier's compliance status: every indicator with its figures, colour and reasons.
 #[utoipa::path(tag = "compliance", params(("id" = String, Path)),
+    security((), ("bearer" = ["usage:read"])),
     responses((status = 200, body = crate::compliance::SupplierStatus),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
               (status = 404, body = Problem, content_type = "application/problem+json")))]
 #[get("/v1/compliance/suppliers/{id}")]
 pub async fn compliance_supplier(
@@ -1113,7 +1117,10 @@ pub async fn compliance_supplier(
 /// `report.html` (printable; carries the signed JSON).
 #[utoipa::path(tag = "compliance",
     params(("id" = String, Path), ("format" = String, Path, description = "json, csv or html")),
+    security((), ("bearer" = ["usage:read"])),
     responses((status = 200, description = "the signed report"),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
               (status = 404, body = Problem, content_type = "application/problem+json")))]
 #[get("/v1/compliance/suppliers/{id}/report.{format}")]
 pub async fn compliance_report(
@@ -1122,6 +1129,10 @@ pub async fn compliance_report(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, format) = path.into_inner();
+    // The token first: a restricted report's formats are no one's business without it.
+    if !state.compliance_open {
+        caller.require("usage:read")?;
+    }
     if !matches!(format.as_str(), "json" | "csv" | "html") {
         return Err(ApiError::NotFound(format!("no report format {format:?}")));
     }

@@ -182,23 +182,26 @@ fn every_operation_answers_every_token_as_documented() {
         };
         Some(serde_json::to_vec(&v).unwrap())
     };
-    let doc: Value = http
-        .get(format!("{}/openapi.json", agg.url))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let fixture = Fixture {
+        param: &param,
+        body: &body,
+        own_party: "GB*LPC",
+        other_party: "GB*RHX",
+        hidden: &|_| false,
+    };
+    let served = |agg: &Server| -> Value {
+        http.get(format!("{}/openapi.json", agg.url))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    let doc = served(&agg);
     let report = cells::run(
         &agg.url,
         &doc,
         &authority,
-        &Fixture {
-            param: &param,
-            body: &body,
-            own_party: "GB*LPC",
-            other_party: "GB*RHX",
-            hidden: &|_| false,
-        },
+        &fixture,
         Duration::from_secs(20),
     );
     report.assert_clean("aggregator");
@@ -207,5 +210,26 @@ fn every_operation_answers_every_token_as_documented() {
         "only {} operations",
         report.operations
     );
+    agg.stop();
+
+    // Compliance restricted by configuration: the served document says so, and the server
+    // does what it says.
+    let config = agg_dir.join("aggregator.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}compliance_open = false\n")).unwrap();
+    let agg = Server::start(Path::new(AGGREGATOR), &agg_dir);
+    let doc = served(&agg);
+    assert_eq!(
+        doc["paths"]["/v1/compliance/suppliers"]["get"]["security"],
+        json!([{"bearer": ["usage:read"]}])
+    );
+    let report = cells::run(
+        &agg.url,
+        &doc,
+        &authority,
+        &fixture,
+        Duration::from_secs(20),
+    );
+    report.assert_clean("aggregator (compliance_open = false)");
     agg.stop();
 }
