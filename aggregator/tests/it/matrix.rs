@@ -231,5 +231,23 @@ fn every_operation_answers_every_token_as_documented() {
         Duration::from_secs(20),
     );
     report.assert_clean("aggregator (compliance_open = false)");
+
+    // A key rotation while serving: tokens of the new key open the admin API at once, and
+    // those of the previous key until they expire.
+    run(
+        Path::new(AGGREGATOR),
+        &["oauth", "rotate-key", "--dir", agg_dir.to_str().unwrap()],
+    );
+    for token in [
+        admin_token(&agg_dir),
+        cells::valid_token(&authority, &["admin"], None),
+    ] {
+        let res = http
+            .get(format!("{}/v1/admin/members", agg.url))
+            .bearer_auth(token)
+            .send()
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
     agg.stop();
 }
