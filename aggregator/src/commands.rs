@@ -127,17 +127,16 @@ pub fn init(dir: &Path, origin: &str) -> anyhow::Result<()> {
     write_atomic(&dir.join(CONFIG), text.as_bytes(), 0o644)?;
     Store::open(&dir.join(DATABASE))?;
     let vkey = own_log(dir, origin)?;
-    let token = admin_token(dir)?;
+    crate::oauth::keys::ensure(dir, origin)?;
     println!("aggregator {origin} initialised in {}", dir.display());
     println!("verifier key of its own log: {vkey}");
     println!(
-        "admin API token (also in {}): {token}",
-        dir.join(ADMIN_TOKEN).display()
+        "admin API tokens: `evfed-aggregator token issue --dir {} --scope admin`",
+        dir.display()
     );
     Ok(())
 }
 
-const ADMIN_TOKEN: &str = "admin.token";
 /// The embedded node directory holding the aggregator's own signed log.
 const NODE_DIR: &str = "node";
 
@@ -165,27 +164,6 @@ fn own_log(dir: &Path, origin: &str) -> anyhow::Result<String> {
     )
 }
 
-/// The bearer token of the admin API, `DIR/admin.token` (mode 0600), made on first use.
-fn admin_token(dir: &Path) -> anyhow::Result<String> {
-    use base64::Engine as _;
-    let path = dir.join(ADMIN_TOKEN);
-    if !path.exists() {
-        let mut bytes = [0u8; 32];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
-        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-        evfed_node::home::create_new(&path, format!("{token}\n").as_bytes(), 0o600)?;
-    }
-    let text = evfed_node::home::read_secret(&path)?;
-    let token = text.trim().to_owned();
-    if token.len() < 32 {
-        bail!(
-            "{} holds a token shorter than 32 characters; delete it and a new one is made",
-            path.display()
-        );
-    }
-    Ok(token)
-}
-
 pub(crate) fn load(dir: &Path) -> anyhow::Result<(Config, Store)> {
     let path = dir.join(CONFIG);
     let text = std::fs::read_to_string(&path).with_context(|| {
@@ -208,12 +186,34 @@ pub fn add_member(dir: &Path, spec: MemberSpec) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `token issue`: a token from the aggregator's own issuer (its embedded node's), e.g. for
-/// `usage:read` analytics, until OAuth2 client credentials replace it.
+/// `token issue`: an access token for the aggregator's own origin from its authorization
+/// server (signed with `DIR/oauth.key`), e.g. `admin` for its admin API or `usage:read` for
+/// its usage analytics.
 pub fn issue_token(dir: &Path, scopes: &[String], ttl: Duration) -> anyhow::Result<String> {
     let (config, _) = load(dir)?;
-    own_log(dir, &config.origin)?;
-    evfed_node::commands::issue_token(&dir.join(NODE_DIR), None, scopes, ttl)
+    if let Some(s) = scopes
+        .iter()
+        .find(|s| !crate::oauth::SCOPES.contains(&s.as_str()) || *s == "data:write")
+    {
+        bail!("scope {s:?} cannot be issued here: use usage:read or admin");
+    }
+    crate::oauth::keys::ensure(dir, &config.origin)?;
+    let keys = crate::oauth::keys::Keys::load(dir)?;
+    let issuer = crate::oauth::issuer_of(config.oauth_issuer.as_deref(), &config.origin);
+    let now = u64::try_from(unix_ms() / 1000).unwrap_or(0);
+    crate::oauth::token::sign(
+        &keys.current,
+        &crate::oauth::token::Minted {
+            issuer: &issuer,
+            client_id: "evfed-aggregator-cli",
+            audience: &config.origin,
+            scope: &scopes.join(" "),
+            party: None,
+            ttl_seconds: ttl.as_secs(),
+        },
+        now,
+    )
+    .map_err(anyhow::Error::msg)
 }
 
 /// `members readmit`: a member that lost its key (or moved origin) after a disaster starts a
@@ -268,9 +268,19 @@ pub fn serve(
     init_tracing();
     let (config, store) = load(dir)?;
     own_log(dir, &config.origin)?;
-    let doc = crate::openapi::document();
-    let node =
-        evfed_node::commands::open_as(&dir.join(NODE_DIR), None, crate::openapi::document_json())?;
+    crate::oauth::keys::ensure(dir, &config.origin)?;
+    let issuer = crate::oauth::issuer_of(config.oauth_issuer.as_deref(), &config.origin);
+    let (doc, doc_json) = crate::openapi::served(config.compliance_open);
+    let node = evfed_node::commands::open_as(
+        &dir.join(NODE_DIR),
+        None,
+        doc_json,
+        vec![crate::oauth::keys::local_issuer(
+            dir,
+            &issuer,
+            &config.origin,
+        )],
+    )?;
     let node_state = node.state.clone();
     if node_state.config.origin.as_str() != config.origin {
         bail!(
@@ -293,14 +303,12 @@ pub fn serve(
         store: store.clone(),
         london: london.clone(),
         origin: config.origin.clone(),
-        admin_token: admin_token(dir)?,
         dir: dir.to_owned(),
         report_key: Arc::new(evfed_node::home::Home::new(dir.join(NODE_DIR)).signing_key()?),
         compliance_open: config.compliance_open,
     });
-    crate::oauth::keys::ensure(dir, &config.origin)?;
     let oauth = web::Data::new(crate::oauth::AuthServer::new(
-        &crate::oauth::issuer_of(config.oauth_issuer.as_deref(), &config.origin),
+        &issuer,
         store.clone(),
         dir.to_owned(),
     ));

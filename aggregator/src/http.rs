@@ -3,10 +3,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, ResponseError, delete, get, post, web};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, delete, get, post, web};
 use evfed_spec::ocpi::Location;
 use evfed_spec::problem::{CONTENT_TYPE, Problem, ProblemCode};
+use futures_util::future::LocalBoxFuture;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -18,8 +20,6 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub london: Arc<London>,
     pub origin: String,
-    /// Bearer token of the admin API (`DIR/admin.token`).
-    pub admin_token: String,
     /// The aggregator directory (for `suppliers.toml`).
     pub dir: std::path::PathBuf,
     /// The aggregator's log key, which signs evidence reports.
@@ -41,8 +41,6 @@ pub enum ApiError {
     Store(#[from] StoreError),
     #[error("the request could not be run: {0}")]
     Blocking(String),
-    #[error("this request needs the admin token (DIR/admin.token) as a bearer token")]
-    Unauthorized,
     #[error("{0}")]
     Invalid(String),
     #[error("{0}")]
@@ -69,11 +67,8 @@ impl ResponseError for ApiError {
         } else {
             Some(self.to_string())
         };
-        let mut res = HttpResponse::build(self.status_code());
-        if let ApiError::Unauthorized = self {
-            res.insert_header((actix_web::http::header::WWW_AUTHENTICATE, "Bearer"));
-        }
-        res.content_type(CONTENT_TYPE)
+        HttpResponse::build(self.status_code())
+            .content_type(CONTENT_TYPE)
             .json(Problem::new(code, detail))
     }
 }
@@ -87,7 +82,6 @@ impl ApiError {
             }
             ApiError::Store(StoreError::Duplicate(_)) => ProblemCode::Conflict,
             ApiError::Store(_) | ApiError::Blocking(_) => ProblemCode::Internal,
-            ApiError::Unauthorized => ProblemCode::Unauthorized,
             ApiError::Invalid(_) => ProblemCode::InvalidField,
             ApiError::InvalidJson(_) => ProblemCode::InvalidJson,
             ApiError::TooLarge(_) => ProblemCode::PayloadTooLarge,
@@ -104,42 +98,28 @@ impl ApiError {
 const MAX_ADMIN_BODY: usize = 64 * 1024;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(
-        web::JsonConfig::default()
-            .limit(MAX_ADMIN_BODY)
-            .error_handler(|e, _| {
-                match e {
-                    actix_web::error::JsonPayloadError::Overflow { .. }
-                    | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => {
-                        ApiError::TooLarge(format!("bodies are limited to {MAX_ADMIN_BODY} bytes"))
-                    }
-                    other => ApiError::InvalidJson(other.to_string()),
-                }
-                .into()
-            }),
-    )
-    .service(members)
-    .service(evidence)
-    .service(history)
-    .service(admin_members)
-    .service(admin_add_member)
-    .service(admin_remove_member)
-    .service(admin_readmit_member)
-    .service(locations)
-    .service(location)
-    .service(location_sources)
-    .service(placement)
-    .service(status)
-    .service(borough_stats)
-    .service(export)
-    .service(usage_stats)
-    .service(usage_trends)
-    .service(saturation)
-    .service(compliance_suppliers)
-    .service(compliance_report)
-    .service(compliance_supplier)
-    .service(conformance_members)
-    .service(conformance_member);
+    cfg.service(members)
+        .service(evidence)
+        .service(history)
+        .service(admin_members)
+        .service(admin_add_member)
+        .service(admin_remove_member)
+        .service(admin_readmit_member)
+        .service(locations)
+        .service(location)
+        .service(location_sources)
+        .service(placement)
+        .service(status)
+        .service(borough_stats)
+        .service(export)
+        .service(usage_stats)
+        .service(usage_trends)
+        .service(saturation)
+        .service(compliance_suppliers)
+        .service(compliance_report)
+        .service(compliance_supplier)
+        .service(conformance_members)
+        .service(conformance_member);
 }
 
 /// Every member with its harvest state (open).
@@ -192,26 +172,60 @@ pub async fn history(
     Ok(HttpResponse::Ok().json(found))
 }
 
-/// Checks the admin bearer token, in constant time.
-pub(crate) fn admin(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
-    let given = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(ApiError::Unauthorized)?;
-    let want = state.admin_token.as_bytes();
-    let same = given.len() == want.len()
-        && given
-            .bytes()
-            .zip(want)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if same {
-        Ok(())
-    } else {
-        Err(ApiError::Unauthorized)
+/// A caller holding an `admin` token of the aggregator's own authorization server (RFC 9068:
+/// EdDSA, `typ: at+jwt`, `iss` its issuer, `aud` its origin; checked by the embedded node's
+/// token validation, which trusts that issuer's keys in `DIR`). Extracted before any body is
+/// read: no token or an invalid one is `401`, a valid one without `admin` `403`.
+#[derive(Debug, Clone, Copy)]
+pub struct Admin;
+
+impl FromRequest for Admin {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let caller = evfed_node::http::Caller::from_request(req, payload);
+        let issuer = req
+            .app_data::<web::Data<crate::oauth::AuthServer>>()
+            .map(|s| s.issuer.clone());
+        Box::pin(async move {
+            let caller = caller.await?;
+            let issuer =
+                issuer.ok_or_else(|| ApiError::Blocking("no authorization server".into()))?;
+            caller.require_from(&issuer, "admin")?;
+            Ok(Admin)
+        })
     }
+}
+
+/// Reads an admin request's JSON body (at most [`MAX_ADMIN_BODY`] bytes), after the caller's
+/// token was checked.
+pub(crate) async fn json_body<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+) -> Result<T, ApiError> {
+    use futures_util::StreamExt as _;
+    let json = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/json"));
+    if !json {
+        return Err(ApiError::InvalidJson(
+            "the body must be application/json".into(),
+        ));
+    }
+    let mut bytes = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::InvalidJson(e.to_string()))?;
+        if bytes.len() + chunk.len() > MAX_ADMIN_BODY {
+            return Err(ApiError::TooLarge(format!(
+                "bodies are limited to {MAX_ADMIN_BODY} bytes"
+            )));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::InvalidJson(e.to_string()))
 }
 
 async fn blocking<T: Send + 'static>(
@@ -223,34 +237,36 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// Every member (admin).
-#[utoipa::path(tag = "admin", security(("bearer" = [])),
+#[utoipa::path(tag = "admin", security(("bearer" = ["admin"])),
     responses((status = 200, body = Vec<crate::store::Member>),
-              (status = 401, body = Problem, content_type = "application/problem+json")))]
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json")))]
 #[get("/v1/admin/members")]
 pub async fn admin_members(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    _admin: Admin,
 ) -> Result<HttpResponse, ApiError> {
-    admin(&state, &req)?;
     let st = state.clone();
     let all = blocking(move || Ok(st.store.members()?)).await?;
     Ok(HttpResponse::Ok().json(all))
 }
 
 /// Registers a member (admin).
-#[utoipa::path(tag = "admin", security(("bearer" = [])), request_body = crate::members::MemberSpec,
+#[utoipa::path(tag = "admin", security(("bearer" = ["admin"])), request_body = crate::members::MemberSpec,
     responses((status = 201, body = crate::store::Member),
               (status = 400, body = Problem, content_type = "application/problem+json"),
               (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
               (status = 409, body = Problem, content_type = "application/problem+json")))]
 #[post("/v1/admin/members")]
 pub async fn admin_add_member(
     state: web::Data<AppState>,
+    _admin: Admin,
     req: HttpRequest,
-    spec: web::Json<crate::members::MemberSpec>,
+    body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    admin(&state, &req)?;
-    let member = spec.into_inner().check().map_err(ApiError::Invalid)?;
+    let spec: crate::members::MemberSpec = json_body(&req, body).await?;
+    let member = spec.check().map_err(ApiError::Invalid)?;
     let st = state.clone();
     let added = blocking(move || {
         st.store.add_member(&member)?;
@@ -261,17 +277,17 @@ pub async fn admin_add_member(
 }
 
 /// Removes a member and every copy it published (admin).
-#[utoipa::path(tag = "admin", security(("bearer" = [])), params(("origin" = String, Path)),
+#[utoipa::path(tag = "admin", security(("bearer" = ["admin"])), params(("origin" = String, Path)),
     responses((status = 204),
               (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
               (status = 404, body = Problem, content_type = "application/problem+json")))]
 #[delete("/v1/admin/members/{origin}")]
 pub async fn admin_remove_member(
     state: web::Data<AppState>,
-    req: HttpRequest,
+    _admin: Admin,
     origin: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    admin(&state, &req)?;
     let st = state.clone();
     let origin = origin.into_inner();
     blocking(move || {
@@ -285,26 +301,25 @@ pub async fn admin_remove_member(
 
 /// Re-admits a member under new keys (and origin) after a disaster, keeping its history
 /// (admin, STANDARD.md §9.4).
-#[utoipa::path(tag = "admin", security(("bearer" = [])), params(("origin" = String, Path)),
+#[utoipa::path(tag = "admin", security(("bearer" = ["admin"])), params(("origin" = String, Path)),
     request_body = crate::members::ReadmitSpec,
     responses((status = 200, body = crate::store::Member),
               (status = 400, body = Problem, content_type = "application/problem+json"),
               (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
               (status = 404, body = Problem, content_type = "application/problem+json"),
               (status = 409, body = Problem, content_type = "application/problem+json")))]
 #[post("/v1/admin/members/{origin}/readmit")]
 pub async fn admin_readmit_member(
     state: web::Data<AppState>,
+    _admin: Admin,
     req: HttpRequest,
     origin: web::Path<String>,
-    spec: web::Json<crate::members::ReadmitSpec>,
+    body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    admin(&state, &req)?;
+    let spec: crate::members::ReadmitSpec = json_body(&req, body).await?;
     let origin = origin.into_inner();
-    let r = spec
-        .into_inner()
-        .check(&origin)
-        .map_err(ApiError::Invalid)?;
+    let r = spec.check(&origin).map_err(ApiError::Invalid)?;
     let st = state.clone();
     let member = blocking(move || {
         st.store.readmit(&origin, &r, crate::commands::unix_ms())?;
@@ -1064,10 +1079,11 @@ async fn compliance_statuses(
 }
 
 /// Every DPS supplier with its compliance status and reasons (open unless configured
-/// otherwise).
-#[utoipa::path(tag = "compliance",
+/// otherwise: with `compliance_open = false`, scope `usage:read`).
+#[utoipa::path(tag = "compliance", security((), ("bearer" = ["usage:read"])),
     responses((status = 200, body = Vec<crate::compliance::SupplierStatus>),
-              (status = 401, body = Problem, content_type = "application/problem+json")))]
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json")))]
 #[get("/v1/compliance/suppliers")]
 pub async fn compliance_suppliers(
     state: web::Data<AppState>,
@@ -1079,7 +1095,10 @@ pub async fn compliance_suppliers(
 
 /// One DPS supplier's compliance status: every indicator with its figures, colour and reasons.
 #[utoipa::path(tag = "compliance", params(("id" = String, Path)),
+    security((), ("bearer" = ["usage:read"])),
     responses((status = 200, body = crate::compliance::SupplierStatus),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
               (status = 404, body = Problem, content_type = "application/problem+json")))]
 #[get("/v1/compliance/suppliers/{id}")]
 pub async fn compliance_supplier(
@@ -1096,7 +1115,10 @@ pub async fn compliance_supplier(
 /// `report.html` (printable; carries the signed JSON).
 #[utoipa::path(tag = "compliance",
     params(("id" = String, Path), ("format" = String, Path, description = "json, csv or html")),
+    security((), ("bearer" = ["usage:read"])),
     responses((status = 200, description = "the signed report"),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
               (status = 404, body = Problem, content_type = "application/problem+json")))]
 #[get("/v1/compliance/suppliers/{id}/report.{format}")]
 pub async fn compliance_report(
@@ -1105,6 +1127,10 @@ pub async fn compliance_report(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, format) = path.into_inner();
+    // The token first: a restricted report's formats are no one's business without it.
+    if !state.compliance_open {
+        caller.require("usage:read")?;
+    }
     if !matches!(format.as_str(), "json" | "csv" | "html") {
         return Err(ApiError::NotFound(format!("no report format {format:?}")));
     }

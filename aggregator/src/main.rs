@@ -42,7 +42,8 @@ enum Command {
         #[arg(long)]
         ready_file: Option<PathBuf>,
     },
-    /// Issue tokens from the aggregator's own issuer.
+    /// Issue access tokens for this aggregator from its own authorization server
+    /// (`DIR/oauth.key`), e.g. `--scope admin` for its admin API.
     Token {
         #[command(subcommand)]
         command: TokenCommand,

@@ -65,7 +65,42 @@ pub fn document() -> utoipa::openapi::OpenApi {
 
 /// The document exactly as committed: pretty JSON with a final newline.
 pub fn document_json() -> String {
-    let mut s = document().to_pretty_json().unwrap_or_default();
+    json_of(&document())
+}
+
+/// The document a running aggregator serves: as committed, except that with
+/// `compliance_open = false` the `/v1/compliance/...` operations require `usage:read` instead
+/// of leaving the token optional.
+pub fn served(compliance_open: bool) -> (utoipa::openapi::OpenApi, String) {
+    let mut doc = document();
+    if !compliance_open {
+        let required = vec![utoipa::openapi::security::SecurityRequirement::new(
+            "bearer",
+            ["usage:read"],
+        )];
+        for (path, item) in doc.paths.paths.iter_mut() {
+            if !path.starts_with("/v1/compliance/") {
+                continue;
+            }
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                op.security = Some(required.clone());
+            }
+        }
+    }
+    let json = json_of(&doc);
+    (doc, json)
+}
+
+fn json_of(doc: &utoipa::openapi::OpenApi) -> String {
+    let mut s = doc.to_pretty_json().unwrap_or_default();
     s.push('\n');
     s
 }

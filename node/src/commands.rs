@@ -96,14 +96,17 @@ pub struct OpenNode {
 /// Opens the node in `dir` for serving. Exits with [`EXIT_REFUSES_TO_SIGN`] when the log is
 /// inconsistent with what was signed before (spec §9.4).
 pub fn open(dir: &Path, listen: Option<SocketAddr>) -> anyhow::Result<OpenNode> {
-    open_as(dir, listen, crate::openapi::document_json())
+    open_as(dir, listen, crate::openapi::document_json(), Vec::new())
 }
 
-/// [`open`], serving `openapi_json` at `/openapi.json` (an embedding server's whole API).
+/// [`open`], serving `openapi_json` at `/openapi.json` (an embedding server's whole API) and
+/// trusting `local_issuers` besides the configured ones (the embedding aggregator's own
+/// authorization server).
 pub fn open_as(
     dir: &Path,
     listen: Option<SocketAddr>,
     openapi_json: String,
+    local_issuers: Vec<crate::trust::LocalIssuer>,
 ) -> anyhow::Result<OpenNode> {
     let home = Home::new(dir);
     let lock = home.lock()?;
@@ -126,7 +129,10 @@ pub fn open_as(
     let issuer = Issuer::new(config.origin.as_str(), &home.issuer_key()?)?;
     let vkeys = home.vkeys()?.iter().map(ToString::to_string).collect();
     let policy = policy(&config);
-    let trusted = crate::trust::Trusted::new(&config.issuers, config.origin.as_str());
+    let mut trusted = crate::trust::Trusted::new(&config.issuers, config.origin.as_str());
+    for local in local_issuers {
+        trusted.add_local(local);
+    }
     let state = web::Data::new(AppState {
         openapi_json,
         config,

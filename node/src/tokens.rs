@@ -33,6 +33,8 @@ pub struct Issuer {
 /// A validated access token: what the caller may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
+    /// The issuer that signed it (its configured `issuer`, or the node's origin).
+    pub issuer: String,
     pub subject: String,
     pub scopes: Vec<String>,
     pub party: Option<Party>,
@@ -137,6 +139,7 @@ impl Issuer {
 
     /// Validates `token` (spec §14.2) at time `now`.
     pub fn validate(&self, token: &str, now: u64) -> Result<Grant, TokenError> {
+        check_algorithm(token, &[Algorithm::EdDSA])?;
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| TokenError::Invalid("malformed header".into()))?;
         match header.typ.as_deref() {
@@ -170,10 +173,35 @@ impl Issuer {
             None => None,
         };
         Ok(Grant {
+            issuer: claims.iss,
             subject: claims.sub,
             scopes: claims.scope.split_whitespace().map(str::to_owned).collect(),
             party,
         })
+    }
+}
+
+/// Refuses a token whose header's `alg` is not one of `allowed`, read from the raw header
+/// before anything else looks at the token: `none` and the HMAC algorithms (`HS*`), which no
+/// allow-list can name, are refused here as [`TokenError::Algorithm`] rather than left to
+/// whatever the JWT library makes of them.
+pub(crate) fn check_algorithm(token: &str, allowed: &[Algorithm]) -> Result<(), TokenError> {
+    use base64::Engine as _;
+    let malformed = || TokenError::Invalid("malformed header".into());
+    let header = token.split('.').next().ok_or_else(malformed)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .map_err(|_| malformed())?;
+    let header: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&bytes).map_err(|_| malformed())?;
+    let alg = header
+        .get("alg")
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(malformed)?;
+    if allowed.iter().any(|a| format!("{a:?}") == alg) {
+        Ok(())
+    } else {
+        Err(TokenError::Algorithm)
     }
 }
 
@@ -266,7 +294,13 @@ mod tests {
             URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"at+jwt"}"#),
             URL_SAFE_NO_PAD.encode(claims.to_string())
         );
-        assert!(i.validate(&none, NOW).is_err());
+        assert_eq!(i.validate(&none, NOW), Err(TokenError::Algorithm));
+        let lower = none.replacen(
+            &URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"at+jwt"}"#),
+            &URL_SAFE_NO_PAD.encode(r#"{"alg":"None","typ":"at+jwt"}"#),
+            1,
+        );
+        assert_eq!(i.validate(&lower, NOW), Err(TokenError::Algorithm));
         let mut h = Header::new(Algorithm::HS256);
         h.typ = Some("at+jwt".into());
         let hs = jsonwebtoken::encode(&h, &claims, &EncodingKey::from_secret(b"k")).unwrap();

@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Read as _;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -103,8 +103,40 @@ pub enum Refusal {
 struct External {
     config: IssuerConfig,
     audience: String,
-    http: Option<reqwest::blocking::Client>,
+    source: Source,
     cache: Mutex<Cache>,
+}
+
+/// Where an issuer's keys come from.
+enum Source {
+    /// Its JWKS, over HTTP.
+    Remote(Option<reqwest::blocking::Client>),
+    /// A function in this process (an aggregator's own authorization server).
+    Local(LocalKeys),
+}
+
+/// The Ed25519 public keys (`kid`, 32 bytes) of an issuer in the same process, read when a
+/// token names a key not cached (blocking: it may read files).
+pub type LocalKeys = Arc<dyn Fn() -> Result<Vec<(String, [u8; 32])>, String> + Send + Sync>;
+
+/// An issuer living in the same process as the node, e.g. the authorization server of the
+/// aggregator embedding it: EdDSA only, `typ: at+jwt` only, `scope` and `party` claims, keys
+/// from [`LocalKeys`] instead of a JWKS fetched over HTTP.
+pub struct LocalIssuer {
+    /// The `iss` of its tokens.
+    pub issuer: String,
+    /// The `aud` its tokens must carry (the node's origin).
+    pub audience: String,
+    pub keys: LocalKeys,
+}
+
+impl std::fmt::Debug for LocalIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalIssuer")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish()
+    }
 }
 
 #[derive(Default)]
@@ -169,17 +201,44 @@ impl Trusted {
             .iter()
             .map(|c| External {
                 audience: c.audience.clone().unwrap_or_else(|| origin.to_owned()),
-                http: reqwest::blocking::Client::builder()
-                    .timeout(FETCH_TIMEOUT)
-                    .connect_timeout(FETCH_TIMEOUT)
-                    .redirect(reqwest::redirect::Policy::none())
-                    .build()
-                    .ok(),
+                source: Source::Remote(
+                    reqwest::blocking::Client::builder()
+                        .timeout(FETCH_TIMEOUT)
+                        .connect_timeout(FETCH_TIMEOUT)
+                        .redirect(reqwest::redirect::Policy::none())
+                        .build()
+                        .ok(),
+                ),
                 config: c.clone(),
                 cache: Mutex::new(Cache::default()),
             })
             .collect();
         Self { issuers }
+    }
+
+    /// Also trusts `local`, checked like a configured issuer that accepts only EdDSA,
+    /// `typ: at+jwt`, `scope` and `party`; its keys are read again (at most once a second)
+    /// when a token names one not cached.
+    pub fn add_local(&mut self, local: LocalIssuer) {
+        let config = IssuerConfig {
+            issuer: local.issuer,
+            also_iss: Vec::new(),
+            jwks_uri: None,
+            discovery: None,
+            audience: Some(local.audience.clone()),
+            algorithms: default_algorithms(),
+            scope_claim: ScopeClaim::Scope,
+            scope_map: BTreeMap::new(),
+            party_claim: default_party_claim(),
+            accept_jwt_typ: false,
+            jwks_refresh: Duration::from_secs(1),
+        };
+        self.issuers.push(External {
+            config,
+            audience: local.audience,
+            source: Source::Local(local.keys),
+            cache: Mutex::new(Cache::default()),
+        });
     }
 
     /// Validates `token` at `now`: with the built-in issuer unless its `iss` names a configured
@@ -207,6 +266,7 @@ impl Trusted {
 impl External {
     fn validate(&self, token: &str, now: u64, fetch: bool) -> Result<Grant, Refusal> {
         let invalid = |s: &str| Refusal::Token(TokenError::Invalid(s.to_owned()));
+        crate::tokens::check_algorithm(token, &self.config.algorithms).map_err(Refusal::Token)?;
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed header"))?;
         match header.typ.as_deref() {
             Some("at+jwt" | "application/at+jwt") => {}
@@ -266,6 +326,7 @@ impl External {
             .unwrap_or_default()
             .to_owned();
         Ok(Grant {
+            issuer: self.config.issuer.clone(),
             subject,
             scopes: self.scopes(&claims),
             party,
@@ -346,6 +407,19 @@ impl External {
 
     #[allow(clippy::type_complexity)]
     fn fetch_keys(&self) -> Result<Vec<(Option<String>, Option<String>, DecodingKey)>, FetchError> {
+        if let Source::Local(keys) = &self.source {
+            return Ok(keys()
+                .map_err(FetchError::Document)?
+                .into_iter()
+                .map(|(kid, public)| {
+                    (
+                        Some(kid),
+                        Some(format!("{:?}", Algorithm::EdDSA)),
+                        DecodingKey::from_ed_der(&public),
+                    )
+                })
+                .collect());
+        }
         let jwks_uri = match (&self.config.jwks_uri, &self.config.discovery) {
             (Some(u), _) => u.clone(),
             (None, Some(d)) => {
@@ -390,10 +464,9 @@ impl External {
     }
 
     fn fetch_json(&self, url: &url::Url) -> Result<Value, FetchError> {
-        let http = self
-            .http
-            .as_ref()
-            .ok_or_else(|| FetchError::Http("no HTTP client".into()))?;
+        let Source::Remote(Some(http)) = &self.source else {
+            return Err(FetchError::Http("no HTTP client".into()));
+        };
         let res = http
             .get(url.clone())
             .header("accept", "application/json")

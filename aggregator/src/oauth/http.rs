@@ -1,6 +1,6 @@
 //! The authorization server's routes: `POST /oauth2/token` (RFC 6749 JSON errors, never
-//! problem+json), RFC 8414 metadata, the JWKS, and the clients admin API (problem+json, bearer
-//! `DIR/admin.token` like `/v1/admin/members`).
+//! problem+json), RFC 8414 metadata, the JWKS, and the clients admin API (problem+json, an
+//! `admin` access token of this authorization server like `/v1/admin/members`).
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -13,6 +13,7 @@ use utoipa::OpenApi;
 use super::keys::Keys;
 use super::token::{OAuthError, TokenRequest, TokenResponse, grant};
 use super::{AuthServer, ClientSpec};
+use crate::http::Admin;
 use crate::store::StoreError;
 
 /// Largest token request body.
@@ -172,37 +173,38 @@ pub async fn jwks(server: web::Data<AuthServer>) -> HttpResponse {
 }
 
 /// Every OAuth client (admin).
-#[utoipa::path(tag = "admin", security(("bearer" = [])),
+#[utoipa::path(tag = "admin", security(("bearer" = ["admin"])),
     responses((status = 200, body = Vec<super::Client>),
-              (status = 401, body = Problem, content_type = "application/problem+json")))]
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json")))]
 #[get("/v1/admin/clients")]
 pub async fn admin_clients(
-    state: web::Data<crate::http::AppState>,
+    _admin: Admin,
     server: web::Data<AuthServer>,
-    req: HttpRequest,
 ) -> Result<HttpResponse, ClientsError> {
-    crate::http::admin(&state, &req).map_err(ClientsError::Admin)?;
     let all = blocking(move || Ok(server.store.clients()?)).await?;
     Ok(HttpResponse::Ok().json(all))
 }
 
 /// Registers an OAuth client (admin); a `client_secret_basic` client's secret is in this
 /// answer only.
-#[utoipa::path(tag = "admin", security(("bearer" = [])), request_body = super::ClientSpec,
+#[utoipa::path(tag = "admin", security(("bearer" = ["admin"])), request_body = super::ClientSpec,
     responses((status = 201, body = super::Registered),
               (status = 400, body = Problem, content_type = "application/problem+json"),
               (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
               (status = 409, body = Problem, content_type = "application/problem+json")))]
 #[post("/v1/admin/clients")]
 pub async fn admin_add_client(
-    state: web::Data<crate::http::AppState>,
+    _admin: Admin,
     server: web::Data<AuthServer>,
     req: HttpRequest,
-    spec: web::Json<ClientSpec>,
+    body: web::Payload,
 ) -> Result<HttpResponse, ClientsError> {
-    crate::http::admin(&state, &req).map_err(ClientsError::Admin)?;
+    let spec: ClientSpec = crate::http::json_body(&req, body)
+        .await
+        .map_err(ClientsError::Admin)?;
     let registered = spec
-        .into_inner()
         .check(crate::commands::unix_ms())
         .map_err(ClientsError::Invalid)?;
     let registered = blocking(move || {
@@ -214,18 +216,17 @@ pub async fn admin_add_client(
 }
 
 /// Removes an OAuth client (admin); tokens it holds stay valid until they expire.
-#[utoipa::path(tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
+#[utoipa::path(tag = "admin", security(("bearer" = ["admin"])), params(("id" = String, Path)),
     responses((status = 204),
               (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
               (status = 404, body = Problem, content_type = "application/problem+json")))]
 #[delete("/v1/admin/clients/{id}")]
 pub async fn admin_remove_client(
-    state: web::Data<crate::http::AppState>,
+    _admin: Admin,
     server: web::Data<AuthServer>,
-    req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ClientsError> {
-    crate::http::admin(&state, &req).map_err(ClientsError::Admin)?;
     let id = id.into_inner();
     let gone = {
         let id = id.clone();

@@ -56,6 +56,24 @@ pub fn kid(key: &SigningKey) -> String {
     format!("{:08x}", key.verifier().id())
 }
 
+/// The authorization server as an issuer the embedded node trusts (for the aggregator's own
+/// origin): its keys are read from `dir` again whenever a token names one not cached, so a
+/// rotation while serving takes effect at once.
+pub fn local_issuer(dir: &Path, issuer: &str, origin: &str) -> evfed_node::trust::LocalIssuer {
+    let dir = dir.to_owned();
+    evfed_node::trust::LocalIssuer {
+        issuer: issuer.to_owned(),
+        audience: origin.to_owned(),
+        keys: std::sync::Arc::new(move || {
+            let keys = Keys::load(&dir).map_err(|e| format!("{e:#}"))?;
+            Ok(std::iter::once(&keys.current)
+                .chain(keys.previous.as_ref())
+                .map(|k| (kid(k), *k.verifier().public_key().as_bytes()))
+                .collect())
+        }),
+    }
+}
+
 /// Makes `DIR/oauth.key` unless it exists.
 pub fn ensure(dir: &Path, origin: &str) -> anyhow::Result<()> {
     let path = dir.join(KEY_FILE);

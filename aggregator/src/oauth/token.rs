@@ -9,6 +9,8 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+use evfed_spec::note::SigningKey;
+
 use super::keys::{Keys, kid};
 use super::{
     AuthServer, Client, Credential, MAX_ASSERTION_SECONDS, MAX_REMEMBERED_ASSERTIONS,
@@ -102,6 +104,46 @@ struct AssertionClaims {
     jti: Option<String>,
 }
 
+/// What an access token says.
+#[derive(Debug)]
+pub struct Minted<'a> {
+    /// `iss`: the authorization server's issuer identifier.
+    pub issuer: &'a str,
+    /// `sub` and `client_id`.
+    pub client_id: &'a str,
+    /// `aud`: the origin the token is for.
+    pub audience: &'a str,
+    /// Space-separated scopes.
+    pub scope: &'a str,
+    pub party: Option<&'a str>,
+    pub ttl_seconds: u64,
+}
+
+/// Signs an RFC 9068 access token (EdDSA, `typ: at+jwt`, `kid`) with `key` at `now`.
+pub fn sign(key: &SigningKey, t: &Minted<'_>, now: u64) -> Result<String, String> {
+    let der = key
+        .to_pkcs8_der()
+        .ok_or_else(|| "the signing key cannot be encoded".to_owned())?;
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.typ = Some("at+jwt".into());
+    header.kid = Some(kid(key));
+    let mut jti = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut jti);
+    let claims = AccessClaims {
+        iss: t.issuer,
+        sub: t.client_id,
+        client_id: t.client_id,
+        aud: t.audience,
+        exp: now + t.ttl_seconds,
+        iat: now,
+        jti: URL_SAFE_NO_PAD.encode(jti),
+        scope: t.scope.to_owned(),
+        party: t.party,
+    };
+    jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(&der))
+        .map_err(|e| format!("signing: {e}"))
+}
+
 /// Answers a token request at `now` (Unix seconds).
 pub fn grant(
     server: &AuthServer,
@@ -155,29 +197,20 @@ pub fn grant(
         }
     };
     let keys = Keys::load(&server.dir).map_err(|e| OAuthError::Server(format!("{e:#}")))?;
-    let der = keys
-        .current
-        .to_pkcs8_der()
-        .ok_or_else(|| OAuthError::Server("the signing key cannot be encoded".into()))?;
-    let mut header = Header::new(Algorithm::EdDSA);
-    header.typ = Some("at+jwt".into());
-    header.kid = Some(kid(&keys.current));
-    let mut jti = [0u8; 16];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut jti);
     let scope = scopes.join(" ");
-    let claims = AccessClaims {
-        iss: &server.issuer,
-        sub: &client.id,
-        client_id: &client.id,
-        aud: &audience,
-        exp: now + TOKEN_TTL_SECONDS,
-        iat: now,
-        jti: URL_SAFE_NO_PAD.encode(jti),
-        scope: scope.clone(),
-        party: client.party.as_deref(),
-    };
-    let access_token = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(&der))
-        .map_err(|e| OAuthError::Server(format!("signing: {e}")))?;
+    let access_token = sign(
+        &keys.current,
+        &Minted {
+            issuer: &server.issuer,
+            client_id: &client.id,
+            audience: &audience,
+            scope: &scope,
+            party: client.party.as_deref(),
+            ttl_seconds: TOKEN_TTL_SECONDS,
+        },
+        now,
+    )
+    .map_err(OAuthError::Server)?;
     tracing::info!(client = %client.id, aud = %audience, scope = %scope, "access token issued");
     Ok(TokenResponse {
         access_token,

@@ -125,10 +125,7 @@ fn misbehaving_members_get_states_with_evidence_and_nothing_unverified_is_stored
          harvest_connect_timeout_ms = 500\nharvest_timeout_ms = 1500\n",
     )
     .unwrap();
-    let admin_token = std::fs::read_to_string(agg_dir.join("admin.token"))
-        .unwrap()
-        .trim()
-        .to_owned();
+    let admin_token = crate::admin_token(&agg_dir);
 
     // Node "fork" and a copy of it taken before anything was written: same origin, same key.
     let a = Node::init(root.path(), "fork");

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 mod compliance;
 mod faults;
+mod matrix;
 mod oauth;
 mod own_log;
 mod usage;
@@ -174,6 +175,28 @@ fn put_location_of(server: &Server, token: &str, party_id: &str, id: &str, lat: 
         .send()
         .unwrap();
     assert!(res.status().is_success(), "{}", res.text().unwrap());
+}
+
+/// An `admin` access token of the aggregator's own authorization server, as its CLI mints it.
+fn admin_token(agg: &Path) -> String {
+    run(
+        Path::new(AGGREGATOR),
+        &[
+            "token",
+            "issue",
+            "--dir",
+            agg.to_str().unwrap(),
+            "--scope",
+            "admin",
+            "--ttl",
+            "10m",
+        ],
+    )
+    .lines()
+    .last()
+    .unwrap()
+    .trim()
+    .to_owned()
 }
 
 fn aggregator(root: &Path) -> PathBuf {

@@ -207,7 +207,7 @@ fn client_credentials_tokens_open_a_trusting_nodes_usage_data() {
     assert_eq!(wrong_aud.1["error"], "invalid_client");
 
     // A writer registered through the admin API has no usage:read: 403.
-    let admin_token = std::fs::read_to_string(agg_dir.join("admin.token")).unwrap();
+    let admin_token = crate::admin_token(&agg_dir);
     let res = reqwest::blocking::Client::new()
         .post(format!("{}/v1/admin/clients", agg.url))
         .bearer_auth(admin_token.trim())

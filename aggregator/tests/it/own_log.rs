@@ -296,11 +296,7 @@ fn the_aggregator_publishes_the_london_view_as_a_verifiable_log() {
     // The operator leaves: V2 is removed from London's log, V1 stays (the borough lists it).
     let res = reqwest::blocking::Client::new()
         .delete(format!("{}/v1/admin/members/{}", agg.url, cpo.origin))
-        .bearer_auth(
-            std::fs::read_to_string(agg_dir.join("admin.token"))
-                .unwrap()
-                .trim(),
-        )
+        .bearer_auth(crate::admin_token(&agg_dir))
         .send()
         .unwrap();
     assert_eq!(res.status(), 204);

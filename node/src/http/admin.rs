@@ -198,6 +198,8 @@ pub async fn get_ocpi_registrations(
     params(("country_code" = String, Path), ("party_id" = String, Path)),
     responses(
         (status = 204, description = "Revoked"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "The party has no credential", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = ["admin"]))

@@ -34,6 +34,18 @@ impl Caller {
         }
     }
 
+    /// [`Caller::require`], from one issuer only: a token of any other trusted issuer, even
+    /// with `scope`, is `401` (the aggregator's admin API takes only its own authorization
+    /// server's tokens).
+    pub fn require_from(&self, issuer: &str, scope: &'static str) -> Result<&Grant, ApiError> {
+        let grant = self.require(scope)?;
+        if grant.issuer == issuer {
+            Ok(grant)
+        } else {
+            Err(ApiError::Token(TokenError::UnknownIssuer))
+        }
+    }
+
     /// The party a `data:write` token may write for.
     pub fn writer(&self) -> Result<Party, ApiError> {
         let grant = self.require("data:write")?;

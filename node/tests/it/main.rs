@@ -4,6 +4,7 @@
 mod import;
 mod issuers;
 mod lifecycle;
+mod matrix;
 mod openapi;
 mod pull;
 mod reads;
