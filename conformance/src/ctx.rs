@@ -429,13 +429,17 @@ impl Ctx {
     /// Runs `check` against the whole `name` list, accepting its verdict only when every
     /// response `check` received carried the list's `Evfed-Tree-Size`: a live node may change
     /// between two reads, and the standard's list invariants hold per tree size (§11.1). Up to
-    /// three attempts, the later ones with a fresh whole list; then the case skips.
+    /// [`STABLE_READS`] attempts, the later ones with a fresh whole list; then the case skips.
     pub fn at_one_size<T>(
         &mut self,
         name: &str,
         mut check: impl FnMut(&mut Ctx, &Listing) -> Result<T, Stop>,
     ) -> Result<T, Stop> {
-        for attempt in 0..3 {
+        let mut reads = StableReads::new();
+        for attempt in 0.. {
+            if !reads.another(attempt) {
+                break;
+            }
             let all = if attempt == 0 {
                 self.listing(name)?
             } else {
@@ -450,7 +454,8 @@ impl Ctx {
             }
         }
         Err(Stop::Skip(format!(
-            "the log grew during each of three attempts to read the {name} list at one tree size"
+            "the log grew during each of {} attempts to read the {name} list at one tree size",
+            reads.attempts
         )))
     }
 
@@ -515,6 +520,43 @@ impl Ctx {
             "the {name} list has more than {} pages (--max-pages)",
             self.limits.max_pages
         )))
+    }
+}
+
+/// How hard a case tries to read a live node's list at one tree size: a node whose log grows
+/// every second under a slow link (or a busy machine) still gets a fair chance, within a bound.
+pub const STABLE_READS: (u32, std::time::Duration) = (20, std::time::Duration::from_secs(60));
+
+/// Counts the attempts at a read at one tree size: at least three, then while fewer than
+/// [`STABLE_READS`]' attempts and time have gone.
+#[derive(Debug)]
+pub struct StableReads {
+    started: std::time::Instant,
+    pub attempts: u32,
+}
+
+impl StableReads {
+    pub fn new() -> Self {
+        StableReads {
+            started: std::time::Instant::now(),
+            attempts: 0,
+        }
+    }
+
+    /// Whether attempt number `attempt` (from 0) may run.
+    pub fn another(&mut self, attempt: u32) -> bool {
+        let (most, budget) = STABLE_READS;
+        let go = attempt < 3 || attempt < most && self.started.elapsed() < budget;
+        if go {
+            self.attempts = attempt + 1;
+        }
+        go
+    }
+}
+
+impl Default for StableReads {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

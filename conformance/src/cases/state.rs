@@ -65,9 +65,13 @@ pub const CASES: &[Case] = &[
 ];
 
 /// A list and the replay of the public log at the tree size its pages carried. Reads again
-/// (at most three times) while the log grows under the read.
+/// (within [`crate::ctx::STABLE_READS`]) while the log grows under the read.
 pub fn aligned(ctx: &mut Ctx, name: &str) -> Result<(std::rc::Rc<Listing>, State, u64), Stop> {
-    for attempt in 0..3 {
+    let mut reads = crate::ctx::StableReads::new();
+    for attempt in 0.. {
+        if !reads.another(attempt) {
+            break;
+        }
         let listing = if attempt == 0 {
             ctx.listing(name)?
         } else {
@@ -85,7 +89,8 @@ pub fn aligned(ctx: &mut Ctx, name: &str) -> Result<(std::rc::Rc<Listing>, State
         return Ok((listing, State::replay(&entries), n));
     }
     Err(Stop::Skip(format!(
-        "the log grew during each of three reads of the {name} list"
+        "the log grew during each of {} reads of the {name} list",
+        reads.attempts
     )))
 }
 
