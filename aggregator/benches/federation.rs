@@ -16,7 +16,7 @@
 //!    loaded into the aggregator's store (sessions and roll-ups by direct SQL: the figure for
 //!    the harvest path is measured separately on `EVFED_BENCH_APPLY` sessions), then the real
 //!    `evfed-aggregator` binary serves them and `EVFED_BENCH_QUERIES` (default 200) London
-//!    statistics queries run over HTTP: p50/p95/max latency.
+//!    statistics queries run over HTTP: p50/p95/max latency to the last byte of each answer.
 //!
 //! `cargo bench -p evfed-aggregator --bench federation`. Prints one `figure` line per result;
 //! asserts nothing about time. `EVFED_BENCH_ONLY=sync` stops after the full sync;
@@ -375,8 +375,10 @@ fn main() {
             .send()
             .unwrap();
         assert_eq!(res.status(), 200, "{path}");
-        let body: Value = res.json().unwrap();
+        // Latency to the last byte of the answer; the client's own parse is not the query's.
+        let bytes = res.bytes().unwrap();
         let ms = started.elapsed().as_secs_f64() * 1000.0;
+        let body: Value = serde_json::from_slice(&bytes).unwrap();
         assert!(!body.as_array().unwrap().is_empty(), "{path}");
         all.push(ms);
         by_kind.entry(name).or_default().push(ms);

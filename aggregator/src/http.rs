@@ -845,28 +845,6 @@ pub async fn export(
 /// Most periods × areas one usage answer holds; a longer answer asks for a coarser bucket.
 const MAX_FIGURES: usize = 50_000;
 
-/// EVSEs in each borough and ward now, and London-wide (`"london"`).
-fn evse_counts(london: &London) -> std::collections::HashMap<String, u64> {
-    let mut counts = std::collections::HashMap::new();
-    let mut add = |area: &str, n: u64| match counts.get_mut(area) {
-        Some(c) => *c += n,
-        None => {
-            counts.insert(area.to_owned(), n);
-        }
-    };
-    london.each(|_, copy, _| {
-        let n = copy.location.evses.len() as u64;
-        let loc = &copy.location;
-        add(loc.evfed.borough.as_ref().map_or("", |b| b.as_str()), n);
-        if let Some(w) = &loc.evfed.ward {
-            add(w.code.as_str(), n);
-        }
-        add("london", n);
-        None::<()>
-    });
-    counts
-}
-
 fn usage_query(query: &str, store: &Store) -> Result<crate::usage::Query, ApiError> {
     use crate::usage::{Area, Bucket, Query, parse_time};
     let mut q = Query {
@@ -932,7 +910,7 @@ async fn usage_answer(
     let st = state.clone();
     let figures = blocking(move || {
         let q = usage_query(&query, &st.store)?;
-        let counts = evse_counts(&st.london);
+        let counts = st.london.evses_by_area();
         let figures = st.store.read(|c| {
             crate::usage::figures(c, &q, &|area| counts.get(area).copied().unwrap_or(0))
         })?;

@@ -41,6 +41,28 @@ pub struct London {
     copies: RwLock<BTreeMap<Key, Vec<Copy>>>,
     /// Keys whose served copy may have changed since the aggregator's own log last took them.
     dirty: Mutex<BTreeSet<Key>>,
+    /// EVSEs of the served copies by borough, by ward and London-wide (`"london"`), kept up to
+    /// date under the `copies` write lock: utilisation needs them on every usage query.
+    evses: Mutex<HashMap<String, i64>>,
+}
+
+/// Adds (`sign` 1) or takes away (-1) the served copy of `list` from the EVSE counts.
+fn count_evses(evses: &mut HashMap<String, i64>, list: Option<&Vec<Copy>>, sign: i64) {
+    let Some(loc) = list.and_then(|l| l.first()).map(|c| &c.location) else {
+        return;
+    };
+    let n = sign * loc.evses.len() as i64;
+    let mut add = |area: &str| match evses.get_mut(area) {
+        Some(c) => *c += n,
+        None => {
+            evses.insert(area.to_owned(), n);
+        }
+    };
+    add(loc.evfed.borough.as_ref().map_or("", |b| b.as_str()));
+    if let Some(w) = &loc.evfed.ward {
+        add(w.code.as_str());
+    }
+    add("london");
 }
 
 /// Where a merged location comes from.
@@ -89,6 +111,7 @@ impl London {
             return;
         };
         let mut dirty = self.dirty.lock().unwrap_or_else(|p| p.into_inner());
+        let mut evses = self.evses.lock().unwrap_or_else(|p| p.into_inner());
         for c in changes {
             match c {
                 CopyChange::PutLocation {
@@ -99,6 +122,7 @@ impl London {
                 } => {
                     dirty.insert((party.clone(), id.clone()));
                     let list = copies.entry((party.clone(), id.clone())).or_default();
+                    count_evses(&mut evses, Some(list), -1);
                     list.retain(|c| c.origin != origin);
                     list.push(Copy {
                         origin: origin.to_owned(),
@@ -107,12 +131,15 @@ impl London {
                         placement: placement(location, member.borough.as_ref()).into(),
                     });
                     list.sort_by_key(|c| std::cmp::Reverse(rank(c)));
+                    count_evses(&mut evses, Some(list), 1);
                 }
                 CopyChange::RemoveLocation { party, id } => {
                     let key = (party.clone(), id.clone());
                     dirty.insert(key.clone());
                     if let Some(list) = copies.get_mut(&key) {
+                        count_evses(&mut evses, Some(list), -1);
                         list.retain(|c| c.origin != origin);
+                        count_evses(&mut evses, Some(list), 1);
                         if list.is_empty() {
                             copies.remove(&key);
                         }
@@ -138,14 +165,28 @@ impl London {
             return;
         };
         let mut dirty = self.dirty.lock().unwrap_or_else(|p| p.into_inner());
+        let mut evses = self.evses.lock().unwrap_or_else(|p| p.into_inner());
         copies.retain(|key, list| {
             let before = list.len();
+            count_evses(&mut evses, Some(list), -1);
             list.retain(|c| !gone(&c.origin));
+            count_evses(&mut evses, Some(list), 1);
             if list.len() != before {
                 dirty.insert(key.clone());
             }
             !list.is_empty()
         });
+    }
+
+    /// EVSEs of the served copies in an area now: a borough or ward code, `""` for locations
+    /// without a borough, or `"london"`.
+    pub fn evses_by_area(&self) -> HashMap<String, u64> {
+        let evses = self.evses.lock().unwrap_or_else(|p| p.into_inner());
+        evses
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(a, n)| (a.clone(), *n as u64))
+            .collect()
     }
 
     /// Takes the keys whose served copy may have changed.
@@ -273,4 +314,97 @@ pub fn sources(copies: &[Copy]) -> (Vec<Source>, Vec<String>) {
         }
     }
     (sources, differ)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Kind, State};
+
+    fn member(origin: &str, kind: Kind) -> Member {
+        Member {
+            origin: origin.into(),
+            url: "http://127.0.0.1:1".into(),
+            kind,
+            parties: Vec::new(),
+            borough: None,
+            supplier: None,
+            usage_token: None,
+            vkeys: Vec::new(),
+            state: State::Ok,
+            reason: None,
+            verified_size: 0,
+            frontier: Default::default(),
+            checkpoint: None,
+            checked_ms: None,
+            ok_ms: None,
+            usage: None,
+        }
+    }
+
+    fn put(file: &str, edit: impl FnOnce(&mut Location)) -> CopyChange {
+        let path = format!(
+            "{}/../spec/testdata/ocpi/valid/{file}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let mut loc: Location = evfed_spec::ocpi::parse(&std::fs::read(path).unwrap())
+            .unwrap()
+            .value;
+        edit(&mut loc);
+        CopyChange::PutLocation {
+            party: loc.party().to_string(),
+            id: loc.id.as_str().to_owned(),
+            body: serde_json::to_vec(&loc).unwrap(),
+            location: Arc::new(loc),
+        }
+    }
+
+    /// The counts recomputed from scratch over the served copies.
+    fn recount(london: &London) -> HashMap<String, u64> {
+        let mut all: HashMap<String, i64> = HashMap::new();
+        london.each(|_, _, list| {
+            count_evses(&mut all, Some(&list.to_vec()), 1);
+            None::<()>
+        });
+        all.into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(a, n)| (a, n as u64))
+            .collect()
+    }
+
+    #[test]
+    fn evse_counts_follow_every_change_of_the_served_copies() {
+        let london = London::default();
+        let borough = member("evfed.westminster.example", Kind::Borough);
+        let cpo = member("evfed.lpc.example", Kind::Cpo);
+        let lamppost = "location_westminster_lamppost.json";
+        london.apply(&borough, &[put(lamppost, |_| {})]);
+        london.apply(
+            &borough,
+            &[put("location_park_royal_rapid_hub.json", |_| {})],
+        );
+        let first = london.evses_by_area();
+        assert_eq!(first, recount(&london));
+        assert_eq!(first["E09000033"], 1);
+        assert_eq!(first["E09000005"], 3);
+        assert_eq!(first["london"], 4);
+        // The operator's copy with one EVSE fewer becomes the served one.
+        london.apply(
+            &cpo,
+            &[put("location_park_royal_rapid_hub.json", |l| {
+                l.evses.pop();
+                l.last_updated = evfed_spec::time::DateTime::now();
+            })],
+        );
+        assert_eq!(london.evses_by_area()["E09000005"], 2);
+        assert_eq!(london.evses_by_area(), recount(&london));
+        london.forget(&cpo.origin);
+        assert_eq!(london.evses_by_area(), first);
+        let CopyChange::PutLocation { party, id, .. } = put(lamppost, |_| {}) else {
+            unreachable!()
+        };
+        london.apply(&borough, &[CopyChange::RemoveLocation { party, id }]);
+        assert_eq!(london.evses_by_area(), recount(&london));
+        assert!(!london.evses_by_area().contains_key("E09000033"));
+    }
 }
