@@ -29,6 +29,7 @@ fn the_aggregator_limits_requests_per_address() {
     let dir = aggregator(root.path());
     configure(&dir, "[limits]\nper_ip_per_minute = 4");
     let agg = Server::start(Path::new(AGGREGATOR), &dir);
+    evfed_aggregator::harvest::install_crypto_provider();
     let http = Client::new();
     let mut remaining = Vec::new();
     let limited = loop {
@@ -70,6 +71,7 @@ fn cors_only_on_the_open_view_and_security_headers_everywhere() {
     let dir = aggregator(root.path());
     configure(&dir, "compliance_open = false");
     let agg = Server::start(Path::new(AGGREGATOR), &dir);
+    evfed_aggregator::harvest::install_crypto_provider();
     let http = Client::new();
     let get = |path: &str, token: Option<&str>| {
         let mut req = http.get(format!("{}{path}", agg.url));
