@@ -133,7 +133,7 @@ fn node_open_read(path: &str) -> bool {
         "/ocpi/2.2.1",
         "/openapi.json",
     ];
-    const UNDER: [&str; 9] = [
+    const UNDER: [&str; 8] = [
         "/.well-known/",
         "/v1/locations/",
         "/v1/tariffs/",
@@ -141,7 +141,6 @@ fn node_open_read(path: &str) -> bool {
         "/ocpi/versions",
         "/ocpi/2.2.1/locations",
         "/ocpi/2.2.1/tariffs",
-        "/docs/",
         "/docs",
     ];
     EXACT.contains(&path) || UNDER.iter().any(|p| path.starts_with(p))
