@@ -56,6 +56,12 @@ pub struct Config {
     /// The level those runs test: core, usage or realtime.
     #[serde(default = "default_conformance_level")]
     pub conformance_level: evfed_conformance::Level,
+    /// Request limits at the HTTP edge (`[limits]`, as a node's).
+    #[serde(default)]
+    pub limits: evfed_node::config::Limits,
+    /// Serve HTTPS with this certificate and key (`[tls]`, paths relative to `DIR`).
+    #[serde(default)]
+    pub tls: Option<evfed_node::config::TlsConfig>,
 }
 
 fn default_conformance_interval() -> u64 {
@@ -122,7 +128,19 @@ pub fn init(dir: &Path, origin: &str) -> anyhow::Result<()> {
          # [usage_client]\n\
          # client_id = \"harvester\"\n\
          # secret_file = \"harvester.secret\"\n\
-         # token_url = \"https://as.example/oauth2/token\"\n"
+         # token_url = \"https://as.example/oauth2/token\"\n\
+         # Requests a minute let through before 429 (code \"rate-limited\", with Retry-After),\n\
+         # per peer address (IPv6 by its /64) and per client (per Authorization value); 0: off.\n\
+         # Behind a reverse proxy, limit there and set per_ip_per_minute = 0 here.\n\
+         # [limits]\n\
+         # per_ip_per_minute = 6000\n\
+         # per_client_per_minute = 6000\n\
+         # Serve HTTPS directly (rustls), with Strict-Transport-Security: PEM files relative to\n\
+         # this directory, the key mode 0600. With [tls], set [usage_client] token_url to a URL\n\
+         # the certificate is valid for. Without [tls], plain HTTP.\n\
+         # [tls]\n\
+         # cert = \"tls/cert.pem\"\n\
+         # key = \"tls/key.pem\"\n"
     );
     write_atomic(&dir.join(CONFIG), text.as_bytes(), 0o644)?;
     Store::open(&dir.join(DATABASE))?;
@@ -312,20 +330,31 @@ pub fn serve(
         store.clone(),
         dir.to_owned(),
     ));
+    let tls = match &config.tls {
+        Some(t) => Some(evfed_node::tls::server_config(dir, t)?),
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let stop = Arc::new(AtomicBool::new(false));
     let rt = actix_web::rt::System::new();
     rt.block_on(async move {
         let (app_state, app_node) = (state.clone(), node_state.clone());
+        // Built once, inside the runtime: both workers count in the same limits.
+        let edges = evfed_node::http::Edges::new(config.limits, tls.is_some())
+            .with_open_reads(crate::http::open_reads(config.compliance_open));
         let server = HttpServer::new(move || {
             let (agg, oauth) = (app_state.clone(), oauth.clone());
-            evfed_node::http::app_with(app_node.clone(), doc.clone(), move |cfg| {
+            evfed_node::http::app_with(app_node.clone(), doc.clone(), edges.clone(), move |cfg| {
                 cfg.app_data(agg).app_data(oauth);
                 routes(cfg);
                 crate::oauth::http::routes(cfg);
             })
         })
-        .workers(2)
-        .bind(addr)
+        .workers(2);
+        let server = match tls {
+            Some(tls) => server.bind_rustls_0_23(addr, tls),
+            None => server.bind(addr),
+        }
         .with_context(|| format!("binding {addr}"))?;
         let bound = server
             .addrs()
@@ -334,7 +363,7 @@ pub fn serve(
             .context("no address bound")?;
         if let Some(client) = config.usage_client.clone() {
             // Off the executor: a blocking HTTP client must not be made or dropped on it.
-            let (dir, own) = (dir.to_owned(), format!("http://{bound}/oauth2/token"));
+            let (dir, own) = (dir.to_owned(), format!("{scheme}://{bound}/oauth2/token"));
             let timeout = Duration::from_millis(config.harvest_timeout_ms);
             let tokens = web::block(move || {
                 crate::oauth::client::UsageTokens::new(&client, &dir, &own, timeout)
@@ -372,7 +401,7 @@ pub fn serve(
             })
         });
         if let Some(path) = &ready_file {
-            let ready = serde_json::json!({"url": format!("http://{bound}")});
+            let ready = serde_json::json!({"url": format!("{scheme}://{bound}")});
             write_atomic(path, ready.to_string().as_bytes(), 0o644)?;
         }
         tracing::info!(%bound, origin = %config.origin, "evfed-aggregator ready");

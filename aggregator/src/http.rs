@@ -122,6 +122,54 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(conformance_member);
 }
 
+/// The aggregator's open-data reads besides the node's (which the edge allows cross-origin):
+/// the London view and its exports (not usage analytics or saturation, which need
+/// `usage:read`), members, conformance results, the authorization server's keys, and
+/// compliance when `compliance_open`.
+pub fn open_reads(compliance_open: bool) -> evfed_node::http::OpenExtra {
+    std::sync::Arc::new(move |path: &str| {
+        let london = path.starts_with("/v1/london/")
+            && !path.starts_with("/v1/london/usage")
+            && !path.ends_with("/saturation");
+        london
+            || path == "/v1/members"
+            || path.starts_with("/v1/members/")
+            || path == "/v1/conformance/members"
+            || path.starts_with("/v1/conformance/members/")
+            || path == "/oauth2/jwks"
+            || (compliance_open && path.starts_with("/v1/compliance/"))
+    })
+}
+
+#[cfg(test)]
+mod open_tests {
+    #[test]
+    fn restricted_reads_are_not_open() {
+        let open = super::open_reads(false);
+        for path in [
+            "/v1/london/locations",
+            "/v1/london/exports/locations.csv",
+            "/v1/london/status",
+            "/v1/members",
+            "/oauth2/jwks",
+        ] {
+            assert!(open(path), "{path}");
+        }
+        for path in [
+            "/v1/london/usage",
+            "/v1/london/usage/trends",
+            "/v1/london/locations/GB/ABC/L1/saturation",
+            "/v1/admin/members",
+            "/v1/admin/clients",
+            "/oauth2/token",
+            "/v1/compliance/suppliers",
+        ] {
+            assert!(!open(path), "{path}");
+        }
+        assert!(super::open_reads(true)("/v1/compliance/suppliers"));
+    }
+}
+
 /// Every member with its harvest state (open).
 #[utoipa::path(tag = "members", responses((status = 200, body = Vec<crate::store::Member>)))]
 #[get("/v1/members")]

@@ -176,10 +176,28 @@ pub fn serve(dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
     let interval = state.config.checkpoint_interval;
     let app_state = state.clone();
     let serve_file = home.serve_file_path();
+    let tls = match &state.config.tls {
+        Some(t) => Some(crate::tls::server_config(home.dir(), t)?),
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let limits = state.config.limits;
     actix_web::rt::System::new().block_on(async move {
-        let server = actix_web::HttpServer::new(move || http::app(app_state.clone()))
-            .bind(listen)
-            .with_context(|| format!("cannot listen on {listen}"))?;
+        // Built once, inside the runtime: every worker counts in the same limits.
+        let edges = http::Edges::new(limits, tls.is_some());
+        let server = actix_web::HttpServer::new(move || {
+            http::app_with(
+                app_state.clone(),
+                crate::openapi::document(),
+                edges.clone(),
+                |_| {},
+            )
+        });
+        let server = match tls {
+            Some(tls) => server.bind_rustls_0_23(listen, tls),
+            None => server.bind(listen),
+        }
+        .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = server
             .addrs()
             .first()
@@ -192,16 +210,17 @@ pub fn serve(dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
         // Run the server (which installs its SIGINT/SIGTERM handlers when first polled) and
         // prove it answers before announcing readiness.
         let serving = actix_web::rt::spawn(server);
-        web::block(move || probe(addr))
+        let plain = scheme == "http";
+        web::block(move || probe(addr, plain))
             .await?
             .context("the server did not answer /healthz")?;
         if let Some(path) = &opts.ready_file {
-            let ready = serde_json::json!({ "url": format!("http://{addr}") });
+            let ready = serde_json::json!({ "url": format!("{scheme}://{addr}") });
             write_atomic(path, ready.to_string().as_bytes(), 0o644)?;
         }
         // Tells `import` (which cannot take the directory lock while this runs) where to send.
         let announced = serde_json::json!({
-            "url": format!("http://{}", reachable(addr)),
+            "url": format!("{scheme}://{}", reachable(addr)),
             "pid": std::process::id(),
         });
         write_atomic(&serve_file, announced.to_string().as_bytes(), 0o644)?;
@@ -274,10 +293,14 @@ fn reachable(addr: SocketAddr) -> SocketAddr {
     }
 }
 
-/// One `GET /healthz` over a plain socket.
-fn probe(addr: SocketAddr) -> std::io::Result<()> {
+/// One `GET /healthz` over a plain socket; over HTTPS (`plain` false), only that the server
+/// accepts a connection (its certificate need not name the loopback address).
+fn probe(addr: SocketAddr, plain: bool) -> std::io::Result<()> {
     use std::io::{Read as _, Write as _};
     let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    if !plain {
+        return Ok(());
+    }
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
     let mut head = [0u8; 12];

@@ -11,7 +11,7 @@ use std::time::Duration;
 use evfed_spec::checkpoint::RESTRICTED_SUFFIX;
 use evfed_spec::ext::GssCode;
 use evfed_spec::ids::Party;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// Default address `serve` listens on.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -84,6 +84,57 @@ pub struct Config {
     /// Token issuers trusted besides the built-in one (`[[issuer]]` tables, spec §14.4).
     #[serde(default, rename = "issuer")]
     pub issuers: Vec<crate::trust::IssuerConfig>,
+    /// Request limits at the HTTP edge (`[limits]`).
+    #[serde(default)]
+    pub limits: Limits,
+    /// Serve HTTPS with this certificate and key (`[tls]`). None: plain HTTP (behind a proxy
+    /// that terminates TLS, or on loopback).
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+}
+
+/// `[limits]`: how many requests the HTTP edge lets through per minute before answering `429`.
+/// Shared by the node and the aggregator (`aggregator.toml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Requests a minute from one peer address (an IPv6 address counts by its /64); 0: no
+    /// limit. Default 6000. Behind a reverse proxy every request comes from the proxy's
+    /// address, so raise or turn off this limit there and limit at the proxy.
+    #[serde(default = "default_per_ip")]
+    pub per_ip_per_minute: u64,
+    /// Requests a minute carrying one `Authorization` value (one client's token); 0: no limit.
+    /// Default 6000. Counted besides the per-address limit.
+    #[serde(default = "default_per_client")]
+    pub per_client_per_minute: u64,
+}
+
+/// `[tls]`: serve HTTPS directly (rustls). Paths are relative to the server's directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM file holding the certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// PEM file holding the private key (PKCS#8, PKCS#1 or SEC1), mode 0600: a key readable by
+    /// group or others is refused at start-up.
+    pub key: PathBuf,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            per_ip_per_minute: default_per_ip(),
+            per_client_per_minute: default_per_client(),
+        }
+    }
+}
+
+fn default_per_ip() -> u64 {
+    6000
+}
+
+fn default_per_client() -> u64 {
+    6000
 }
 
 /// One `[[pull]]` table: an operator's OCPI sender that `serve` pulls on a schedule.
@@ -272,6 +323,20 @@ parties = [{parties}]
 # [[issuer]]
 # issuer = "https://evfed.london.example"
 # jwks_uri = "https://evfed.london.example/oauth2/jwks"
+
+# Requests a minute the server lets through before answering 429 (problem+json, code
+# "rate-limited", with Retry-After): per peer address (an IPv6 address counts by its /64), and
+# per client (per Authorization value). 0 turns a limit off. Behind a reverse proxy every
+# request comes from the proxy's address: limit there and set per_ip_per_minute = 0 here.
+# [limits]
+# per_ip_per_minute = 6000
+# per_client_per_minute = 6000
+
+# Serve HTTPS directly (rustls; HTTP/1.1), with Strict-Transport-Security. PEM files, relative
+# to this directory; the key must be mode 0600. Without [tls], plain HTTP.
+# [tls]
+# cert = "tls/cert.pem"
+# key = "tls/key.pem"
 "#
         )
     }
@@ -405,6 +470,18 @@ mod tests {
         assert_eq!(config.checkpoint_interval, Duration::from_secs(1));
         assert_eq!(config.parties, parties);
         assert_eq!(config.ocpi_party, None);
+        assert_eq!(config.limits, Limits::default());
+        assert_eq!(config.tls, None);
+        let edges = text
+            .replace("# [limits]", "[limits]")
+            .replace("# per_ip_per_minute = 6000", "per_ip_per_minute = 0")
+            .replace("# [tls]", "[tls]")
+            .replace("# cert =", "cert =")
+            .replace("# key =", "key =");
+        let edges: Config = toml::from_str(&edges).unwrap();
+        assert_eq!(edges.limits.per_ip_per_minute, 0);
+        assert_eq!(edges.limits.per_client_per_minute, 6000);
+        assert_eq!(edges.tls.unwrap().key, PathBuf::from("tls/key.pem"));
         let set: Config = toml::from_str(&text.replace("# ocpi_party", "ocpi_party")).unwrap();
         assert_eq!(set.ocpi_party.unwrap().to_string(), "GB*EVF");
         let typo = format!("{text}\ncheckpoint_intervall = \"2s\"\n");

@@ -13,5 +13,6 @@ pub mod pull;
 pub mod receiver;
 pub mod remote;
 pub mod store;
+pub mod tls;
 pub mod tokens;
 pub mod trust;

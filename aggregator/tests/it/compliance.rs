@@ -343,7 +343,15 @@ chargepoints = [{{ location = "R1", evse = "R1-1" }}]
     ))
     .unwrap();
     assert_eq!(html.headers()["content-type"], "text/html; charset=utf-8");
+    // The printable page's CSP allows its one inline <style> and nothing that could run.
+    let csp = html.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("style-src 'unsafe-inline'"), "{csp}");
+    assert!(
+        csp.starts_with("default-src 'none'") && !csp.contains("script-src"),
+        "{csp}"
+    );
     let html = html.text().unwrap();
+    assert!(html.contains("<style>") && !html.contains("<link"));
     // Offline, with the suite's CLI: the JSON and the HTML page verify against the aggregator's
     // key; an altered copy does not.
     let cli = Path::new(AGGREGATOR).with_file_name("evfed-conformance");

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 mod compliance;
+mod edges;
 mod faults;
 mod matrix;
 mod oauth;

@@ -11,20 +11,22 @@ mod auth;
 mod batches;
 mod body;
 mod discovery;
+mod edges;
 mod locations;
 mod log;
 mod ocpi;
 mod ops;
 mod pages;
 mod tariffs;
+mod trace;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpResponse, ResponseError, web};
 use evfed_spec::problem::{CONTENT_TYPE, Problem, ProblemCode};
 use utoipa_actix_web::AppExt as _;
@@ -38,6 +40,7 @@ use crate::store::{Store, StoreError};
 use crate::tokens::{Issuer, TokenError};
 
 pub use auth::Caller;
+pub use edges::{Edges, OpenExtra};
 
 /// The response header naming the public log's size (spec §10.1), `Evfed-Tree-Size`.
 pub const TREE_SIZE_HEADER: &str = "evfed-tree-size";
@@ -274,15 +277,19 @@ pub fn app(
         InitError = (),
     >,
 > {
-    app_with(state, crate::openapi::document(), |_| {})
+    let edges = Edges::new(state.config.limits, false);
+    app_with(state, crate::openapi::document(), edges, |_| {})
 }
 
 /// The application with `extra` services registered before the node's own (an aggregator's
 /// API beside its log), and `doc` as the document `/docs` shows and `405` answers follow
-/// (`state.openapi_json` is what `/openapi.json` serves).
+/// (`state.openapi_json` is what `/openapi.json` serves). `edges` (limits, security headers,
+/// CORS) wraps every route; build it once per server so every worker counts in the same
+/// limits.
 pub fn app_with(
     state: web::Data<AppState>,
     doc: utoipa::openapi::OpenApi,
+    edges: Edges,
     extra: impl FnOnce(&mut web::ServiceConfig),
 ) -> actix_web::App<
     impl actix_web::dev::ServiceFactory<
@@ -307,22 +314,23 @@ pub fn app_with(
                     .error_handler(|_, _| ApiError::not_found("no such object").into()),
             )
             .app_data(web::Data::from(allowed))
+            .app_data(web::Data::new(edges))
             .configure(extra)
             .into_utoipa_app();
     let (app, _) = routes(app).split_for_parts();
     app.service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc))
         .default_service(web::to(ops::fallback))
-        .wrap(actix_web::middleware::from_fn(tree_size_and_cors))
-        .wrap(tracing_actix_web::TracingLogger::default())
+        .wrap(actix_web::middleware::from_fn(edges::middleware))
+        .wrap(actix_web::middleware::from_fn(tree_size))
+        .wrap(tracing_actix_web::TracingLogger::<trace::SafeSpan>::new())
 }
 
-/// Adds `Evfed-Tree-Size` to every response and open CORS to open reads; counts responses.
-async fn tree_size_and_cors(
+/// Adds `Evfed-Tree-Size` to every response (a `429` from the edge too); counts responses.
+async fn tree_size(
     req: ServiceRequest,
     next: actix_web::middleware::Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    let open = is_open_read(req.method(), req.path());
     let mut res = next.call(req).await?;
     if let Some(state) = state {
         let size = state.store.public_size();
@@ -333,22 +341,7 @@ async fn tree_size_and_cors(
         let class = (res.status().as_u16() / 100).clamp(1, 5) as usize - 1;
         state.metrics.requests[class].fetch_add(1, Ordering::Relaxed);
     }
-    if open {
-        res.headers_mut().insert(
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            HeaderValue::from_static("*"),
-        );
-    }
     Ok(res)
-}
-
-fn is_open_read(method: &Method, path: &str) -> bool {
-    (method == Method::GET || method == Method::HEAD)
-        && !path.starts_with("/v1/sessions")
-        && !path.starts_with("/v1/admin/")
-        && !path.starts_with("/ocpi/2.2.1/receiver/")
-        && path != "/ocpi/2.2.1/credentials"
-        && !(path.starts_with("/v1/restricted/") && path != "/v1/restricted/log/checkpoint")
 }
 
 /// Runs blocking store work off the executor.

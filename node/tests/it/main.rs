@@ -1,6 +1,7 @@
 //! The node's one integration-test binary.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod edges;
 mod import;
 mod issuers;
 mod lifecycle;
