@@ -30,24 +30,8 @@ fn vkey(origin: &str) -> String {
 }
 
 fn member_add(agg: &Path, origin: &str) {
-    run(
-        Path::new(AGGREGATOR),
-        &[
-            "members",
-            "add",
-            "--dir",
-            agg.to_str().unwrap(),
-            "--origin",
-            origin,
-            // Nothing listens there: the harvest fails fast and records it.
-            "--url",
-            "http://127.0.0.1:9",
-            "--vkey",
-            &vkey(origin),
-            "--kind",
-            "cpo",
-        ],
-    );
+    // Nothing listens there: the harvest fails fast and records it.
+    crate::add_member(agg, origin, "http://127.0.0.1:9", &vkey(origin));
 }
 
 #[test]
