@@ -129,6 +129,9 @@ fn segments(from: i64, to: i64, finest: Bucket) -> Vec<(Bucket, i64, i64)> {
     out
 }
 
+/// One figure's sums: sessions, kWh and EVSE-milliseconds in use.
+type Sums = (i64, f64, i64);
+
 /// The figures of `q`, by period then area. `evses` gives an area's EVSE count now.
 ///
 /// Each roll-up row is one area in one period at the level read, so rows are summed into their
@@ -164,8 +167,7 @@ pub fn figures(
     let mut index: HashMap<String, u32> = HashMap::new();
     let mut periods: Vec<i64> = Vec::new();
     let mut period_index: HashMap<i64, u32> = HashMap::new();
-    // (period, area) -> (sessions, kwh, busy_ms)
-    let mut cells: HashMap<(u32, u32), (i64, f64, i64)> = HashMap::new();
+    let mut cells: HashMap<(u32, u32), Sums> = HashMap::new();
     for (bucket, from, to) in segments(q.from_ms, q.to_ms, q.bucket) {
         let table = match bucket {
             Bucket::Hour => "usage_hour",
@@ -218,7 +220,7 @@ pub fn figures(
             e.2 += r.get::<_, i64>(4)?;
         }
     }
-    let mut order: Vec<((u32, u32), (i64, f64, i64))> = cells.into_iter().collect();
+    let mut order: Vec<((u32, u32), Sums)> = cells.into_iter().collect();
     order.sort_unstable_by(|((p1, a1), _), ((p2, a2), _)| {
         periods[*p1 as usize]
             .cmp(&periods[*p2 as usize])
