@@ -34,45 +34,35 @@ fn member_add(agg: &Path, origin: &str) {
     crate::add_member(agg, origin, "http://127.0.0.1:9", &vkey(origin));
 }
 
+/// Registers a client with a secret; returns the secret.
+fn client_add(agg: &Path, id: &str, scope: &str, audience: &str) -> String {
+    let out = run(
+        Path::new(AGGREGATOR),
+        &[
+            "clients",
+            "add",
+            "--dir",
+            agg.to_str().unwrap(),
+            "--id",
+            id,
+            "--scope",
+            scope,
+            "--audience",
+            audience,
+            "--secret",
+        ],
+    );
+    out.lines().last().unwrap().trim().to_owned()
+}
+
 #[test]
 fn every_operation_answers_every_token_as_documented() {
     let root = tempfile::tempdir().unwrap();
     let agg_dir = aggregator(root.path());
     member_add(&agg_dir, MEMBER);
     member_add(&agg_dir, GONE_MEMBER);
-    run(
-        Path::new(AGGREGATOR),
-        &[
-            "clients",
-            "add",
-            "--dir",
-            agg_dir.to_str().unwrap(),
-            "--id",
-            GONE_CLIENT,
-            "--scope",
-            "usage:read",
-            "--audience",
-            "evfed.camden.example",
-            "--secret",
-        ],
-    );
-    let secret = run(
-        Path::new(AGGREGATOR),
-        &[
-            "clients",
-            "add",
-            "--dir",
-            agg_dir.to_str().unwrap(),
-            "--id",
-            "operator",
-            "--scope",
-            "admin",
-            "--audience",
-            ORIGIN,
-            "--secret",
-        ],
-    );
-    let secret = secret.lines().last().unwrap().trim().to_owned();
+    client_add(&agg_dir, GONE_CLIENT, "usage:read", "evfed.camden.example");
+    let secret = client_add(&agg_dir, "operator", "admin", ORIGIN);
     let agg = Server::start(Path::new(AGGREGATOR), &agg_dir);
     evfed_node::pull::install_crypto_provider();
     let http = reqwest::blocking::Client::new();
