@@ -491,6 +491,7 @@ pub fn list_locations(
     Ok(Page {
         total: page.total,
         items,
+        tree_size: page.tree_size,
     })
 }
 

@@ -15,7 +15,7 @@ use super::body::JsonBody;
 use super::pages::{ListParams, array_response};
 use super::{ApiError, AppState, Caller, blocking, json_bytes};
 use crate::domain::records;
-use crate::store::Hidden;
+use crate::store::{Hidden, Page};
 
 /// The current status of every published EVSE, one status change per EVSE; filters `party` and
 /// `date_from`/`date_to` on `event_time`.
@@ -57,7 +57,12 @@ pub async fn get_status(
             .unwrap_or_default()
         })
         .collect();
-    Ok(array_response(&req, &params, page.total, &items))
+    let page = Page {
+        total: page.total,
+        items,
+        tree_size: page.tree_size,
+    };
+    Ok(array_response(&req, &params, &page))
 }
 
 /// A batch of status changes, all or nothing; each item must belong to the token's party.
@@ -120,7 +125,7 @@ pub async fn get_sessions(
     let (offset, limit) = (params.offset, params.limit);
     let st = state.clone();
     let page = blocking(move || Ok(st.store.read(|r| r.sessions(&filter, offset, limit))?)).await?;
-    Ok(array_response(&req, &params, page.total, &page.items))
+    Ok(array_response(&req, &params, &page))
 }
 
 /// A batch of usage records, all or nothing.

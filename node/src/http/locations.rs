@@ -50,7 +50,7 @@ pub async fn list(
     }
     let st = state.clone();
     let page = blocking(move || load(&st.store)).await?;
-    Ok(array_response(&req, &params, page.total, &page.items))
+    Ok(array_response(&req, &params, &page))
 }
 
 /// One location with its EVSEs, Connectors and `evfed` member.

@@ -333,10 +333,12 @@ async fn tree_size(
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let mut res = next.call(req).await?;
     if let Some(state) = state {
-        let size = state.store.public_size();
-        if let Ok(v) = HeaderValue::from_str(&size.to_string()) {
-            res.headers_mut()
-                .insert(header::HeaderName::from_static("evfed-tree-size"), v);
+        // A list page carries the size it was read at; everything else the size now.
+        let name = header::HeaderName::from_static(TREE_SIZE_HEADER);
+        if !res.headers().contains_key(&name)
+            && let Ok(v) = HeaderValue::from_str(&state.store.public_size().to_string())
+        {
+            res.headers_mut().insert(name, v);
         }
         let class = (res.status().as_u16() / 100).clamp(1, 5) as usize - 1;
         state.metrics.requests[class].fetch_add(1, Ordering::Relaxed);

@@ -128,13 +128,21 @@ pub fn next_query(query: &str, offset: u64) -> String {
 #[derive(Debug)]
 pub struct RenderedPage {
     total: u64,
+    /// The public log size the page was read at (spec §10.1, RT-4).
+    tree_size: u64,
     link: Option<String>,
     body: web::Bytes,
 }
 
 impl RenderedPage {
-    /// Renders `items` (each already JSON).
-    pub fn new(req: &HttpRequest, params: &ListParams, total: u64, items: &[Vec<u8>]) -> Self {
+    /// Renders `items` (each already JSON), read when the public log had `tree_size` entries.
+    pub fn new(
+        req: &HttpRequest,
+        params: &ListParams,
+        total: u64,
+        tree_size: u64,
+        items: &[Vec<u8>],
+    ) -> Self {
         let mut body = Vec::with_capacity(items.iter().map(|i| i.len() + 1).sum::<usize>() + 2);
         body.push(b'[');
         for (i, item) in items.iter().enumerate() {
@@ -154,6 +162,7 @@ impl RenderedPage {
         });
         Self {
             total,
+            tree_size,
             link,
             body: body.into(),
         }
@@ -163,6 +172,7 @@ impl RenderedPage {
         let mut res = HttpResponse::build(StatusCode::OK);
         res.content_type("application/json");
         res.insert_header(("X-Total-Count", self.total.to_string()));
+        res.insert_header((super::TREE_SIZE_HEADER, self.tree_size.to_string()));
         if let Some(link) = &self.link {
             res.insert_header(("Link", link.as_str()));
         }
@@ -170,14 +180,14 @@ impl RenderedPage {
     }
 }
 
-/// A bare JSON array of `items` (each already JSON) with the pagination headers.
+/// A bare JSON array of `items` (each already JSON) with the pagination headers and the tree
+/// size the page was read at.
 pub fn array_response(
     req: &HttpRequest,
     params: &ListParams,
-    total: u64,
-    items: &[Vec<u8>],
+    page: &Page<Vec<u8>>,
 ) -> HttpResponse {
-    RenderedPage::new(req, params, total, items).response()
+    RenderedPage::new(req, params, page.total, page.tree_size, &page.items).response()
 }
 
 /// Rendered anonymous list pages, valid for one public log size. Every change an anonymous
@@ -212,6 +222,10 @@ impl PageCache {
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
+        if size < inner.size {
+            // Rendered before a newer page was cached: not worth keeping.
+            return;
+        }
         if inner.size != size || inner.bytes + page.body.len() > CACHE_BYTES {
             inner.pages.clear();
             inner.bytes = 0;
@@ -237,8 +251,14 @@ pub async fn cached_list(
     }
     let st = state.clone();
     let page = blocking(move || load(&st.store)).await?;
-    let rendered = Arc::new(RenderedPage::new(req, params, page.total, &page.items));
-    state.pages.put(key, size, rendered.clone());
+    let rendered = Arc::new(RenderedPage::new(
+        req,
+        params,
+        page.total,
+        page.tree_size,
+        &page.items,
+    ));
+    state.pages.put(key, rendered.tree_size, rendered.clone());
     Ok(rendered.response())
 }
 

@@ -137,6 +137,9 @@ pub enum Hidden {
 pub struct Page<T> {
     pub total: u64,
     pub items: Vec<T>,
+    /// The public log's size in the snapshot the page was read from: what its
+    /// `Evfed-Tree-Size` says (spec §10.1, RT-4).
+    pub tree_size: u64,
 }
 
 /// A status row as `GET /v1/status` lists it.
@@ -299,9 +302,19 @@ impl Store {
         f: impl FnOnce(&Reader<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
         let conn = self.take_reader()?;
-        let result = f(&Reader { conn: &conn });
+        // One read transaction, so every statement `f` runs sees the same snapshot.
+        let result = match conn.execute_batch("BEGIN DEFERRED") {
+            Ok(()) => f(&Reader { conn: &conn }),
+            Err(e) => Err(StoreError::from(e).into()),
+        };
+        let ended = conn.is_autocommit() || conn.execute_batch("COMMIT").is_ok();
         if let Ok(mut pool) = self.readers.lock() {
-            pool.idle.push(conn);
+            if ended {
+                pool.idle.push(conn);
+            } else {
+                // A connection stuck in a transaction would pin an old snapshot: close it.
+                pool.open -= 1;
+            }
         }
         self.reader_freed.notify_one();
         result
@@ -423,13 +436,17 @@ fn check_application(conn: &Connection, path: &Path) -> Result<(), StoreError> {
 }
 
 fn load_frontier(conn: &Connection, log: LogId) -> Result<Frontier, StoreError> {
+    Frontier::from_tree(&StoredTree { conn, log }, log_size(conn, log)?)
+}
+
+/// The number of entries in `log`, as `conn` sees it.
+fn log_size(conn: &Connection, log: LogId) -> Result<u64, StoreError> {
     let (lo, hi) = key_range(log, 0, MAX_INDEX);
-    let size: u64 = conn.query_row(
-        "SELECT COALESCE(MAX(key) - ?1 + 1, 0) FROM log_entry WHERE key >= ?1 AND key < ?2",
-        params![lo, hi],
-        |r| get_u64(r, 0),
-    )?;
-    Frontier::from_tree(&StoredTree { conn, log }, size)
+    Ok(conn
+        .prepare_cached(
+            "SELECT COALESCE(MAX(key) - ?1 + 1, 0) FROM log_entry WHERE key >= ?1 AND key < ?2",
+        )?
+        .query_row(params![lo, hi], |r| get_u64(r, 0))?)
 }
 
 impl Tx<'_> {
@@ -758,6 +775,7 @@ impl Reader<'_> {
         Ok(Page {
             total: page.total,
             items,
+            tree_size: page.tree_size,
         })
     }
 
@@ -870,6 +888,8 @@ impl Reader<'_> {
         limit: u64,
         row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
     ) -> Result<Page<T>, StoreError> {
+        // The first read fixes the snapshot, so the size and the page agree.
+        let tree_size = self.size(LogId::Public)?;
         let cond = w.sql();
         let total = self
             .conn
@@ -887,7 +907,16 @@ impl Reader<'_> {
         let items = stmt
             .query_map(params_from_iter(&args), row)?
             .collect::<Result<_, _>>()?;
-        Ok(Page { total, items })
+        Ok(Page {
+            total,
+            items,
+            tree_size,
+        })
+    }
+
+    /// The size of `log` in this reader's snapshot.
+    pub fn size(&self, log: LogId) -> Result<u64, StoreError> {
+        log_size(self.conn, log)
     }
 
     /// Entries `start..end` of `log`, stopping early once `max_bytes` are gathered (but always

@@ -364,3 +364,56 @@ fn operations_endpoints() {
     assert_eq!(discovery["borough"], "E09000007");
     assert_eq!(discovery["spec_version"], "1");
 }
+
+/// RT-4: a list page is the state at exactly the tree size it carries, while writes land
+/// between the read and the response.
+#[test]
+fn a_status_page_is_the_state_at_its_tree_size() {
+    let node = NodeDir::camden();
+    let run = node.serve();
+    load(&node, &run, 1);
+    let base = run.tree_size();
+    let token = node.writer("GB*LPC");
+    // Change `k` appends entry `base + k`: odd k CHARGING, even AVAILABLE, at 00:00:00 + k s.
+    let at = |k: u64| format!("2026-11-01T00:{:02}:{:02}Z", k / 60, k % 60);
+    let status_of = |k: u64| if k % 2 == 1 { "CHARGING" } else { "AVAILABLE" };
+    const CHANGES: u64 = 300;
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (mut pages, mut moved) = (0, 0);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for k in 1..=CHANGES {
+                let batch = json!([{"country_code": "GB", "party_id": "LPC", "location_id": "L0",
+                    "evse_uid": "L0-1", "status": status_of(k), "event_time": at(k)}]);
+                let res = run.send(
+                    Method::POST,
+                    "/v1/status",
+                    Some(&token),
+                    batch.to_string().as_bytes(),
+                );
+                assert_eq!(res.status(), 200);
+            }
+            done.store(true, std::sync::atomic::Ordering::Release);
+        });
+        let mut last = base;
+        while !done.load(std::sync::atomic::Ordering::Acquire) {
+            let res = run.get("/v1/status");
+            let n = crate::support::tree_size(&res);
+            let page: Vec<Value> = res.json().unwrap();
+            let k = n - base;
+            assert_eq!(page.len(), 1);
+            assert_eq!(page[0]["status"], status_of(k), "at tree size {n}");
+            if k > 0 {
+                assert_eq!(page[0]["event_time"], at(k).as_str(), "at tree size {n}");
+            }
+            pages += 1;
+            moved += u64::from(n != last);
+            last = n;
+        }
+    });
+    assert_eq!(run.tree_size(), base + CHANGES);
+    assert!(
+        moved > 10,
+        "the log moved under the reads ({moved} of {pages} pages)"
+    );
+}
