@@ -143,7 +143,7 @@ fn main() {
         "entries/s",
         Some((">=", 250_000.0)),
         format!(
-            "{nodes} nodes, {total} entries, {} locations in the view, {secs:.2} s (8 members at a time)",
+            "{nodes} nodes, {total} entries, {} locations in the view, {secs:.2} s (8 workers)",
             london.len()
         ),
     );
@@ -415,27 +415,19 @@ fn main() {
     }
 }
 
-/// One harvest round of every member, 8 at a time; returns the entries applied.
+/// One harvest round of every member by 8 workers, as `serve` runs it; returns the entries
+/// applied.
 fn round(store: &Store, london: &London, harvester: &Harvester) -> u64 {
     let members = store.members().unwrap();
-    let mut applied = 0;
-    for group in members.chunks(8) {
-        applied += std::thread::scope(|s| {
-            let handles: Vec<_> = group
-                .iter()
-                .map(|m| s.spawn(move || harvester.harvest(store, london, m, 0).unwrap()))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    let outcome = h.join().unwrap();
-                    assert_eq!(outcome.reason, None);
-                    outcome.applied
-                })
-                .sum::<u64>()
-        });
-    }
-    applied
+    evfed_aggregator::harvest::bounded(&members, 8, |m| {
+        harvester.harvest(store, london, m, 0).unwrap()
+    })
+    .into_iter()
+    .map(|outcome| {
+        assert_eq!(outcome.reason, None);
+        outcome.applied
+    })
+    .sum()
 }
 
 fn build_node(

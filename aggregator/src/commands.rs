@@ -451,22 +451,19 @@ fn harvest_loop(round: &Round<'_>, stop: &AtomicBool, interval: Duration, concur
                         london.forget(&m.origin);
                     }
                 }
-                for group in members.chunks(concurrency) {
-                    std::thread::scope(|s| {
-                        for m in group {
-                            s.spawn(move || {
-                                if let Err(e) = harvester.harvest(store, london, m, unix_ms()) {
-                                    tracing::error!(origin = %m.origin, error = %e, "harvest not recorded");
-                                }
-                                if let Err(e) = harvester.harvest_usage(store, m, unix_ms()) {
-                                    tracing::error!(origin = %m.origin, error = %e, "usage harvest not recorded");
-                                }
-                            });
-                        }
-                    });
+                crate::harvest::bounded(&members, concurrency, |m| {
                     if stop.load(Ordering::Relaxed) {
                         return;
                     }
+                    if let Err(e) = harvester.harvest(store, london, m, unix_ms()) {
+                        tracing::error!(origin = %m.origin, error = %e, "harvest not recorded");
+                    }
+                    if let Err(e) = harvester.harvest_usage(store, m, unix_ms()) {
+                        tracing::error!(origin = %m.origin, error = %e, "usage harvest not recorded");
+                    }
+                });
+                if stop.load(Ordering::Relaxed) {
+                    return;
                 }
             }
             Err(e) => tracing::error!(error = %e, "reading members"),

@@ -229,6 +229,16 @@ impl London {
             .unwrap_or_default()
     }
 
+    /// `origin`'s copy of one location, as last applied.
+    pub fn copy_of(&self, origin: &str, key: &Key) -> Option<Arc<Location>> {
+        let copies = self.copies.read().ok()?;
+        copies
+            .get(key)?
+            .iter()
+            .find(|c| c.origin == origin)
+            .map(|c| Arc::clone(&c.location))
+    }
+
     pub fn len(&self) -> usize {
         self.copies.read().map(|c| c.len()).unwrap_or(0)
     }
