@@ -2,6 +2,8 @@
 //! encoded with RFC 8785. An entry, once signed into a log, can never change, so this shape is
 //! fixed for `v: 1`.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::note::VerifierKey;
@@ -110,6 +112,42 @@ struct Envelope<D, T = String> {
     data: D,
 }
 
+impl<'a> Envelope<&'a [u8], Cow<'a, str>> {
+    /// The envelope from a canonical object's members; `None` when a member is missing or is
+    /// not plainly what it should be (serde's parse then says why).
+    fn from_members(members: &jcs::Members<'a>) -> Option<Self> {
+        /// A string member's text, when written without escapes.
+        fn text(value: &[u8]) -> Option<&str> {
+            let inner = value.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+            if inner.contains(&b'\\') {
+                return None;
+            }
+            std::str::from_utf8(inner).ok()
+        }
+        let (mut v, mut entry_type, mut party, mut recorded_at, mut data) =
+            (None, None, None, None, None);
+        for (key, value) in members.iter() {
+            match key? {
+                "v" => v = Some(std::str::from_utf8(value).ok()?.parse::<u64>().ok()?),
+                "type" => entry_type = Some(text(value)?),
+                "party" if value == b"null" => party = Some(None),
+                "party" => party = Some(Some(text(value)?.parse::<Party>().ok()?)),
+                "recorded_at" => recorded_at = Some(text(value)?.parse::<DateTime>().ok()?),
+                "data" => data = Some(value),
+                // serde ignores unknown members too.
+                _ => {}
+            }
+        }
+        Some(Envelope {
+            v: v?,
+            entry_type: Cow::Borrowed(entry_type?),
+            party: party.flatten(),
+            recorded_at: recorded_at?,
+            data: data?,
+        })
+    }
+}
+
 impl EntryData {
     /// The `type` member.
     pub fn type_name(&self) -> &'static str {
@@ -189,22 +227,34 @@ impl LogEntry {
         if bytes.len() > MAX_ENTRY_BYTES {
             return Err(EntryError::TooLarge);
         }
-        if !jcs::is_canonical(bytes) {
-            return Err(EntryError::NotCanonical);
-        }
-        // The data stays raw until its type is known, then is read once into that type.
-        let env: Envelope<&serde_json::value::RawValue> =
-            serde_json::from_slice(bytes).map_err(EntryError::Json)?;
+        let members = jcs::canonical_members(bytes).ok_or(EntryError::NotCanonical)?;
+        // The members the canonical check found, when they read as an envelope; otherwise
+        // serde's parse, which gives the reason. The data stays raw until its type is known,
+        // then is read once into that type.
+        let env = match members.and_then(|m| Envelope::from_members(&m)) {
+            Some(env) => env,
+            None => {
+                let env: Envelope<&serde_json::value::RawValue> =
+                    serde_json::from_slice(bytes).map_err(EntryError::Json)?;
+                Envelope {
+                    v: env.v,
+                    entry_type: Cow::Owned(env.entry_type),
+                    party: env.party,
+                    recorded_at: env.recorded_at,
+                    data: env.data.get().as_bytes(),
+                }
+            }
+        };
         if env.v != VERSION {
             return Err(EntryError::Version(env.v));
         }
         fn data<T: serde::de::DeserializeOwned>(
             kind: &'static str,
-            raw: &serde_json::value::RawValue,
+            raw: &[u8],
         ) -> Result<T, EntryError> {
-            serde_json::from_str(raw.get()).map_err(|source| EntryError::Data { kind, source })
+            serde_json::from_slice(raw).map_err(|source| EntryError::Data { kind, source })
         }
-        let d = match env.entry_type.as_str() {
+        let d = match &*env.entry_type {
             "location" => {
                 let l: Location = data("location", env.data)?;
                 if !l.publish_allowed_to.is_empty() {
@@ -228,7 +278,7 @@ impl LogEntry {
             }
             _ => {
                 return Ok(Parsed::Opaque {
-                    entry_type: env.entry_type,
+                    entry_type: env.entry_type.into_owned(),
                 });
             }
         };
@@ -296,6 +346,61 @@ mod tests {
         assert!(matches!(
             LogEntry::parse(&vec![b' '; MAX_ENTRY_BYTES + 1]),
             Err(EntryError::TooLarge)
+        ));
+    }
+
+    /// Whenever the envelope is read from the canonical check's members, serde reads the same
+    /// envelope from the bytes; where serde would refuse, the members are not read.
+    #[test]
+    fn envelope_members_read_as_serde_reads_them() {
+        let variants = [
+            STATUS.to_owned(),
+            STATUS.replace(",\"party\":\"GB*ABC\"", ""),
+            STATUS.replace("\"GB*ABC\"", "null"),
+            STATUS.replace("\"GB*ABC\"", "\"GBABC\""),
+            STATUS.replace("\"GB*ABC\"", "\"G\\nB*ABC\""),
+            STATUS.replace("\"v\":1", "\"v\":\"1\""),
+            STATUS.replace("\"v\":1", "\"v\":-1"),
+            STATUS.replace("\"v\":1", "\"v\":1.5"),
+            STATUS.replace("\"v\":1", "\"v\":1,\"zz\":[1,{}]"),
+            STATUS.replace(",\"v\":1", ""),
+            STATUS.replace("2026-11-22T08:14:04Z", "2026-11-22"),
+            STATUS.replace("\"evse_status\"", "7"),
+            STATUS.replace("\"evse_status\"", "\"evse_\\\"status\""),
+            STATUS.replace("{\"data\":", "{\"a\\tb\":0,\"data\":"),
+            STATUS.replace("{\"data\"", "{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"data\""),
+            "[1,2]".to_owned(),
+            "{}".to_owned(),
+        ];
+        for v in &variants {
+            let bytes = v.as_bytes();
+            let members = jcs::canonical_members(bytes).expect(v);
+            let fast = members.and_then(|m| Envelope::from_members(&m));
+            let slow = serde_json::from_slice::<Envelope<&serde_json::value::RawValue>>(bytes);
+            match (fast, slow) {
+                (Some(f), Ok(s)) => {
+                    assert_eq!(f.v, s.v, "{v}");
+                    assert_eq!(f.entry_type, s.entry_type, "{v}");
+                    assert_eq!(f.party, s.party, "{v}");
+                    assert_eq!(f.recorded_at, s.recorded_at, "{v}");
+                    assert_eq!(f.data, s.data.get().as_bytes(), "{v}");
+                }
+                (Some(_), Err(e)) => panic!("read what serde refuses ({e}): {v}"),
+                (None, _) => {}
+            }
+        }
+        // The common case takes the members.
+        let m = jcs::canonical_members(STATUS.as_bytes()).unwrap().unwrap();
+        assert!(Envelope::from_members(&m).is_some());
+        // More members than are recorded: not read from the members.
+        let wide = STATUS.replace(
+            "{\"data\"",
+            "{\"a\":1,\"b\":2,\"c\":3,\"c1\":4,\"c2\":5,\"data\"",
+        );
+        assert!(jcs::canonical_members(wide.as_bytes()).unwrap().is_none());
+        assert!(matches!(
+            LogEntry::parse(wide.as_bytes()),
+            Ok(Parsed::Known(_))
         ));
     }
 

@@ -56,6 +56,15 @@ pub fn is_canonical(bytes: &[u8]) -> bool {
     check::is_canonical(bytes)
 }
 
+/// As [`is_canonical`] (`None`: not canonical), and when `bytes` are an object of at most
+/// [`MAX_MEMBERS`] members, those members, found in the same pass: a reader of canonical
+/// objects with few members (a log entry's envelope) needs no second parse to find them.
+pub fn canonical_members(bytes: &[u8]) -> Option<Option<Members<'_>>> {
+    check::canonical_members(bytes)
+}
+
+pub use check::{MAX_MEMBERS, Members};
+
 mod check;
 mod ser;
 

@@ -10,13 +10,73 @@ const MAX_DEPTH: usize = 127;
 
 /// Whether `bytes` are exactly the canonical form of some I-JSON value.
 pub(super) fn is_canonical(bytes: &[u8]) -> bool {
-    let mut c = Checker { b: bytes, i: 0 };
+    let mut c = Checker {
+        b: bytes,
+        i: 0,
+        top: None,
+    };
     c.value(0) && c.i == bytes.len()
+}
+
+/// As [`is_canonical`], and when `bytes` are an object of at most [`MAX_MEMBERS`] members, those
+/// members. `None`: not canonical.
+pub(super) fn canonical_members(bytes: &[u8]) -> Option<Option<Members<'_>>> {
+    let mut c = Checker {
+        b: bytes,
+        i: 0,
+        top: Some(Members {
+            b: bytes,
+            spans: [Span::default(); MAX_MEMBERS],
+            len: 0,
+            overflow: false,
+        }),
+    };
+    if !(c.value(0) && c.i == bytes.len()) {
+        return None;
+    }
+    let top = c
+        .top
+        .filter(|m| !m.overflow && bytes.first() == Some(&b'{'));
+    Some(top)
+}
+
+/// Most top-level members [`canonical_members`] records.
+pub const MAX_MEMBERS: usize = 8;
+
+/// A canonical object's members, in order, as slices of its bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Members<'a> {
+    b: &'a [u8],
+    spans: [Span; MAX_MEMBERS],
+    len: usize,
+    overflow: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Span {
+    /// The name without its quotes, exactly as written.
+    key: (usize, usize),
+    key_escaped: bool,
+    value: (usize, usize),
+}
+
+impl<'a> Members<'a> {
+    /// Each member: its name when written without escapes (else `None`), and its value's bytes.
+    pub fn iter(&self) -> impl Iterator<Item = (Option<&'a str>, &'a [u8])> + '_ {
+        self.spans[..self.len].iter().map(|s| {
+            let key = (!s.key_escaped)
+                .then(|| std::str::from_utf8(&self.b[s.key.0..s.key.1]).ok())
+                .flatten();
+            (key, &self.b[s.value.0..s.value.1])
+        })
+    }
 }
 
 struct Checker<'a> {
     b: &'a [u8],
     i: usize,
+    /// The top-level object's members, when asked for.
+    top: Option<Members<'a>>,
 }
 
 impl<'a> Checker<'a> {
@@ -87,7 +147,8 @@ impl<'a> Checker<'a> {
             let Some(escaped) = self.string() else {
                 return false;
             };
-            let Some(key) = decode(&self.b[start..self.i - 1], escaped) else {
+            let key_end = self.i - 1;
+            let Some(key) = decode(&self.b[start..key_end], escaped) else {
                 return false;
             };
             // Strictly increasing in UTF-16 code units: sorted and without duplicates.
@@ -101,8 +162,23 @@ impl<'a> Checker<'a> {
                 return false;
             }
             self.i += 1;
+            let value_start = self.i;
             if !self.value(depth + 1) {
                 return false;
+            }
+            if depth == 0
+                && let Some(top) = &mut self.top
+            {
+                if top.len == MAX_MEMBERS {
+                    top.overflow = true;
+                } else {
+                    top.spans[top.len] = Span {
+                        key: (start, key_end),
+                        key_escaped: escaped,
+                        value: (value_start, self.i),
+                    };
+                    top.len += 1;
+                }
             }
             match self.peek() {
                 Some(b',') => self.i += 1,
@@ -347,6 +423,34 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(&bytes)
             );
+            prop_assert_eq!(
+                super::canonical_members(&bytes).is_some(),
+                super::is_canonical(&bytes)
+            );
+        }
+
+        /// The members found are the object's, name and value, in order.
+        #[test]
+        fn members_are_the_object_s(v in json()) {
+            let bytes = canonicalize(&serde_json::to_vec(&v).unwrap()).unwrap();
+            let members = super::canonical_members(&bytes).unwrap();
+            match (&v, members) {
+                (serde_json::Value::Object(o), Some(m)) => {
+                    let found: Vec<_> = m.iter().collect();
+                    prop_assert_eq!(found.len(), o.len());
+                    let mut sorted: Vec<_> = o.iter().collect();
+                    sorted.sort_by(|a, b| super::utf16_cmp(a.0, b.0));
+                    for ((key, value), (name, want)) in found.into_iter().zip(sorted) {
+                        if let Some(key) = key {
+                            prop_assert_eq!(key, name.as_str());
+                        }
+                        let want = canonicalize(&serde_json::to_vec(want).unwrap()).unwrap();
+                        prop_assert_eq!(value, &want[..]);
+                    }
+                }
+                (serde_json::Value::Object(o), None) => prop_assert!(o.len() > super::MAX_MEMBERS),
+                (_, m) => prop_assert!(m.is_none()),
+            }
         }
     }
 
