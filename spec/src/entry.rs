@@ -116,14 +116,7 @@ impl<'a> Envelope<&'a [u8], Cow<'a, str>> {
     /// The envelope from a canonical object's members; `None` when a member is missing or is
     /// not plainly what it should be (serde's parse then says why).
     fn from_members(members: &jcs::Members<'a>) -> Option<Self> {
-        /// A string member's text, when written without escapes.
-        fn text(value: &[u8]) -> Option<&str> {
-            let inner = value.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
-            if inner.contains(&b'\\') {
-                return None;
-            }
-            std::str::from_utf8(inner).ok()
-        }
+        use jcs::plain_str as text;
         let (mut v, mut entry_type, mut party, mut recorded_at, mut data) =
             (None, None, None, None, None);
         for (key, value) in members.iter() {
@@ -227,11 +220,11 @@ impl LogEntry {
         if bytes.len() > MAX_ENTRY_BYTES {
             return Err(EntryError::TooLarge);
         }
-        let members = jcs::canonical_members(bytes).ok_or(EntryError::NotCanonical)?;
+        let objects = jcs::canonical_members(bytes, "data").ok_or(EntryError::NotCanonical)?;
         // The members the canonical check found, when they read as an envelope; otherwise
         // serde's parse, which gives the reason. The data stays raw until its type is known,
         // then is read once into that type.
-        let env = match members.and_then(|m| Envelope::from_members(&m)) {
+        let env = match objects.and_then(|o| Envelope::from_members(&o.top)) {
             Some(env) => env,
             None => {
                 let env: Envelope<&serde_json::value::RawValue> =
@@ -263,7 +256,12 @@ impl LogEntry {
                 EntryData::Location(Box::new(l))
             }
             "location_removed" => EntryData::LocationRemoved(data("location reference", env.data)?),
-            "evse_status" => EntryData::EvseStatus(data("status change", env.data)?),
+            "evse_status" => EntryData::EvseStatus(
+                match objects.and_then(|o| StatusChange::from_members(&o.nested?)) {
+                    Some(s) => s,
+                    None => data("status change", env.data)?,
+                },
+            ),
             "tariff" => EntryData::Tariff(Box::new(data("tariff", env.data)?)),
             "tariff_removed" => EntryData::TariffRemoved(data("tariff reference", env.data)?),
             "session" => EntryData::Session(data("usage record", env.data)?),
@@ -374,8 +372,8 @@ mod tests {
         ];
         for v in &variants {
             let bytes = v.as_bytes();
-            let members = jcs::canonical_members(bytes).expect(v);
-            let fast = members.and_then(|m| Envelope::from_members(&m));
+            let objects = jcs::canonical_members(bytes, "data").expect(v);
+            let fast = objects.and_then(|o| Envelope::from_members(&o.top));
             let slow = serde_json::from_slice::<Envelope<&serde_json::value::RawValue>>(bytes);
             match (fast, slow) {
                 (Some(f), Ok(s)) => {
@@ -390,18 +388,60 @@ mod tests {
             }
         }
         // The common case takes the members.
-        let m = jcs::canonical_members(STATUS.as_bytes()).unwrap().unwrap();
-        assert!(Envelope::from_members(&m).is_some());
+        let o = jcs::canonical_members(STATUS.as_bytes(), "data")
+            .unwrap()
+            .unwrap();
+        assert!(Envelope::from_members(&o.top).is_some());
+        assert!(StatusChange::from_members(&o.nested.unwrap()).is_some());
         // More members than are recorded: not read from the members.
         let wide = STATUS.replace(
             "{\"data\"",
             "{\"a\":1,\"b\":2,\"c\":3,\"c1\":4,\"c2\":5,\"data\"",
         );
-        assert!(jcs::canonical_members(wide.as_bytes()).unwrap().is_none());
+        assert!(
+            jcs::canonical_members(wide.as_bytes(), "data")
+                .unwrap()
+                .is_none()
+        );
         assert!(matches!(
             LogEntry::parse(wide.as_bytes()),
             Ok(Parsed::Known(_))
         ));
+    }
+
+    /// Whenever a status change is read from the data's members, serde reads the same one.
+    #[test]
+    fn status_members_read_as_serde_reads_them() {
+        let data = r#"{"country_code":"GB","event_time":"2026-11-22T08:14:03Z","evse_uid":"E1","location_id":"L1","party_id":"ABC","status":"CHARGING"}"#;
+        let variants = [
+            data.to_owned(),
+            data.replace("CHARGING", "WORKING"),
+            data.replace("CHARGING", "charging"),
+            data.replace("\"GB\"", "\"GBR\""),
+            data.replace("\"ABC\"", "\"abc\""),
+            data.replace("\"ABC\"", "\"A\\tC\""),
+            data.replace("\"E1\"", "\"\""),
+            data.replace("\"E1\"", "1"),
+            data.replace("\"L1\"", "null"),
+            data.replace("2026-11-22T08:14:03Z", "2026-11-22T08:14:03"),
+            data.replace("2026-11-22T08:14:03Z", "yesterday"),
+            data.replace(",\"status\":\"CHARGING\"", ""),
+            data.replace("\"status\"", "\"status\":\"CHARGING\",\"zz\""),
+            data.replace("{\"country_code\"", "{\"a\":[{}],\"country_code\""),
+        ];
+        for d in &variants {
+            let entry = format!(r#"{{"data":{d},"v":1}}"#);
+            let Some(Some(o)) = jcs::canonical_members(entry.as_bytes(), "data") else {
+                panic!("{entry}")
+            };
+            let fast = StatusChange::from_members(&o.nested.unwrap());
+            let slow = serde_json::from_str::<StatusChange>(d);
+            match (fast, slow) {
+                (Some(f), Ok(s)) => assert_eq!(f, s, "{d}"),
+                (Some(_), Err(e)) => panic!("read what serde refuses ({e}): {d}"),
+                (None, _) => {}
+            }
+        }
     }
 
     #[test]

@@ -57,13 +57,14 @@ pub fn is_canonical(bytes: &[u8]) -> bool {
 }
 
 /// As [`is_canonical`] (`None`: not canonical), and when `bytes` are an object of at most
-/// [`MAX_MEMBERS`] members, those members, found in the same pass: a reader of canonical
-/// objects with few members (a log entry's envelope) needs no second parse to find them.
-pub fn canonical_members(bytes: &[u8]) -> Option<Option<Members<'_>>> {
-    check::canonical_members(bytes)
+/// [`MAX_MEMBERS`] members, those members and those of its member `nested` when that is an
+/// object, found in the same pass: a reader of small canonical objects (a log entry's envelope
+/// and its data) needs no second parse to find them.
+pub fn canonical_members<'a>(bytes: &'a [u8], nested: &'a str) -> Option<Option<Objects<'a>>> {
+    check::canonical_members(bytes, nested)
 }
 
-pub use check::{MAX_MEMBERS, Members};
+pub use check::{MAX_MEMBERS, Members, Objects, plain_str};
 
 mod check;
 mod ser;

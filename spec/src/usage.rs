@@ -59,6 +59,39 @@ impl StatusChange {
     pub fn party(&self) -> Party {
         Party::new(self.country_code.clone(), self.party_id.clone())
     }
+
+    /// The change from a canonical object's members (a log entry's data, found by its canonical
+    /// check); `None` when a member is missing or not plainly what it should be (serde's parse
+    /// then says why). Unknown members are ignored, as serde ignores them.
+    pub fn from_members(members: &crate::jcs::Members<'_>) -> Option<Self> {
+        use crate::jcs::plain_str as text;
+        use serde::de::IntoDeserializer;
+        let (mut cc, mut pid, mut lid, mut uid, mut status, mut at) =
+            (None, None, None, None, None, None);
+        for (key, value) in members.iter() {
+            match key? {
+                "country_code" => cc = Some(text(value)?.parse().ok()?),
+                "party_id" => pid = Some(text(value)?.parse().ok()?),
+                "location_id" => lid = Some(text(value)?.parse().ok()?),
+                "evse_uid" => uid = Some(text(value)?.parse().ok()?),
+                "status" => {
+                    let de: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
+                        text(value)?.into_deserializer();
+                    status = Some(Status::deserialize(de).ok()?);
+                }
+                "event_time" => at = Some(text(value)?.parse().ok()?),
+                _ => {}
+            }
+        }
+        Some(StatusChange {
+            country_code: cc?,
+            party_id: pid?,
+            location_id: lid?,
+            evse_uid: uid?,
+            status: status?,
+            event_time: at?,
+        })
+    }
 }
 
 #[derive(Deserialize)]

@@ -10,38 +10,42 @@ const MAX_DEPTH: usize = 127;
 
 /// Whether `bytes` are exactly the canonical form of some I-JSON value.
 pub(super) fn is_canonical(bytes: &[u8]) -> bool {
-    let mut c = Checker {
-        b: bytes,
-        i: 0,
-        top: None,
-    };
-    c.value(0) && c.i == bytes.len()
+    Checker::new(bytes, None).check()
 }
 
-/// As [`is_canonical`], and when `bytes` are an object of at most [`MAX_MEMBERS`] members, those
-/// members. `None`: not canonical.
-pub(super) fn canonical_members(bytes: &[u8]) -> Option<Option<Members<'_>>> {
-    let mut c = Checker {
-        b: bytes,
-        i: 0,
-        top: Some(Members {
-            b: bytes,
-            spans: [Span::default(); MAX_MEMBERS],
-            len: 0,
-            overflow: false,
-        }),
-    };
-    if !(c.value(0) && c.i == bytes.len()) {
+/// As [`is_canonical`] (`None`: not canonical), and when `bytes` are an object of at most
+/// [`MAX_MEMBERS`] members, those members, and those of the object that is the value of its
+/// member `nested`.
+pub(super) fn canonical_members<'a>(
+    bytes: &'a [u8],
+    nested: &'a str,
+) -> Option<Option<Objects<'a>>> {
+    let mut c = Checker::new(bytes, Some(nested.as_bytes()));
+    if !c.check() {
         return None;
     }
-    let top = c
-        .top
-        .filter(|m| !m.overflow && bytes.first() == Some(&b'{'));
-    Some(top)
+    let Some(r) = c
+        .recording
+        .filter(|r| bytes.first() == Some(&b'{') && !r.top.overflow)
+    else {
+        return Some(None);
+    };
+    Some(Some(Objects {
+        top: r.top,
+        nested: r.nested.filter(|n| !n.overflow),
+    }))
 }
 
-/// Most top-level members [`canonical_members`] records.
+/// Most members [`canonical_members`] records of one object.
 pub const MAX_MEMBERS: usize = 8;
+
+/// The members of a canonical object, and of one object within it.
+#[derive(Debug, Clone, Copy)]
+pub struct Objects<'a> {
+    pub top: Members<'a>,
+    /// The members of the value of the member asked for, when it is an object.
+    pub nested: Option<Members<'a>>,
+}
 
 /// A canonical object's members, in order, as slices of its bytes.
 #[derive(Debug, Clone, Copy)]
@@ -61,6 +65,24 @@ struct Span {
 }
 
 impl<'a> Members<'a> {
+    fn new(b: &'a [u8]) -> Self {
+        Members {
+            b,
+            spans: [Span::default(); MAX_MEMBERS],
+            len: 0,
+            overflow: false,
+        }
+    }
+
+    fn push(&mut self, span: Span) {
+        if self.len == MAX_MEMBERS {
+            self.overflow = true;
+        } else {
+            self.spans[self.len] = span;
+            self.len += 1;
+        }
+    }
+
     /// Each member: its name when written without escapes (else `None`), and its value's bytes.
     pub fn iter(&self) -> impl Iterator<Item = (Option<&'a str>, &'a [u8])> + '_ {
         self.spans[..self.len].iter().map(|s| {
@@ -72,14 +94,50 @@ impl<'a> Members<'a> {
     }
 }
 
+/// The text of a canonical string value (with its quotes) written without escapes; `None` for
+/// any other value.
+pub fn plain_str(value: &[u8]) -> Option<&str> {
+    let inner = value.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+    if inner.contains(&b'\\') {
+        return None;
+    }
+    std::str::from_utf8(inner).ok()
+}
+
+/// What a check records on the way.
+struct Recording<'a> {
+    top: Members<'a>,
+    /// The name of the top-level member whose object value's members are recorded.
+    name: &'a [u8],
+    /// Whether the top-level member being checked is that one.
+    in_named: bool,
+    nested: Option<Members<'a>>,
+}
+
 struct Checker<'a> {
     b: &'a [u8],
     i: usize,
-    /// The top-level object's members, when asked for.
-    top: Option<Members<'a>>,
+    recording: Option<Recording<'a>>,
 }
 
 impl<'a> Checker<'a> {
+    fn new(b: &'a [u8], nested: Option<&'a [u8]>) -> Self {
+        Checker {
+            b,
+            i: 0,
+            recording: nested.map(|name| Recording {
+                top: Members::new(b),
+                name,
+                in_named: false,
+                nested: None,
+            }),
+        }
+    }
+
+    fn check(&mut self) -> bool {
+        self.value(0) && self.i == self.b.len()
+    }
+
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
     }
@@ -134,6 +192,12 @@ impl<'a> Checker<'a> {
 
     fn object(&mut self, depth: usize) -> bool {
         self.i += 1;
+        if depth == 1
+            && let Some(r) = &mut self.recording
+            && r.in_named
+        {
+            r.nested = Some(Members::new(self.b));
+        }
         if self.peek() == Some(b'}') {
             self.i += 1;
             return true;
@@ -163,21 +227,28 @@ impl<'a> Checker<'a> {
             }
             self.i += 1;
             let value_start = self.i;
+            if depth == 0
+                && let Some(r) = &mut self.recording
+            {
+                r.in_named = !escaped && &self.b[start..key_end] == r.name;
+            }
             if !self.value(depth + 1) {
                 return false;
             }
-            if depth == 0
-                && let Some(top) = &mut self.top
-            {
-                if top.len == MAX_MEMBERS {
-                    top.overflow = true;
-                } else {
-                    top.spans[top.len] = Span {
-                        key: (start, key_end),
-                        key_escaped: escaped,
-                        value: (value_start, self.i),
-                    };
-                    top.len += 1;
+            if let Some(r) = &mut self.recording {
+                let span = Span {
+                    key: (start, key_end),
+                    key_escaped: escaped,
+                    value: (value_start, self.i),
+                };
+                match depth {
+                    0 => r.top.push(span),
+                    1 if r.in_named => {
+                        if let Some(n) = &mut r.nested {
+                            n.push(span);
+                        }
+                    }
+                    _ => {}
                 }
             }
             match self.peek() {
@@ -424,7 +495,7 @@ mod tests {
                 String::from_utf8_lossy(&bytes)
             );
             prop_assert_eq!(
-                super::canonical_members(&bytes).is_some(),
+                super::canonical_members(&bytes, "a").is_some(),
                 super::is_canonical(&bytes)
             );
         }
@@ -433,8 +504,15 @@ mod tests {
         #[test]
         fn members_are_the_object_s(v in json()) {
             let bytes = canonicalize(&serde_json::to_vec(&v).unwrap()).unwrap();
-            let members = super::canonical_members(&bytes).unwrap();
-            match (&v, members) {
+            let objects = super::canonical_members(&bytes, "a").unwrap();
+            if let (serde_json::Value::Object(o), Some(objects)) = (&v, objects) {
+                let nested = o.get("a").and_then(|a| a.as_object()).filter(|a| a.len() <= super::MAX_MEMBERS);
+                prop_assert_eq!(objects.nested.is_some(), nested.is_some());
+                if let (Some(found), Some(want)) = (objects.nested, nested) {
+                    prop_assert_eq!(found.iter().count(), want.len());
+                }
+            }
+            match (&v, objects.map(|o| o.top)) {
                 (serde_json::Value::Object(o), Some(m)) => {
                     let found: Vec<_> = m.iter().collect();
                     prop_assert_eq!(found.len(), o.len());
