@@ -3,6 +3,7 @@
 //! before it is applied (STANDARD.md §2.3). Every failure becomes the member's state, with
 //! evidence; nothing unverified is stored.
 
+use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::io::Read as _;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use evfed_spec::merkle::{self, Frontier, Hash};
 use evfed_spec::note::VerifierKey;
 use evfed_spec::ocpi::Location;
 use evfed_spec::trust::{Unverified, Verified};
+use evfed_spec::usage::StatusChange;
 
 use crate::compliance::reliability;
 use crate::london::London;
@@ -649,9 +651,8 @@ fn changes_of(
     let mut rejected = Vec::new();
     let mut rotated = false;
     let mut events = Vec::new();
-    // Locations touched in this batch, so status changes apply to the newest copy. `None`: removed.
-    let mut touched: std::collections::HashMap<(Party, LocationId), Option<Box<Location>>> =
-        std::collections::HashMap::new();
+    // Locations touched in this batch, so status changes apply to the newest copy.
+    let mut touched: HashMap<(Party, LocationId), Touched> = HashMap::new();
     for (i, bytes) in batch.entries.iter().enumerate() {
         let index = batch.start + i as u64;
         let entry = match LogEntry::parse(bytes) {
@@ -662,71 +663,98 @@ fn changes_of(
                 continue;
             }
         };
-        if let Some(party) = entry.data.party()
-            && !member.may_publish(&party)
-        {
-            rejected.push(format!(
-                "entry {index}: the member may not publish for {party}"
-            ));
-            continue;
-        }
-        match entry.data {
-            EntryData::Location(loc) => {
-                let party = loc.party().to_string();
-                for evse in &loc.evses {
-                    events.push(StatusEvent {
-                        party: party.clone(),
-                        location_id: loc.id.as_str().to_owned(),
-                        evse_uid: evse.uid.as_str().to_owned(),
-                        status: evse.status,
-                        at_ms: evse.last_updated.unix_millis(),
-                        rapid: reliability::is_rapid(evse),
-                        hours: loc.opening_times.clone(),
-                        live: false,
-                    });
-                }
-                touched.insert((loc.party(), loc.id.clone()), Some(loc));
-            }
-            EntryData::LocationRemoved(r) => {
-                touched.insert((r.party(), r.id), None);
-            }
+        let refuse =
+            |party: &Party| format!("entry {index}: the member may not publish for {party}");
+        // Status changes, most of a log, are taken apart without copying their ids.
+        let data = match entry.data {
             EntryData::EvseStatus(s) => {
-                let key = (s.party(), s.location_id.clone());
-                let loc = match touched.entry(key) {
+                let StatusChange {
+                    country_code,
+                    party_id,
+                    location_id,
+                    evse_uid,
+                    status,
+                    event_time,
+                } = s;
+                let party = Party::new(country_code, party_id);
+                if !member.may_publish(&party) {
+                    rejected.push(refuse(&party));
+                    continue;
+                }
+                let slot = match touched.entry((party, location_id)) {
                     Entry::Occupied(o) => o.into_mut(),
                     Entry::Vacant(v) => {
                         // The London view holds every copy the store does, as last applied.
                         let (party, id) = v.key();
                         let key = (party.to_string(), id.as_str().to_owned());
                         let copy = london.copy_of(&member.origin, &key);
-                        v.insert(copy.map(|l| Box::new(Location::clone(&l))))
+                        v.insert(Touched::new(
+                            key,
+                            copy.map(|l| Box::new(Location::clone(&l))),
+                        ))
                     }
                 };
-                let Some(loc) = loc else {
+                let Some(loc) = &mut slot.location else {
                     rejected.push(format!(
                         "entry {index}: status for a location not in the log"
                     ));
                     continue;
                 };
-                let Some(evse) = loc.evses.iter_mut().find(|e| e.uid == s.evse_uid) else {
+                let Some(evse) = loc.evses.iter_mut().find(|e| e.uid == evse_uid) else {
                     rejected.push(format!("entry {index}: status for an EVSE not in the log"));
                     continue;
                 };
                 events.push(StatusEvent {
-                    party: s.party().to_string(),
-                    location_id: s.location_id.as_str().to_owned(),
-                    evse_uid: s.evse_uid.as_str().to_owned(),
-                    status: s.status,
-                    at_ms: s.event_time.unix_millis(),
+                    party: Arc::clone(&slot.party),
+                    location_id: Arc::clone(&slot.location_id),
+                    evse_uid: evse_uid.into(),
+                    status,
+                    at_ms: event_time.unix_millis(),
                     rapid: reliability::is_rapid(evse),
                     hours: loc.opening_times.clone(),
                     live: true,
                 });
                 // §6.4: the status, and last_updated raised to event_time when later.
-                evse.status = s.status;
-                evse.last_updated = evse.last_updated.max(s.event_time);
-                loc.last_updated = loc.last_updated.max(s.event_time);
+                evse.status = status;
+                evse.last_updated = evse.last_updated.max(event_time);
+                loc.last_updated = loc.last_updated.max(event_time);
+                continue;
             }
+            other => other,
+        };
+        if let Some(party) = data.party()
+            && !member.may_publish(&party)
+        {
+            rejected.push(refuse(&party));
+            continue;
+        }
+        match data {
+            EntryData::Location(loc) => {
+                let key = (loc.party(), loc.id.clone());
+                let slot = Touched::new((key.0.to_string(), key.1.as_str().to_owned()), Some(loc));
+                if let Some(loc) = &slot.location {
+                    for evse in &loc.evses {
+                        events.push(StatusEvent {
+                            party: Arc::clone(&slot.party),
+                            location_id: Arc::clone(&slot.location_id),
+                            evse_uid: evse.uid.as_str().to_owned(),
+                            status: evse.status,
+                            at_ms: evse.last_updated.unix_millis(),
+                            rapid: reliability::is_rapid(evse),
+                            hours: loc.opening_times.clone(),
+                            live: false,
+                        });
+                    }
+                }
+                touched.insert(key, slot);
+            }
+            EntryData::LocationRemoved(r) => {
+                let key = (r.party(), r.id);
+                let names = (key.0.to_string(), key.1.as_str().to_owned());
+                touched.insert(key, Touched::new(names, None));
+            }
+            // Taken apart above.
+            EntryData::EvseStatus(_) => {}
             EntryData::Tariff(t) => changes.push(CopyChange::PutTariff {
                 party: t.party().to_string(),
                 id: t.id.as_str().to_owned(),
@@ -757,9 +785,9 @@ fn changes_of(
             }
         }
     }
-    for ((party, id), loc) in touched {
-        let (party, id) = (party.to_string(), id.as_str().to_owned());
-        changes.push(match loc {
+    for (_, slot) in touched {
+        let (party, id) = (slot.party.to_string(), slot.location_id.to_string());
+        changes.push(match slot.location {
             Some(loc) => CopyChange::PutLocation {
                 party,
                 id,
@@ -775,6 +803,24 @@ fn changes_of(
         rotated,
         events,
     })
+}
+
+/// A location a batch touched: its newest copy (`None`: removed) and its names, shared by the
+/// status events it gives.
+struct Touched {
+    location: Option<Box<Location>>,
+    party: Arc<str>,
+    location_id: Arc<str>,
+}
+
+impl Touched {
+    fn new((party, id): (String, String), location: Option<Box<Location>>) -> Self {
+        Touched {
+            location,
+            party: party.into(),
+            location_id: id.into(),
+        }
+    }
 }
 
 /// What a verified batch does to a member's copies.

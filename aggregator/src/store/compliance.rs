@@ -3,6 +3,7 @@
 //! and conformance runs. Written in the harvest's own transactions; read by `crate::compliance`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use evfed_spec::ocpi::{Hours, Status};
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -34,8 +35,9 @@ pub const LAG_BUCKETS_S: [i64; 15] = [
 /// A status an EVSE took at a moment, from a verified entry.
 #[derive(Debug, Clone)]
 pub struct StatusEvent {
-    pub party: String,
-    pub location_id: String,
+    /// `CC*PID`, shared by the events of one location in a batch.
+    pub party: Arc<str>,
+    pub location_id: Arc<str>,
     pub evse_uid: String,
     pub status: Status,
     pub at_ms: i64,
@@ -119,11 +121,7 @@ pub(super) fn apply_events(
             lags[i] += 1;
             lagged = true;
         }
-        let key = (
-            ev.party.as_str(),
-            ev.location_id.as_str(),
-            ev.evse_uid.as_str(),
-        );
+        let key = (&*ev.party, &*ev.location_id, ev.evse_uid.as_str());
         let state = match states.entry(key) {
             std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => v.insert(load_state(tx, origin, key)?),
