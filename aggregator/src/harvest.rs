@@ -650,7 +650,7 @@ fn changes_of(
     let mut changes: Vec<CopyChange> = Vec::new();
     let mut rejected = Vec::new();
     let mut rotated = false;
-    let mut events = Vec::new();
+    let mut events = Vec::with_capacity(batch.entries.len());
     // Locations touched in this batch, so status changes apply to the newest copy.
     let mut touched: HashMap<(Party, LocationId), Touched> = HashMap::new();
     for (i, bytes) in batch.entries.iter().enumerate() {

@@ -157,13 +157,19 @@ impl EntryData {
 
     /// The party that owns the record; `None` for node-level entries (key rotation).
     pub fn party(&self) -> Option<Party> {
+        self.party_parts()
+            .map(|(cc, pid)| Party::new(cc.clone(), pid.clone()))
+    }
+
+    /// [`Self::party`] without copying it: country code and party id.
+    pub fn party_parts(&self) -> Option<(&CountryCode, &PartyId)> {
         match self {
-            EntryData::Location(l) => Some(l.party()),
-            EntryData::LocationRemoved(r) => Some(r.party()),
-            EntryData::EvseStatus(s) => Some(s.party()),
-            EntryData::Tariff(t) => Some(t.party()),
-            EntryData::TariffRemoved(r) => Some(r.party()),
-            EntryData::Session(s) => Some(s.party()),
+            EntryData::Location(l) => Some((&l.country_code, &l.party_id)),
+            EntryData::LocationRemoved(r) => Some((&r.country_code, &r.party_id)),
+            EntryData::EvseStatus(s) => Some((&s.country_code, &s.party_id)),
+            EntryData::Tariff(t) => Some((&t.country_code, &t.party_id)),
+            EntryData::TariffRemoved(r) => Some((&r.country_code, &r.party_id)),
+            EntryData::Session(s) => Some((&s.country_code, &s.party_id)),
             EntryData::KeyRotation(_) => None,
         }
     }
@@ -280,12 +286,13 @@ impl LogEntry {
                 });
             }
         };
-        match (d.party(), env.party) {
+        let envelope = env.party.as_ref().map(|p| (&p.country_code, &p.party_id));
+        match (d.party_parts(), envelope) {
             (None, Some(_)) => return Err(EntryError::UnexpectedParty),
-            (Some(p), e) if e.as_ref() != Some(&p) => {
+            (Some(p), e) if e != Some(p) => {
                 return Err(EntryError::PartyMismatch {
-                    envelope: e.map(|e| e.to_string()),
-                    data: p.to_string(),
+                    envelope: env.party.as_ref().map(|e| e.to_string()),
+                    data: format!("{}*{}", p.0, p.1),
                 });
             }
             _ => {}

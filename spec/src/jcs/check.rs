@@ -202,7 +202,8 @@ impl<'a> Checker<'a> {
             self.i += 1;
             return true;
         }
-        let mut previous: Option<Cow<'a, str>> = None;
+        // The previous name's text as UTF-8 bytes (`string` has checked that they are UTF-8).
+        let mut previous: Option<Cow<'a, [u8]>> = None;
         loop {
             if self.peek() != Some(b'"') {
                 return false;
@@ -212,8 +213,14 @@ impl<'a> Checker<'a> {
                 return false;
             };
             let key_end = self.i - 1;
-            let Some(key) = decode(&self.b[start..key_end], escaped) else {
-                return false;
+            let raw = &self.b[start..key_end];
+            let key = if escaped {
+                let Some(text) = decode(raw, true) else {
+                    return false;
+                };
+                Cow::Owned(text.into_owned().into_bytes())
+            } else {
+                Cow::Borrowed(raw)
             };
             // Strictly increasing in UTF-16 code units: sorted and without duplicates.
             if let Some(p) = &previous
@@ -382,11 +389,14 @@ fn needs_a_look(x: u64) -> bool {
 
 /// Order by UTF-16 code units. UTF-8 byte order is code point order, which differs from UTF-16
 /// order only where a code point at or above U+E000 (lead byte 0xEE and up) is compared.
-fn utf16_cmp(a: &str, b: &str) -> Ordering {
-    if a.bytes().chain(b.bytes()).all(|c| c < 0xee) {
-        a.as_bytes().cmp(b.as_bytes())
-    } else {
-        a.encode_utf16().cmp(b.encode_utf16())
+/// Takes UTF-8 bytes, read as text only when the byte order may differ.
+fn utf16_cmp(a: &[u8], b: &[u8]) -> Ordering {
+    if a.iter().chain(b).all(|&c| c < 0xee) {
+        return a.cmp(b);
+    }
+    match (std::str::from_utf8(a), std::str::from_utf8(b)) {
+        (Ok(a), Ok(b)) => a.encode_utf16().cmp(b.encode_utf16()),
+        _ => a.cmp(b),
     }
 }
 
@@ -517,7 +527,7 @@ mod tests {
                     let found: Vec<_> = m.iter().collect();
                     prop_assert_eq!(found.len(), o.len());
                     let mut sorted: Vec<_> = o.iter().collect();
-                    sorted.sort_by(|a, b| super::utf16_cmp(a.0, b.0));
+                    sorted.sort_by(|a, b| super::utf16_cmp(a.0.as_bytes(), b.0.as_bytes()));
                     for ((key, value), (name, want)) in found.into_iter().zip(sorted) {
                         if let Some(key) = key {
                             prop_assert_eq!(key, name.as_str());
