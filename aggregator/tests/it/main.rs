@@ -51,16 +51,28 @@ impl Server {
     }
 
     fn start_on(bin: &Path, dir: &Path, listen: &str) -> Server {
+        Server::spawn(bin, dir, listen, None)
+    }
+
+    /// Serving with `RUST_LOG=debug`, its log (standard error) written to `log`.
+    fn start_logged(bin: &Path, dir: &Path, log: &Path) -> Server {
+        Server::spawn(bin, dir, "127.0.0.1:0", Some(log))
+    }
+
+    fn spawn(bin: &Path, dir: &Path, listen: &str, log: Option<&Path>) -> Server {
         let ready = dir.join("ready.json");
         let _ = std::fs::remove_file(&ready);
-        let child = Command::new(bin)
+        let mut command = Command::new(bin);
+        command
             .args(["serve", "--dir"])
             .arg(dir)
             .args(["--listen", listen, "--ready-file"])
             .arg(&ready)
-            .env("RUST_LOG", "warn")
-            .spawn()
-            .unwrap();
+            .env("RUST_LOG", if log.is_some() { "debug" } else { "warn" });
+        if let Some(log) = log {
+            command.stderr(std::fs::File::create(log).unwrap());
+        }
+        let child = command.spawn().unwrap();
         let mut child = child;
         let started = Instant::now();
         while !ready.exists() {

@@ -423,3 +423,87 @@ fn the_harvester_gets_usage_tokens_by_client_credentials() {
     });
     assert_eq!(m["usage"]["state"], "ok", "{m}");
 }
+
+/// Secrets stay out of the logs, even at `debug`: client secrets (right or wrong, in the
+/// `Authorization` header or the form), access tokens (valid or forged) and admin tokens, at
+/// the aggregator's token endpoint and admin API and at a node that checks the tokens.
+#[test]
+fn no_secret_or_token_reaches_a_log() {
+    evfed_aggregator::harvest::install_crypto_provider();
+    let root = tempfile::tempdir().unwrap();
+    let agg_dir = aggregator(root.path());
+    let (agg_log, node_log) = (root.path().join("agg.log"), root.path().join("node.log"));
+    let agg = Server::start_logged(Path::new(AGGREGATOR), &agg_dir, &agg_log);
+    let node = Node::init(root.path(), "volt");
+    let config = node.dir.join("config.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[[issuer]]\nissuer = \"{ISSUER}\"\njwks_uri = \"{}/oauth2/jwks\"\n",
+        agg.url
+    ));
+    std::fs::write(&config, text).unwrap();
+    let node_server = Server::start_logged(&node_bin(), &node.dir, &node_log);
+
+    let secret = client_secret(&clients_add(
+        &agg_dir,
+        &[
+            "--id",
+            "analytics",
+            "--scope",
+            "usage:read",
+            "--audience",
+            &node.origin,
+            "--secret",
+        ],
+    ));
+    let grant = [
+        ("grant_type", "client_credentials"),
+        ("resource", node.origin.as_str()),
+    ];
+    let token = access_token(&token_request(&agg, Some(("analytics", &secret)), &grant));
+    assert_eq!(sessions(&node_server, &token), 200);
+    let wrong = format!("{secret}x");
+    assert_eq!(
+        token_request(&agg, Some(("analytics", &wrong)), &grant).0,
+        401
+    );
+    let posted = [
+        ("grant_type", "client_credentials"),
+        ("resource", node.origin.as_str()),
+        ("client_id", "analytics"),
+        ("client_secret", secret.as_str()),
+    ];
+    let _ = token_request(&agg, None, &posted);
+    let mut parts: Vec<&str> = token.split('.').collect();
+    let forged_signature = URL_SAFE_NO_PAD.encode([7u8; 64]);
+    parts[2] = &forged_signature;
+    let forged = parts.join(".");
+    assert_eq!(sessions(&node_server, &forged), 401);
+    let admin = crate::admin_token(&agg_dir);
+    let res = reqwest::blocking::Client::new()
+        .get(format!("{}/v1/admin/clients", agg.url))
+        .bearer_auth(&admin)
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    agg.stop();
+    node_server.stop();
+
+    for (name, log) in [("aggregator", &agg_log), ("node", &node_log)] {
+        let text = std::fs::read_to_string(log).unwrap();
+        // The log is not empty: requests were logged, just not their secrets.
+        assert!(text.lines().count() >= 3, "{name} logged nothing:\n{text}");
+        for (what, secret) in [
+            ("client secret", secret.as_str()),
+            ("wrong client secret", wrong.as_str()),
+            ("access token", token.split('.').nth(2).unwrap()),
+            ("forged token", forged_signature.as_str()),
+            ("admin token", admin.split('.').nth(2).unwrap()),
+        ] {
+            assert!(
+                !text.contains(secret),
+                "the {name} logged a {what}:\n{text}"
+            );
+        }
+    }
+}
