@@ -289,6 +289,8 @@ pub fn serve(
     crate::oauth::keys::ensure(dir, &config.origin)?;
     let issuer = crate::oauth::issuer_of(config.oauth_issuer.as_deref(), &config.origin);
     let (doc, doc_json) = crate::openapi::served(config.compliance_open);
+    let allowed = Arc::new(evfed_node::http::RouteTable::from_document(&doc));
+    drop(doc);
     let node = evfed_node::commands::open_as(
         &dir.join(NODE_DIR),
         None,
@@ -344,11 +346,16 @@ pub fn serve(
             .with_open_reads(crate::http::open_reads(config.compliance_open));
         let server = HttpServer::new(move || {
             let (agg, oauth) = (app_state.clone(), oauth.clone());
-            evfed_node::http::app_with(app_node.clone(), doc.clone(), edges.clone(), move |cfg| {
-                cfg.app_data(agg).app_data(oauth);
-                routes(cfg);
-                crate::oauth::http::routes(cfg);
-            })
+            evfed_node::http::app_with(
+                app_node.clone(),
+                allowed.clone(),
+                edges.clone(),
+                move |cfg| {
+                    cfg.app_data(agg).app_data(oauth);
+                    routes(cfg);
+                    crate::oauth::http::routes(cfg);
+                },
+            )
         })
         .workers(2);
         let server = match tls {

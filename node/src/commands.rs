@@ -185,13 +185,9 @@ pub fn serve(dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
     actix_web::rt::System::new().block_on(async move {
         // Built once, inside the runtime: every worker counts in the same limits.
         let edges = http::Edges::new(limits, tls.is_some());
+        let allowed = http::route_table();
         let server = actix_web::HttpServer::new(move || {
-            http::app_with(
-                app_state.clone(),
-                crate::openapi::document(),
-                edges.clone(),
-                |_| {},
-            )
+            http::app_with(app_state.clone(), allowed.clone(), edges.clone(), |_| {})
         });
         let server = match tls {
             Some(tls) => server.bind_rustls_0_23(listen, tls),

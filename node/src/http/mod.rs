@@ -24,13 +24,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix_web::body::MessageBody;
+use actix_web::dev::HttpServiceFactory;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError, web};
 use evfed_spec::problem::{CONTENT_TYPE, Problem, ProblemCode};
-use utoipa_actix_web::AppExt as _;
-use utoipa_actix_web::UtoipaApp;
+use utoipa_actix_web::{OpenApiFactory, UtoipaApp};
 
 use crate::config::Config;
 use crate::domain::Error as DomainError;
@@ -41,6 +41,7 @@ use crate::tokens::{Issuer, TokenError};
 
 pub use auth::Caller;
 pub use edges::{Edges, OpenExtra};
+pub use ops::RouteTable;
 
 /// The response header naming the public log's size (spec §10.1), `Evfed-Tree-Size`.
 pub const TREE_SIZE_HEADER: &str = "evfed-tree-size";
@@ -191,8 +192,14 @@ impl ResponseError for ApiError {
     }
 }
 
-/// Registers every route (also used, without state, to generate the OpenAPI document).
-pub fn routes<T>(app: UtoipaApp<T>) -> UtoipaApp<T>
+/// Where [`routes`] registers: the served `App`, or a `UtoipaApp` that also documents every
+/// route (to generate the OpenAPI document). Workers register on the plain `App`, so none of
+/// them builds the document: it would stay in that worker's allocator arena, about 2 MB each.
+pub trait Register: Sized {
+    fn service<F: HttpServiceFactory + OpenApiFactory + 'static>(self, factory: F) -> Self;
+}
+
+impl<T> Register for actix_web::App<T>
 where
     T: actix_web::dev::ServiceFactory<
             ServiceRequest,
@@ -201,6 +208,27 @@ where
             InitError = (),
         >,
 {
+    fn service<F: HttpServiceFactory + OpenApiFactory + 'static>(self, factory: F) -> Self {
+        actix_web::App::service(self, factory)
+    }
+}
+
+impl<T> Register for UtoipaApp<T>
+where
+    T: actix_web::dev::ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+{
+    fn service<F: HttpServiceFactory + OpenApiFactory + 'static>(self, factory: F) -> Self {
+        UtoipaApp::service(self, factory)
+    }
+}
+
+/// Registers every route (also used, without state, to generate the OpenAPI document).
+pub fn routes<A: Register>(app: A) -> A {
     app.service(discovery::well_known)
         .service(locations::list)
         .service(locations::get_location)
@@ -278,17 +306,23 @@ pub fn app(
     >,
 > {
     let edges = Edges::new(state.config.limits, false);
-    app_with(state, crate::openapi::document(), edges, |_| {})
+    app_with(state, route_table(), edges, |_| {})
+}
+
+/// The routes of the node's document, as `405` and `404` answers follow them: built once per
+/// server and shared by its workers (`app_with`).
+pub fn route_table() -> Arc<ops::RouteTable> {
+    Arc::new(ops::RouteTable::from_document(&crate::openapi::document()))
 }
 
 /// The application with `extra` services registered before the node's own (an aggregator's
-/// API beside its log), and `doc` as the document `/docs` shows and `405` answers follow
-/// (`state.openapi_json` is what `/openapi.json` serves). `edges` (limits, security headers,
-/// CORS) wraps every route; build it once per server so every worker counts in the same
-/// limits.
+/// API beside its log), and `allowed` as the routes `405` answers follow (an embedding
+/// server's whole API). `/openapi.json` serves `state.openapi_json`, which `/docs` shows.
+/// `edges` (limits, security headers, CORS) wraps every route. Build `allowed` and `edges`
+/// once per server: every worker shares the one table and counts in the same limits.
 pub fn app_with(
     state: web::Data<AppState>,
-    doc: utoipa::openapi::OpenApi,
+    allowed: Arc<ops::RouteTable>,
     edges: Edges,
     extra: impl FnOnce(&mut web::ServiceConfig),
 ) -> actix_web::App<
@@ -301,7 +335,6 @@ pub fn app_with(
     >,
 > {
     let max_body = state.config.max_body_bytes;
-    let allowed = Arc::new(ops::RouteTable::from_document(&doc));
     let app =
         actix_web::App::new()
             .app_data(state.clone())
@@ -315,10 +348,11 @@ pub fn app_with(
             )
             .app_data(web::Data::from(allowed))
             .app_data(web::Data::new(edges))
-            .configure(extra)
-            .into_utoipa_app();
-    let (app, _) = routes(app).split_for_parts();
-    app.service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", doc))
+            .configure(extra);
+    let app = routes(app);
+    // Swagger UI reads the served document; it keeps no copy of its own.
+    let docs = utoipa_swagger_ui::Config::new(["/openapi.json"]);
+    app.service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").config(docs))
         .default_service(web::to(ops::fallback))
         .wrap(actix_web::middleware::from_fn(edges::middleware))
         .wrap(actix_web::middleware::from_fn(tree_size))
