@@ -103,13 +103,10 @@ fn clients_add(agg_dir: &Path, args: &[&str]) -> String {
     )
 }
 
-#[test]
-fn client_credentials_tokens_open_a_trusting_nodes_usage_data() {
-    evfed_aggregator::harvest::install_crypto_provider();
-    let root = tempfile::tempdir().unwrap();
-    let agg_dir = aggregator(root.path());
-    let agg = Server::start(Path::new(AGGREGATOR), &agg_dir);
-    let node = Node::init(root.path(), "volt");
+/// A node (not started) that trusts `agg`'s authorization server, fetching its JWKS for an
+/// unknown `kid` at most once a second.
+fn node_trusting(root: &Path, agg: &Server) -> Node {
+    let node = Node::init(root, "volt");
     let config = node.dir.join("config.toml");
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str(&format!(
@@ -117,6 +114,16 @@ fn client_credentials_tokens_open_a_trusting_nodes_usage_data() {
         agg.url
     ));
     std::fs::write(&config, text).unwrap();
+    node
+}
+
+#[test]
+fn client_credentials_tokens_open_a_trusting_nodes_usage_data() {
+    evfed_aggregator::harvest::install_crypto_provider();
+    let root = tempfile::tempdir().unwrap();
+    let agg_dir = aggregator(root.path());
+    let agg = Server::start(Path::new(AGGREGATOR), &agg_dir);
+    let node = node_trusting(root.path(), &agg);
     let node_server = Server::start(&node_bin(), &node.dir);
 
     let meta = agg.json("/.well-known/oauth-authorization-server");
@@ -434,14 +441,7 @@ fn no_secret_or_token_reaches_a_log() {
     let agg_dir = aggregator(root.path());
     let (agg_log, node_log) = (root.path().join("agg.log"), root.path().join("node.log"));
     let agg = Server::start_logged(Path::new(AGGREGATOR), &agg_dir, &agg_log);
-    let node = Node::init(root.path(), "volt");
-    let config = node.dir.join("config.toml");
-    let mut text = std::fs::read_to_string(&config).unwrap();
-    text.push_str(&format!(
-        "\n[[issuer]]\nissuer = \"{ISSUER}\"\njwks_uri = \"{}/oauth2/jwks\"\n",
-        agg.url
-    ));
-    std::fs::write(&config, text).unwrap();
+    let node = node_trusting(root.path(), &agg);
     let node_server = Server::start_logged(&node_bin(), &node.dir, &node_log);
 
     let secret = client_secret(&clients_add(
