@@ -249,7 +249,7 @@ impl London {
 }
 
 /// How far outside a borough's embedded boundary a location may lie and still be taken to be in
-/// it. The boundaries are simplified (`node/data/README.md`), so near a border the point-in-polygon
+/// it. The boundaries are simplified (`spec/data/london/boroughs.md`), so near a border the point-in-polygon
 /// answer can be wrong by up to about 100 m; twice that is allowed.
 pub const BOROUGH_TOLERANCE_M: f64 = 200.0;
 

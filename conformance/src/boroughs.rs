@@ -1,6 +1,6 @@
 //! London borough boundaries, to judge whether a location's coordinates lie in the borough it
-//! claims (§4.4). The data is a copy of `node/data/london-boroughs.json` (OGL v3; source and
-//! build in `node/data/README.md`), kept here because this crate must not depend on the node.
+//! claims (§4.4). The data is `spec/data/london/boroughs.json` (OGL v3; source and build in
+//! `spec/data/london/boroughs.md`), the one copy the node and the demo embed too.
 //! The boundaries are simplified, so points are judged with a tolerance of [`TOLERANCE_M`].
 
 use std::sync::OnceLock;
@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 
 /// The embedded boundary file.
-const BOUNDARIES: &str = include_str!("../data/london-boroughs.json");
+const BOUNDARIES: &str = include_str!("../../spec/data/london/boroughs.json");
 
 /// How far outside a (simplified) boundary a point may lie and still count as inside.
 pub const TOLERANCE_M: f64 = 300.0;

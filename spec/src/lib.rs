@@ -7,6 +7,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod api;
+pub mod areas;
 pub mod checkpoint;
 pub mod entry;
 pub mod ext;

@@ -66,7 +66,7 @@ const TABLE: [(&str, f64); 33] = [
 ];
 
 /// The node's boundary file, read here only for each borough's bounding box.
-static BOUNDARIES: &str = include_str!("../../../node/data/london-boroughs.json");
+static BOUNDARIES: &str = include_str!("../../../spec/data/london/boroughs.json");
 
 #[derive(Deserialize)]
 struct RawFile {

@@ -1,6 +1,6 @@
 //! London boroughs located from coordinates, with the boundaries embedded in the binary.
 //!
-//! The boundaries are `node/data/london-boroughs.json` (see `node/data/README.md`): simplified,
+//! The boundaries are `spec/data/london/boroughs.json` (see `spec/data/london/boroughs.md`): simplified,
 //! so a point within about 100 m of a border may be given the neighbouring borough. The file is
 //! decoded from a topology, so neighbouring boroughs share their border points exactly and leave
 //! no gap or overlap; the crossing test gives a point on a shared border to exactly one of them.
@@ -91,7 +91,7 @@ struct RawBorough {
     polygons: Vec<Vec<Vec<[f64; 2]>>>,
 }
 
-static EMBEDDED_JSON: &str = include_str!("../../data/london-boroughs.json");
+static EMBEDDED_JSON: &str = include_str!("../../../spec/data/london/boroughs.json");
 
 impl Boroughs {
     /// The 33 London boroughs embedded in the binary, parsed on first use.
@@ -112,7 +112,7 @@ impl Boroughs {
         })
     }
 
-    /// Parses a boundary file in the format of `node/data/london-boroughs.json`. Refuses
+    /// Parses a boundary file in the format of `spec/data/london/boroughs.json`. Refuses
     /// duplicate codes, non-finite or out-of-range coordinates, and rings that are not closed or
     /// have fewer than four points.
     pub fn from_json(json: &str) -> Result<Boroughs, BoroughsError> {

@@ -1,9 +1,9 @@
-// Builds node/data/london-boroughs.json (embedded in the evfed-node binary) from the London
+// Builds spec/data/london/boroughs.json (embedded in the evfed-node binary) from the London
 // borough boundaries shipped in the npm package vega-datasets 3.2.1.
 //
-// Usage (see node/data/README.md):
+// Usage (see spec/data/london/boroughs.md):
 //   cd /tmp && npm pack vega-datasets@3.2.1 && tar xzf vega-datasets-3.2.1.tgz
-//   node node/data/build-london-boroughs.mjs /tmp/package/data
+//   node spec/data/london/build-boroughs.mjs /tmp/package/data
 //
 // Reads data/londonBoroughs.json (TopoJSON) and data/londonCentroids.json from the directory given
 // as the only argument, decodes the TopoJSON arcs (quantised, delta-encoded, with a transform;
@@ -68,7 +68,7 @@ const GSS = {
 };
 
 function fail(message) {
-  console.error(`build-london-boroughs: ${message}`);
+  console.error(`build-boroughs: ${message}`);
   process.exit(1);
 }
 
@@ -139,7 +139,7 @@ function polygons(geometry, arcs) {
 
 const dir = process.argv[2];
 if (!dir || process.argv.length !== 3) {
-  fail("usage: node build-london-boroughs.mjs <vega-datasets package>/data");
+  fail("usage: node build-boroughs.mjs <vega-datasets package>/data");
 }
 
 const topology = readInput(dir, "londonBoroughs.json");
@@ -179,7 +179,7 @@ const out = {
   attribution: "Contains National Statistics data © Crown copyright and database right",
   boroughs,
 };
-const path = fileURLToPath(new URL("london-boroughs.json", import.meta.url));
+const path = fileURLToPath(new URL("boroughs.json", import.meta.url));
 writeFileSync(path, JSON.stringify(out) + "\n");
 const points = boroughs.flatMap((b) => b.polygons.flat(2)).length;
 console.error(`wrote ${path}: ${boroughs.length} boroughs, ${points} points`);
