@@ -75,6 +75,42 @@ pub fn init(
     Ok(key.verifier().to_string())
 }
 
+/// What to do after `init`, as printed under the verifier key: the commands with `dir` as given
+/// (quoted for a POSIX shell when it needs to be) and the first of `parties` (else a
+/// placeholder), and where the node answers by default.
+pub fn next_steps(dir: &Path, parties: &[Party]) -> String {
+    let dir = shell_word(&dir.display().to_string());
+    let party = parties
+        .first()
+        .map_or_else(|| "'CC*PID'".to_owned(), |p| shell_word(&p.to_string()));
+    let url = format!("http://{}", crate::config::DEFAULT_LISTEN);
+    format!(
+        "next steps:\n\
+         \x20 1. serve the node (listens on {listen}; `listen` in {dir}/config.toml):\n\
+         \x20      evfed-node serve --dir {dir}\n\
+         \x20 2. issue a token for an operator's back office to write its data:\n\
+         \x20      evfed-node token issue --dir {dir} --party {party} --scope data:write\n\
+         \x20 3. or import an asset register or NCR export (node/docs/import.md):\n\
+         \x20      evfed-node import csv --dir {dir} FILE --format evfed --party {party}\n\
+         \x20 4. open {url}/ (this node's status page) and {url}/docs/ (the API, with\n\
+         \x20    {url}/openapi.json and {url}/.well-known/evfed)\n",
+        listen = crate::config::DEFAULT_LISTEN,
+    )
+}
+
+/// `word` as one POSIX shell word: as is when it has nothing a shell reads specially.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:=@,".contains(c));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
 /// Options of `serve` that override the configuration file.
 #[derive(Debug, Default)]
 pub struct ServeOptions {
@@ -187,7 +223,13 @@ pub fn serve(dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
         let edges = http::Edges::new(limits, tls.is_some());
         let allowed = http::route_table();
         let server = actix_web::HttpServer::new(move || {
-            http::app_with(app_state.clone(), allowed.clone(), edges.clone(), |_| {})
+            // The operator's page at `/` is the node's own: an embedding aggregator has its own.
+            http::app_with(
+                app_state.clone(),
+                allowed.clone(),
+                edges.clone(),
+                http::home_page,
+            )
         });
         let server = match tls {
             Some(tls) => server.bind_rustls_0_23(listen, tls),
@@ -485,11 +527,15 @@ fn explain(e: SignError) -> anyhow::Error {
     anyhow!("{e}")
 }
 
-fn init_tracing(format: LogFormat) {
+/// Logs to standard error in `format`, at the level `RUST_LOG` says (`info` by default), with
+/// ANSI colours only when standard error is a terminal: a log file or a journal gets plain text.
+pub fn init_tracing(format: LogFormat) {
+    use std::io::IsTerminal as _;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),

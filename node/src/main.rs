@@ -290,7 +290,12 @@ fn main() -> anyhow::Result<()> {
                 KindArg::Cpo => evfed_node::config::Kind::Cpo,
             };
             let vkey = commands::init(&dir, &origin, kind, borough.as_ref(), &parties)?;
-            writeln!(out, "initialised {}\nverifier key:\n{vkey}", dir.display())?;
+            writeln!(
+                out,
+                "initialised {}\nverifier key:\n{vkey}\n",
+                dir.display()
+            )?;
+            write!(out, "{}", commands::next_steps(&dir, &parties))?;
         }
         Command::Serve {
             dir,

@@ -12,6 +12,7 @@ mod batches;
 mod body;
 mod discovery;
 mod edges;
+mod home;
 mod locations;
 mod log;
 mod ocpi;
@@ -41,6 +42,7 @@ use crate::tokens::{Issuer, TokenError};
 
 pub use auth::Caller;
 pub use edges::{Edges, OpenExtra};
+pub use home::home_page;
 pub use ops::RouteTable;
 
 /// The response header naming the public log's size (spec §10.1), `Evfed-Tree-Size`.
@@ -317,7 +319,8 @@ pub fn route_table() -> Arc<ops::RouteTable> {
 
 /// The application with `extra` services registered before the node's own (an aggregator's
 /// API beside its log), and `allowed` as the routes `405` answers follow (an embedding
-/// server's whole API). `/openapi.json` serves `state.openapi_json`, which `/docs` shows.
+/// server's whole API). `/openapi.json` serves `state.openapi_json`, which `/docs/` shows
+/// (`/docs` redirects there).
 /// `edges` (limits, security headers, CORS) wraps every route. Build `allowed` and `edges`
 /// once per server: every worker shares the one table and counts in the same limits.
 pub fn app_with(
@@ -352,7 +355,8 @@ pub fn app_with(
     let app = routes(app);
     // Swagger UI reads the served document; it keeps no copy of its own.
     let docs = utoipa_swagger_ui::Config::new(["/openapi.json"]);
-    app.service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").config(docs))
+    app.service(ops::docs_redirect())
+        .service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").config(docs))
         .default_service(web::to(ops::fallback))
         .wrap(actix_web::middleware::from_fn(edges::middleware))
         .wrap(actix_web::middleware::from_fn(tree_size))

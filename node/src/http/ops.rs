@@ -4,7 +4,8 @@
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
-use actix_web::{HttpRequest, HttpResponse, ResponseError as _, get, web};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, ResponseError as _, get, guard, web};
 
 use super::{ApiError, AppState};
 use crate::store::LogId;
@@ -101,6 +102,38 @@ pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .body(state.openapi_json.clone())
+}
+
+/// `GET`/`HEAD /docs`: a permanent redirect (`308`) to `/docs/`, where Swagger UI is (its
+/// assets are relative to the trailing slash). Not in the OpenAPI document, like Swagger UI.
+pub fn docs_redirect() -> actix_web::Resource {
+    read_only("/docs", || async {
+        HttpResponse::PermanentRedirect()
+            .insert_header((header::LOCATION, "/docs/"))
+            .finish()
+    })
+}
+
+/// A resource outside the OpenAPI document (which the fallback's `405`s follow) that answers
+/// `GET` and `HEAD` with `handler`, and any other method `method-not-allowed`.
+pub fn read_only<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(
+            web::route()
+                .guard(guard::Any(guard::Get()).or(guard::Head()))
+                .to(handler),
+        )
+        .default_service(web::to(|| async {
+            ApiError::MethodNotAllowed {
+                allow: "GET, HEAD".to_owned(),
+            }
+            .error_response()
+        }))
 }
 
 /// The documented paths and their methods, for `405` answers.

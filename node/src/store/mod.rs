@@ -132,6 +132,15 @@ pub enum Hidden {
     All,
 }
 
+/// Locations and EVSEs by whether they are published (`Reader::record_counts`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecordCounts {
+    pub locations: u64,
+    pub hidden_locations: u64,
+    pub evses: u64,
+    pub hidden_evses: u64,
+}
+
 /// One page of a list: matching rows in key order, and how many match in all.
 #[derive(Debug)]
 pub struct Page<T> {
@@ -776,6 +785,24 @@ impl Reader<'_> {
             total: page.total,
             items,
             tree_size: page.tree_size,
+        })
+    }
+
+    /// How many locations and EVSEs the node holds: published, and hidden (`publish: false`).
+    pub fn record_counts(&self) -> Result<RecordCounts, StoreError> {
+        let count = |sql: &str| {
+            self.conn
+                .prepare_cached(sql)?
+                .query_row([], |r| Ok((get_u64(r, 0)?, get_u64(r, 1)?)))
+        };
+        let sum = "SELECT COALESCE(SUM(publish = 1), 0), COALESCE(SUM(publish = 0), 0)";
+        let (locations, hidden_locations) = count(&format!("{sum} FROM location"))?;
+        let (evses, hidden_evses) = count(&format!("{sum} FROM evse"))?;
+        Ok(RecordCounts {
+            locations,
+            hidden_locations,
+            evses,
+            hidden_evses,
         })
     }
 
