@@ -1,0 +1,141 @@
+//! DPS supplier compliance: statuses and signed evidence reports.
+
+use actix_web::{HttpResponse, get, web};
+use evfed_spec::problem::Problem;
+use serde_json::Value;
+
+use super::{ApiError, AppState};
+
+/// Every supplier's compliance status, or one supplier's, computed now.
+async fn compliance_statuses(
+    state: &web::Data<AppState>,
+    caller: &evfed_node::http::Caller,
+    only: Option<String>,
+) -> Result<Vec<crate::compliance::SupplierStatus>, ApiError> {
+    if !state.compliance_open {
+        caller.require("usage:read")?;
+    }
+    let state = state.clone();
+    web::block(move || -> Result<_, ApiError> {
+        let register = crate::compliance::Register::load(&state.dir)
+            .map_err(|e| ApiError::Blocking(format!("the supplier register: {e}")))?;
+        let all_members = state.store.members()?;
+        let inputs = crate::compliance::Inputs {
+            store: &state.store,
+            london: &state.london,
+            members: &all_members,
+            thresholds: &register.thresholds,
+            now_ms: crate::commands::unix_ms(),
+        };
+        let mut out = Vec::new();
+        for s in register
+            .suppliers
+            .iter()
+            .filter(|s| only.as_ref().is_none_or(|id| &s.id == id))
+        {
+            out.push(
+                s.status(&inputs)
+                    .map_err(|e| ApiError::Blocking(e.to_string()))?,
+            );
+        }
+        if let Some(id) = only
+            && out.is_empty()
+        {
+            return Err(ApiError::NotFound(format!("no supplier {id}")));
+        }
+        Ok(out)
+    })
+    .await
+    .map_err(|e| ApiError::Blocking(e.to_string()))?
+}
+
+/// Every DPS supplier with its compliance status and reasons (open unless configured
+/// otherwise: with `compliance_open = false`, scope `usage:read`).
+#[utoipa::path(tag = "compliance", security((), ("bearer" = ["usage:read"])),
+    responses((status = 200, body = Vec<crate::compliance::SupplierStatus>),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json")))]
+#[get("/v1/compliance/suppliers")]
+pub async fn compliance_suppliers(
+    state: web::Data<AppState>,
+    caller: evfed_node::http::Caller,
+) -> Result<HttpResponse, ApiError> {
+    let all = compliance_statuses(&state, &caller, None).await?;
+    Ok(HttpResponse::Ok().json(all))
+}
+
+/// One DPS supplier's compliance status: every indicator with its figures, colour and reasons.
+#[utoipa::path(tag = "compliance", params(("id" = String, Path)),
+    security((), ("bearer" = ["usage:read"])),
+    responses((status = 200, body = crate::compliance::SupplierStatus),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[get("/v1/compliance/suppliers/{id}")]
+pub async fn compliance_supplier(
+    state: web::Data<AppState>,
+    caller: evfed_node::http::Caller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let mut one = compliance_statuses(&state, &caller, Some(path.into_inner())).await?;
+    Ok(HttpResponse::Ok().json(one.pop()))
+}
+
+/// A supplier's evidence report, signed by the aggregator and citing the member checkpoints it
+/// rests on: `report.json` (verify with `evfed-conformance verify-report`), `report.csv`, or
+/// `report.html` (printable; carries the signed JSON).
+#[utoipa::path(tag = "compliance",
+    params(("id" = String, Path), ("format" = String, Path, description = "json, csv or html")),
+    security((), ("bearer" = ["usage:read"])),
+    responses((status = 200, description = "the signed report"),
+              (status = 401, body = Problem, content_type = "application/problem+json"),
+              (status = 403, body = Problem, content_type = "application/problem+json"),
+              (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[get("/v1/compliance/suppliers/{id}/report.{format}")]
+pub async fn compliance_report(
+    state: web::Data<AppState>,
+    caller: evfed_node::http::Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, format) = path.into_inner();
+    // The token first: a restricted report's formats are no one's business without it.
+    if !state.compliance_open {
+        caller.require("usage:read")?;
+    }
+    if !matches!(format.as_str(), "json" | "csv" | "html") {
+        return Err(ApiError::NotFound(format!("no report format {format:?}")));
+    }
+    let mut one = compliance_statuses(&state, &caller, Some(id)).await?;
+    let Some(supplier) = one.pop() else {
+        return Err(ApiError::NotFound("no such supplier".into()));
+    };
+    let st = state.clone();
+    let signed = web::block(move || -> Result<Value, ApiError> {
+        let register = crate::compliance::Register::load(&st.dir)
+            .map_err(|e| ApiError::Blocking(e.to_string()))?;
+        let all_members = st.store.members()?;
+        crate::compliance::report::signed(
+            &supplier,
+            &register.thresholds,
+            &all_members,
+            crate::commands::unix_ms(),
+            &st.origin,
+            &st.report_key,
+        )
+        .map_err(|e| ApiError::Blocking(e.to_string()))
+    })
+    .await
+    .map_err(|e| ApiError::Blocking(e.to_string()))??;
+    Ok(match format.as_str() {
+        "csv" => HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .body(
+                crate::compliance::report::csv(&signed)
+                    .map_err(|e| ApiError::Blocking(e.to_string()))?,
+            ),
+        "html" => HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .body(crate::compliance::report::html(&signed)),
+        _ => HttpResponse::Ok().json(signed),
+    })
+}

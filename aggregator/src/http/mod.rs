@@ -1,0 +1,247 @@
+//! The aggregator's HTTP API, by resource: members, admin, the London view, usage, compliance,
+//! conformance and the dashboard. Handlers are thin: parse, one call into the domain, map the
+//! answer; every failure goes through [`ApiError`].
+
+mod admin;
+mod compliance;
+mod conformance;
+mod federation;
+mod usage;
+mod view;
+
+pub use admin::*;
+pub use compliance::*;
+pub use conformance::*;
+pub use federation::*;
+pub use usage::*;
+pub use view::*;
+
+use std::sync::Arc;
+
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use evfed_spec::problem::{CONTENT_TYPE, Problem, ProblemCode};
+use futures_util::future::LocalBoxFuture;
+
+use crate::london::London;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug)]
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub london: Arc<London>,
+    pub origin: String,
+    /// The aggregator directory (for `suppliers.toml`).
+    pub dir: std::path::PathBuf,
+    /// The aggregator's log key, which signs evidence reports.
+    pub report_key: Arc<evfed_spec::note::SigningKey>,
+    /// Whether `/v1/compliance/...` is open (else `usage:read`).
+    pub compliance_open: bool,
+}
+
+/// Largest page of a list.
+pub const MAX_LIMIT: usize = 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Query(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the request could not be run: {0}")]
+    Blocking(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    InvalidJson(String),
+    #[error("{0}")]
+    TooLarge(String),
+    /// A refusal of the embedded node's token check (401/403 with their challenges).
+    #[error(transparent)]
+    Node(#[from] evfed_node::http::ApiError),
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.code().status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Node(e) = self {
+            return e.error_response();
+        }
+        let code = self.code();
+        let detail = if code.status() >= 500 {
+            tracing::error!(error = %self, "request failed");
+            None
+        } else {
+            Some(self.to_string())
+        };
+        HttpResponse::build(self.status_code())
+            .content_type(CONTENT_TYPE)
+            .json(Problem::new(code, detail))
+    }
+}
+
+impl ApiError {
+    fn code(&self) -> ProblemCode {
+        match self {
+            ApiError::Query(_) => ProblemCode::InvalidQuery,
+            ApiError::NotFound(_) | ApiError::Store(StoreError::NoMember(_)) => {
+                ProblemCode::NotFound
+            }
+            ApiError::Store(StoreError::Duplicate(_)) => ProblemCode::Conflict,
+            ApiError::Store(_) | ApiError::Blocking(_) => ProblemCode::Internal,
+            ApiError::Invalid(_) => ProblemCode::InvalidField,
+            ApiError::InvalidJson(_) => ProblemCode::InvalidJson,
+            ApiError::TooLarge(_) => ProblemCode::PayloadTooLarge,
+            ApiError::Node(e) => match e.status_code().as_u16() {
+                401 => ProblemCode::Unauthorized,
+                403 => ProblemCode::Forbidden,
+                _ => ProblemCode::Internal,
+            },
+        }
+    }
+}
+
+/// Largest admin request body.
+const MAX_ADMIN_BODY: usize = 64 * 1024;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(members)
+        .service(evidence)
+        .service(history)
+        .service(admin_members)
+        .service(admin_add_member)
+        .service(admin_remove_member)
+        .service(admin_readmit_member)
+        .service(locations)
+        .service(location)
+        .service(location_sources)
+        .service(placement)
+        .service(status)
+        .service(borough_stats)
+        .service(export)
+        .service(usage_stats)
+        .service(usage_trends)
+        .service(saturation)
+        .service(compliance_suppliers)
+        .service(compliance_report)
+        .service(compliance_supplier)
+        .service(conformance_members)
+        .service(conformance_member);
+}
+
+/// The aggregator's open-data reads besides the node's (which the edge allows cross-origin):
+/// the London view and its exports (not usage analytics or saturation, which need
+/// `usage:read`), members, conformance results, the authorization server's keys, and
+/// compliance when `compliance_open`.
+pub fn open_reads(compliance_open: bool) -> evfed_node::http::OpenExtra {
+    std::sync::Arc::new(move |path: &str| {
+        let london = path.starts_with("/v1/london/")
+            && !path.starts_with("/v1/london/usage")
+            && !path.ends_with("/saturation");
+        london
+            || path == "/v1/members"
+            || path.starts_with("/v1/members/")
+            || path == "/v1/conformance/members"
+            || path.starts_with("/v1/conformance/members/")
+            || path == "/oauth2/jwks"
+            || (compliance_open && path.starts_with("/v1/compliance/"))
+    })
+}
+
+#[cfg(test)]
+mod open_tests {
+    #[test]
+    fn restricted_reads_are_not_open() {
+        let open = super::open_reads(false);
+        for path in [
+            "/v1/london/locations",
+            "/v1/london/exports/locations.csv",
+            "/v1/london/status",
+            "/v1/members",
+            "/oauth2/jwks",
+        ] {
+            assert!(open(path), "{path}");
+        }
+        for path in [
+            "/v1/london/usage",
+            "/v1/london/usage/trends",
+            "/v1/london/locations/GB/ABC/L1/saturation",
+            "/v1/admin/members",
+            "/v1/admin/clients",
+            "/oauth2/token",
+            "/v1/compliance/suppliers",
+        ] {
+            assert!(!open(path), "{path}");
+        }
+        assert!(super::open_reads(true)("/v1/compliance/suppliers"));
+    }
+}
+
+/// A caller holding an `admin` token of the aggregator's own authorization server (RFC 9068:
+/// EdDSA, `typ: at+jwt`, `iss` its issuer, `aud` its origin; checked by the embedded node's
+/// token validation, which trusts that issuer's keys in `DIR`). Extracted before any body is
+/// read: no token or an invalid one is `401`, a valid one without `admin` `403`.
+#[derive(Debug, Clone, Copy)]
+pub struct Admin;
+
+impl FromRequest for Admin {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let caller = evfed_node::http::Caller::from_request(req, payload);
+        let issuer = req
+            .app_data::<web::Data<crate::oauth::AuthServer>>()
+            .map(|s| s.issuer.clone());
+        Box::pin(async move {
+            let caller = caller.await?;
+            let issuer =
+                issuer.ok_or_else(|| ApiError::Blocking("no authorization server".into()))?;
+            caller.require_from(&issuer, "admin")?;
+            Ok(Admin)
+        })
+    }
+}
+
+/// Reads an admin request's JSON body (at most [`MAX_ADMIN_BODY`] bytes), after the caller's
+/// token was checked.
+pub(crate) async fn json_body<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+) -> Result<T, ApiError> {
+    use futures_util::StreamExt as _;
+    let json = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/json"));
+    if !json {
+        return Err(ApiError::InvalidJson(
+            "the body must be application/json".into(),
+        ));
+    }
+    let mut bytes = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::InvalidJson(e.to_string()))?;
+        if bytes.len() + chunk.len() > MAX_ADMIN_BODY {
+            return Err(ApiError::TooLarge(format!(
+                "bodies are limited to {MAX_ADMIN_BODY} bytes"
+            )));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::InvalidJson(e.to_string()))
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    web::block(f)
+        .await
+        .map_err(|e| ApiError::Blocking(e.to_string()))?
+}
