@@ -4,6 +4,10 @@
 
 pub mod reliability;
 pub mod report;
+#[cfg(test)]
+mod synthetic;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -462,3 +462,59 @@ impl Store {
             .optional()?)
     }
 }
+
+#[cfg(test)]
+impl Store {
+    /// The harvest's write of status events, for tests that build a store without a log.
+    pub(crate) fn apply_events_for_test(
+        &self,
+        origin: &str,
+        events: &[StatusEvent],
+        checkpoint_ms: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        apply_events(&tx, origin, events, checkpoint_ms)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// One harvest attempt at `now_ms`, as the harvest counts it.
+    pub(crate) fn count_harvest_for_test(
+        &self,
+        origin: &str,
+        now_ms: i64,
+        ok: bool,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        count_harvest(&tx, origin, now_ms, ok)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// `n` sessions of `origin` spread evenly over `[from_ms, to_ms)` (rows only, no roll-up).
+    pub(crate) fn add_sessions_for_test(
+        &self,
+        origin: &str,
+        party: &str,
+        n: usize,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        let step = (to_ms - from_ms) / (n.max(1) as i64);
+        for i in 0..n {
+            let start = from_ms + i as i64 * step;
+            tx.prepare_cached(
+                "INSERT INTO session (origin, party, id, location_id, evse_uid, borough, ward,
+                                      start_ms, end_ms, kwh)
+                 VALUES (?1, ?2, ?3, 'L', 'E', '', '', ?4, ?5, 7.5)",
+            )?
+            .execute(params![origin, party, format!("S{i}"), start, start + 3_600_000])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
