@@ -450,7 +450,8 @@ pub struct Imported {
     pub via: Option<String>,
 }
 
-/// `import csv`: reads `file`, then writes it into the node: in this process when the
+/// `import csv`: reads `file`, keeps the locations inside the node's area (narrowed by
+/// `--within-borough`), then writes them into the node: in this process when the
 /// directory's lock is free (and signs a checkpoint covering it), otherwise through the node
 /// that `serve` runs from the directory, whose own ticker signs.
 pub fn import(dir: &Path, file: &Path, opts: &ingest::ImportOptions) -> anyhow::Result<Imported> {
@@ -463,6 +464,13 @@ pub fn import(dir: &Path, file: &Path, opts: &ingest::ImportOptions) -> anyhow::
             home.config_path().display()
         );
     }
+    // Every location outside the node's area is left out and reported, never written.
+    let area = ingest::Area::for_node(config.kind, config.borough.as_ref(), opts.within.as_ref())
+        .map_err(|e| anyhow!(e))?;
+    let opts = &ingest::ImportOptions {
+        within: Some(area),
+        ..opts.clone()
+    };
     let prepared = ingest::prepare(file, opts)?;
     match home.lock() {
         Ok(_lock) => {

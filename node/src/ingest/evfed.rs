@@ -1,7 +1,7 @@
 //! The `evfed` CSV template for borough asset registers: one row per connector. Rows with the
 //! same `location_id` make one Location, rows with the same `evse_uid` within it one EVSE; the
 //! location's and the EVSE's columns must then agree on every such row. A location is accepted
-//! or rejected whole. `docs/import.md` lists every column and its OCPI field.
+//! or rejected whole. `node/docs/import.md` lists every column and its OCPI field.
 
 use std::collections::HashMap;
 
@@ -356,7 +356,7 @@ impl<'a> Fields<'a> {
 
     fn enumerated<T: DeserializeOwned>(&self, col: Col) -> Result<Option<T>, Finding> {
         self.parsed(col, |v| {
-            ocpi_enum::<T>(v).ok_or("not a value OCPI allows here (see docs/import.md)")
+            ocpi_enum::<T>(v).ok_or("not a value OCPI allows here (see node/docs/import.md)")
         })
     }
 

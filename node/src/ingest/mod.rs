@@ -5,13 +5,14 @@
 //! (`POST /v1/admin/locations`). Every row ends as created, updated, unchanged, rejected or
 //! outside the area, and every rejected or filtered row is reported with its line and reason.
 //!
-//! `docs/import.md` in the node crate documents both formats and every mapping.
+//! `node/docs/import.md` documents both formats and every mapping.
 //!
 //! Architecture Invariant: the importer never writes the database itself; every change goes
 //! through `domain::import::put_locations`, under the rules of a `PUT`.
 
 mod evfed;
 mod ncr;
+pub mod quality;
 mod report;
 mod sink;
 mod table;
@@ -199,6 +200,30 @@ impl Area {
         Ok(Area::Borough(code))
     }
 
+    /// The area an import into a node keeps: `within` (`--within-borough`) narrowed to the
+    /// node's own area (its borough for a borough node, else Greater London), so an import
+    /// never writes a location the node would flag `outside_area`. `Err` when the two do not
+    /// overlap.
+    pub fn for_node(
+        kind: crate::config::Kind,
+        borough: Option<&GssCode>,
+        within: Option<&Area>,
+    ) -> Result<Area, String> {
+        let own = match (kind, borough) {
+            (crate::config::Kind::Borough, Some(b)) => Area::Borough(b.clone()),
+            _ => Area::London,
+        };
+        match (own, within) {
+            (own, None | Some(Area::London)) => Ok(own),
+            (Area::London, Some(within)) => Ok(within.clone()),
+            (Area::Borough(own), Some(Area::Borough(w))) if &own == w => Ok(Area::Borough(own)),
+            (Area::Borough(own), Some(Area::Borough(w))) => Err(format!(
+                "this node publishes borough {own}; --within-borough {w} would keep nothing \
+                 (a node publishes only its own area's locations)"
+            )),
+        }
+    }
+
     /// Why a point is outside this area, or `None` when it is inside.
     fn excludes(&self, lat: f64, lon: f64) -> Option<String> {
         let found = Boroughs::embedded().locate(lat, lon);
@@ -301,12 +326,17 @@ pub fn write(
                 out.refused(&c.about, &f)?;
                 continue;
             }
-            match c.built {
+            let mut about = c.about;
+            let checked = c.built.and_then(|mut loc| {
+                let line = about.lines.first().copied().unwrap_or(0);
+                quality::check(&mut loc, line, &mut about.warnings).map(|()| loc)
+            });
+            match checked {
                 Ok(loc) => {
-                    batch.about.push(c.about);
+                    batch.about.push(about);
                     batch.items.push(loc);
                 }
-                Err(f) => out.refused(&c.about, &f)?,
+                Err(f) => out.refused(&about, &f)?,
             }
             if batch.items.len() == MAX_BATCH {
                 out.flush(sink, &mut batch)?;

@@ -27,7 +27,7 @@ pub struct Finding {
     /// The line of the file where the row starts (the header is line 1).
     pub line: u64,
     pub kind: FindingKind,
-    /// A stable code (see `docs/import.md`): the importer's own, or the problem code the node
+    /// A stable code (see `node/docs/import.md`): the importer's own, or the problem code the node
     /// answered with.
     pub code: &'static str,
     pub reason: String,

@@ -1,4 +1,4 @@
-//! One NCR charge device read as an OCPI Location: every column rule of `docs/import.md`.
+//! One NCR charge device read as an OCPI Location: every column rule of `node/docs/import.md`.
 
 use evfed_spec::ext::LocationExt;
 use evfed_spec::ids::{ConnectorId, EvseUid, LocationId, Party};
@@ -392,7 +392,7 @@ impl Device<'_> {
                     self.reject(
                         "unknown-connector-type",
                         format!(
-                            "connector{n}Type {kind:?} is not in the mapping table (docs/import.md)"
+                            "connector{n}Type {kind:?} is not in the mapping table (node/docs/import.md)"
                         ),
                     )
                 })?;
@@ -517,7 +517,7 @@ impl Device<'_> {
             .ok_or_else(|| {
                 self.reject(
                     "unknown-status",
-                    format!("{what} {value:?} is not in the mapping table (docs/import.md)"),
+                    format!("{what} {value:?} is not in the mapping table (node/docs/import.md)"),
                 )
             })
     }

@@ -2,7 +2,7 @@
 //! Location whose id is the device's `chargeDeviceID`, with one EVSE per NCR connector.
 //!
 //! Real exports are dirty, and each kind of dirt is handled here, named in the report and
-//! documented in `docs/import.md`: a header with a duplicated column name, rows broken in two by
+//! documented in `node/docs/import.md`: a header with a duplicated column name, rows broken in two by
 //! an unquoted line break, `0000-00-00 00:00:00` dates, empty towns and addresses, addresses
 //! longer than OCPI allows, free-text connector names and statuses (mapped by explicit tables,
 //! anything else rejected), three-phase voltages given line to line, and bare web addresses.
@@ -35,12 +35,11 @@ pub const CONNECTOR_TYPES: &[(&str, ConnectorType, bool)] = &[
     ),
     ("JEVS G105 (CHAdeMO) DC", ConnectorType::Chademo, true),
     ("3-pin Type G (BS1363)", ConnectorType::DomesticG, false),
-    // Tesla's European Superchargers deliver DC through a Type 2 plug.
-    (
-        "Type 2 Tesla (IEC62196) DC",
-        ConnectorType::Iec62196T2,
-        true,
-    ),
+    // Tesla's European Superchargers deliver DC, by Tesla's own protocol, through a plug
+    // shaped like a Type 2: not IEC 62196 Type 2, which is AC only (an IEC_62196_T2 with DC
+    // fails the conformance suite's `quality.power`). OCPI's value for Tesla's proprietary
+    // connector is TESLA_S.
+    ("Type 2 Tesla (IEC62196) DC", ConnectorType::TeslaS, true),
     (
         "Type 1 SAEJ1772 (IEC 62196)",
         ConnectorType::Iec62196T1,
