@@ -54,7 +54,8 @@ margin:2rem auto;padding:0 1rem;color:#1a1a1a;background:#fff}\
 h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem}\
 table{border-collapse:collapse}th,td{text-align:left;padding:.25rem 1rem .25rem 0;\
 border-bottom:1px solid #ccc}td.n{text-align:right;font-variant-numeric:tabular-nums}\
-a{color:#0645ad}a:focus{outline:3px solid #f9a825}code{font-size:.95em}";
+a{color:#0645ad}a:focus{outline:3px solid #f9a825}\
+code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:1em}";
 
 /// The page. Every value is escaped.
 pub fn render(o: &Overview) -> String {

@@ -15,7 +15,7 @@ use serde::Serialize;
 pub enum FindingKind {
     /// The row was not written, and nothing of its location was.
     Rejected,
-    /// The row lies outside the `--within-borough` area and was left out.
+    /// The row lies outside the node's area (or the `--within-borough` area) and was left out.
     Outside,
     /// The row was kept, with a value changed or left out as the reason says.
     Warning,
