@@ -2,14 +2,17 @@
 //! computed for each supplier and contract from verified data only, and the signed evidence
 //! report. `docs/compliance.md` describes the register and every indicator.
 
+mod cache;
+mod evses;
 pub mod reliability;
 pub mod report;
 #[cfg(test)]
 mod synthetic;
 #[cfg(test)]
 mod tests;
+pub mod words;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 use evfed_spec::checkpoint::Checkpoint;
@@ -18,13 +21,15 @@ use evfed_spec::ids::Party;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+pub use self::cache::{Cache, Statuses, statuses_cached};
+use self::evses::{EvseYears, MemberEvses};
 use crate::london::London;
 use crate::store::{LAG_BUCKETS_S, Member, Store, StoreError};
 
 /// The register's file in the aggregator directory.
 pub const REGISTER_FILE: &str = "suppliers.toml";
 
-const DAY_MS: i64 = 24 * 3_600_000;
+pub(crate) const DAY_MS: i64 = 24 * 3_600_000;
 /// The window of the rolling indicators.
 const WINDOW_MS: i64 = 30 * DAY_MS;
 
@@ -175,20 +180,44 @@ impl Default for Thresholds {
     }
 }
 
+/// A traffic light. Ordered from best to worst: a status is the worst of its parts, so
+/// anything not measured keeps a supplier from green without making it amber.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum Colour {
     Green,
+    /// Nothing was measured (no run, no harvest, no charge point): never green.
+    NotMeasured,
     Amber,
     Red,
+}
+
+impl Colour {
+    /// The colour in words: `green`, `not measured`, `amber`, `red`.
+    pub fn words(self) -> &'static str {
+        match self {
+            Colour::Green => "green",
+            Colour::NotMeasured => "not measured",
+            Colour::Amber => "amber",
+            Colour::Red => "red",
+        }
+    }
 }
 
 /// One indicator: its figures, colour and the reasons for the colour.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Indicator {
+    /// Stable name (`feed_availability`).
     pub name: &'static str,
+    /// Its name for people (`Feed availability`).
+    pub label: &'static str,
     pub colour: Colour,
+    /// Why it is not green, in plain sentences (empty when green).
     pub reasons: Vec<String>,
+    /// What was measured, in plain sentences (times in RFC 3339, durations in words): what
+    /// the CSV and HTML reports print.
+    pub summary: Vec<String>,
+    /// The figures, for programs (times also as `…_ms`, Unix milliseconds).
     #[schema(value_type = Object)]
     pub figures: Value,
 }
@@ -197,6 +226,7 @@ pub struct Indicator {
 pub struct ContractStatus {
     pub id: String,
     pub borough: String,
+    /// The worst colour of its indicators.
     pub status: Colour,
     pub indicators: Vec<Indicator>,
 }
@@ -208,9 +238,12 @@ pub struct SupplierStatus {
     pub name: String,
     pub parties: Vec<String>,
     pub members: Vec<String>,
-    /// The worst colour of its indicators and contracts.
+    /// The worst colour of its indicators and contracts (`docs/compliance.md`): green only
+    /// when every indicator was measured and is green.
     pub status: Colour,
-    /// Every amber and red reason.
+    /// The status in one plain sentence.
+    pub summary: String,
+    /// Every amber, red and not-measured reason, each after the indicator's label.
     pub reasons: Vec<String>,
     pub indicators: Vec<Indicator>,
     pub contracts: Vec<ContractStatus>,
@@ -220,18 +253,33 @@ impl Register {
     /// Reads `DIR/suppliers.toml`; no file is an empty register.
     pub fn load(dir: &Path) -> Result<Register, ComplianceError> {
         let path = dir.join(REGISTER_FILE);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Register::default()),
-            Err(source) => {
-                return Err(ComplianceError::Read {
-                    path: path.display().to_string(),
-                    source,
-                });
-            }
-        };
+        match Register::read(dir)? {
+            None => Ok(Register::default()),
+            Some(text) => Register::parse(&text, &path),
+        }
+    }
+
+    /// The bytes of `DIR/suppliers.toml`, `None` when there is no file.
+    fn read(dir: &Path) -> Result<Option<Vec<u8>>, ComplianceError> {
+        let path = dir.join(REGISTER_FILE);
+        match std::fs::read(&path) {
+            Ok(t) => Ok(Some(t)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(ComplianceError::Read {
+                path: path.display().to_string(),
+                source,
+            }),
+        }
+    }
+
+    /// Parses and checks the register's text (`path` names it in errors).
+    fn parse(text: &[u8], path: &Path) -> Result<Register, ComplianceError> {
+        let text = std::str::from_utf8(text).map_err(|e| ComplianceError::Read {
+            path: path.display().to_string(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+        })?;
         let register: Register =
-            toml::from_str(&text).map_err(|source| ComplianceError::Parse {
+            toml::from_str(text).map_err(|source| ComplianceError::Parse {
                 path: path.display().to_string(),
                 source: Box::new(source),
             })?;
@@ -281,6 +329,16 @@ pub struct Inputs<'a> {
     pub now_ms: i64,
 }
 
+/// What a supplier's reliability and usage indicators are computed from, read from the store
+/// or kept by the [`Cache`].
+#[derive(Debug)]
+pub(crate) struct Facts<'a> {
+    /// The EVSEs of each of its members.
+    pub evses: Vec<&'a MemberEvses>,
+    /// Sessions per month (`YYYY-MM`), oldest first.
+    pub usage_months: Vec<(String, u64)>,
+}
+
 impl Supplier {
     /// The member origins that publish for this supplier.
     pub fn origins(&self, members: &[Member]) -> Vec<String> {
@@ -298,48 +356,72 @@ impl Supplier {
         self.parties.iter().map(ToString::to_string).collect()
     }
 
-    /// Computes every indicator.
+    /// Computes every indicator from the store, reading everything afresh (what
+    /// [`statuses_cached`] does with what has not changed kept).
     pub fn status(&self, inp: &Inputs<'_>) -> Result<SupplierStatus, ComplianceError> {
         let origins = self.origins(inp.members);
+        let evses = origins
+            .iter()
+            .map(|o| MemberEvses::load(inp.store, o, None, inp.now_ms))
+            .collect::<Result<Vec<_>, _>>()?;
+        let facts = Facts {
+            evses: evses.iter().collect(),
+            usage_months: inp.store.usage_months(&origins)?,
+        };
+        self.status_with(inp, &origins, &facts)
+    }
+
+    /// Computes every indicator, the reliability and usage ones from `facts`.
+    pub(crate) fn status_with(
+        &self,
+        inp: &Inputs<'_>,
+        origins: &[String],
+        facts: &Facts<'_>,
+    ) -> Result<SupplierStatus, ComplianceError> {
         let t = inp.thresholds;
-        let mut indicators = vec![
+        let origins = origins.to_vec();
+        let published = self.published(inp, &origins);
+        let all_contracted: Vec<&Contract> = self.contracts.iter().collect();
+        let indicators = vec![
             conformance(inp, &origins, t)?,
             availability(inp, &origins, t)?,
             freshness(inp, &origins, t)?,
+            statutory_reliability(self, inp, facts, t),
+            usage(inp, &origins, &facts.usage_months, t),
+            completeness(self, &published, &all_contracted, t),
         ];
-        indicators.push(statutory_reliability(self, inp, &origins, t)?);
-        indicators.push(usage(inp, &origins, t)?);
-        let all_contracted: Vec<&Contract> = self.contracts.iter().collect();
-        indicators.push(completeness(self, inp, &origins, &all_contracted, t)?);
-        let contracts = self
+        let contracts: Vec<ContractStatus> = self
             .contracts
             .iter()
             .map(|c| {
-                let inds = vec![
-                    completeness(self, inp, &origins, &[c], t),
-                    contract_reliability(self, c, inp, &origins, t),
+                let indicators = vec![
+                    completeness(self, &published, &[c], t),
+                    contract_reliability(self, c, inp, facts, t),
                 ];
-                let inds = inds.into_iter().collect::<Result<Vec<_>, _>>();
-                inds.map(|indicators| ContractStatus {
+                ContractStatus {
                     id: c.id.clone(),
                     borough: c.borough.to_string(),
                     status: worst(&indicators),
                     indicators,
-                })
+                }
             })
-            .collect::<Result<Vec<_>, ComplianceError>>()?;
-        let mut reasons: Vec<String> = indicators
-            .iter()
-            .filter(|i| i.colour != Colour::Green)
-            .flat_map(|i| i.reasons.iter().map(move |r| format!("{}: {r}", i.name)))
             .collect();
+        let mut reasons: Vec<String> = Vec::new();
+        let mut by_colour: [Vec<String>; 4] = Default::default();
+        let mut note = |scope: Option<&str>, i: &Indicator| {
+            let label = match scope {
+                Some(c) => format!("Contract {c}: {}", i.label),
+                None => i.label.to_owned(),
+            };
+            reasons.extend(i.reasons.iter().map(|r| format!("{label}: {r}")));
+            by_colour[i.colour as usize].push(label);
+        };
+        for i in &indicators {
+            note(None, i);
+        }
         for c in &contracts {
-            for i in c.indicators.iter().filter(|i| i.colour != Colour::Green) {
-                reasons.extend(
-                    i.reasons
-                        .iter()
-                        .map(|r| format!("contract {}: {}: {r}", c.id, i.name)),
-                );
+            for i in &c.indicators {
+                note(Some(&c.id), i);
             }
         }
         let status = worst(&indicators).max(
@@ -355,41 +437,114 @@ impl Supplier {
             parties: self.parties(),
             members: origins,
             status,
+            summary: status_summary(status, &by_colour),
             reasons,
             indicators,
             contracts,
         })
     }
+
+    /// Whether each contracted charge point is published in the London view by one of the
+    /// supplier's members, looked up once however many contracts list it.
+    fn published(&self, inp: &Inputs<'_>, origins: &[String]) -> HashMap<String, bool> {
+        let mut out = HashMap::new();
+        for c in &self.contracts {
+            for cp in &c.chargepoints {
+                let name = self.chargepoint_name(cp);
+                if out.contains_key(&name) {
+                    continue;
+                }
+                let party = self.party_of(cp);
+                let published = inp
+                    .london
+                    .get(&(party, cp.location.clone()))
+                    .iter()
+                    .any(|copy| {
+                        origins.contains(&copy.origin)
+                            && copy
+                                .location
+                                .evses
+                                .iter()
+                                .any(|e| e.uid.as_str() == cp.evse)
+                    });
+                out.insert(name, published);
+            }
+        }
+        out
+    }
+
+    fn party_of(&self, cp: &Chargepoint) -> String {
+        cp.party
+            .as_ref()
+            .or(self.parties.first())
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    }
+
+    /// `party/location/evse`.
+    fn chargepoint_name(&self, cp: &Chargepoint) -> String {
+        format!("{}/{}/{}", self.party_of(cp), cp.location, cp.evse)
+    }
 }
 
-fn worst(indicators: &[Indicator]) -> Colour {
+/// The overall status in one sentence: how many indicators have each colour, and which.
+fn status_summary(status: Colour, by_colour: &[Vec<String>; 4]) -> String {
+    if status == Colour::Green {
+        return "Green: every indicator was measured and is green.".to_owned();
+    }
+    let mut parts = Vec::new();
+    for c in [Colour::Red, Colour::Amber, Colour::NotMeasured] {
+        let names = &by_colour[c as usize];
+        if !names.is_empty() {
+            parts.push(format!(
+                "{} {} ({})",
+                names.len(),
+                c.words(),
+                words::list(names)
+            ));
+        }
+    }
+    let mut first = status.words().to_owned();
+    if let Some(f) = first.get_mut(0..1) {
+        f.make_ascii_uppercase();
+    }
+    let tail = if status == Colour::NotMeasured {
+        "; nothing measured is amber or red, but a supplier is green only when every indicator was measured"
+    } else {
+        ""
+    };
+    format!("{first}: {}{tail}.", words::list(&parts))
+}
+
+/// The worst colour (green only when every one is green; no indicators: not measured).
+pub fn worst(indicators: &[Indicator]) -> Colour {
     indicators
         .iter()
         .map(|i| i.colour)
         .max()
-        .unwrap_or(Colour::Green)
+        .unwrap_or(Colour::NotMeasured)
 }
 
 fn indicator(
     name: &'static str,
+    label: &'static str,
     colour: Colour,
     reasons: Vec<String>,
+    summary: Vec<String>,
     figures: Value,
 ) -> Indicator {
     Indicator {
         name,
+        label,
         colour,
         reasons: if colour == Colour::Green {
             Vec::new()
         } else {
             reasons
         },
+        summary,
         figures,
     }
-}
-
-fn pct(x: f64) -> String {
-    format!("{:.2} %", x * 100.0)
 }
 
 /// 1 January 00:00 of `ms`'s year (UTC, which is London time in January).
@@ -404,19 +559,26 @@ pub fn year_start(ms: i64) -> i64 {
         .map_or(0, |d| d.timestamp_millis())
 }
 
+const NO_MEMBER: &str = "no member publishes for this supplier";
+
 fn conformance(
     inp: &Inputs<'_>,
     origins: &[String],
     t: &Thresholds,
 ) -> Result<Indicator, ComplianceError> {
+    const NAME: &str = "conformance";
+    const LABEL: &str = "Conformance";
     let runs = inp
         .store
         .conformance_runs(origins, inp.now_ms - WINDOW_MS)?;
     if runs.is_empty() {
+        let why = "no conformance run in the last 30 days".to_owned();
         return Ok(indicator(
-            "conformance",
-            Colour::Amber,
-            vec!["no conformance run in the last 30 days".into()],
+            NAME,
+            LABEL,
+            Colour::NotMeasured,
+            vec![why],
+            vec!["No conformance run in the last 30 days.".into()],
             json!({"runs_30d": 0}),
         ));
     }
@@ -424,23 +586,37 @@ fn conformance(
     let rate = passed as f64 / runs.len() as f64;
     let mut latest = Vec::new();
     let mut reasons = Vec::new();
+    let mut summary = vec![format!(
+        "{passed} of {} in the last 30 days passed ({}).",
+        words::count(runs.len(), "run"),
+        words::pct(rate)
+    )];
     let mut colour = t.conformance_pass_rate.higher_is_better(rate);
+    if rate < t.conformance_pass_rate.green {
+        reasons.push(format!(
+            "{} of the runs in the last 30 days passed; green needs {}",
+            words::pct(rate),
+            words::pct(t.conformance_pass_rate.green)
+        ));
+    }
     for o in origins {
         if let Some((_, at, ok)) = runs.iter().find(|r| &r.0 == o) {
-            latest.push(json!({"origin": o, "at_ms": at, "passed": ok}));
+            let at_text = words::time(*at);
+            latest.push(json!({"origin": o, "at_ms": at, "at": at_text, "passed": ok}));
+            let verdict = if *ok { "passed" } else { "failed" };
+            summary.push(format!("The latest run against {o}, at {at_text}, {verdict}."));
             if !ok {
                 colour = Colour::Red;
-                reasons.push(format!("the latest run against {o} failed"));
+                reasons.push(format!("the latest run against {o}, at {at_text}, failed"));
             }
         }
     }
-    if rate < t.conformance_pass_rate.green {
-        reasons.push(format!("{} of runs passed in 30 days", pct(rate)));
-    }
     Ok(indicator(
-        "conformance",
+        NAME,
+        LABEL,
         colour,
         reasons,
+        summary,
         json!({"runs_30d": runs.len(), "passed_30d": passed, "pass_rate_30d": rate, "latest": latest}),
     ))
 }
@@ -450,27 +626,59 @@ fn availability(
     origins: &[String],
     t: &Thresholds,
 ) -> Result<Indicator, ComplianceError> {
+    const NAME: &str = "feed_availability";
+    const LABEL: &str = "Feed availability";
     let a = inp.store.availability(origins, inp.now_ms - WINDOW_MS)?;
     if a.attempts == 0 {
+        let why = if origins.is_empty() {
+            NO_MEMBER
+        } else {
+            "not harvested in the last 30 days"
+        };
         return Ok(indicator(
-            "feed_availability",
-            Colour::Amber,
-            vec!["not harvested in the last 30 days".into()],
+            NAME,
+            LABEL,
+            Colour::NotMeasured,
+            vec![why.to_owned()],
+            vec!["No harvest in the last 30 days.".into()],
             json!({"attempts_30d": 0}),
         ));
     }
     let share = a.ok as f64 / a.attempts as f64;
+    let colour = t.availability.higher_is_better(share);
+    let sentence = format!(
+        "{} of {} in the last 30 days succeeded ({})",
+        a.ok,
+        words::count(a.attempts as usize, "harvest"),
+        words::pct(share)
+    );
     Ok(indicator(
-        "feed_availability",
-        t.availability.higher_is_better(share),
+        NAME,
+        LABEL,
+        colour,
         vec![format!(
-            "{} of {} harvests succeeded ({})",
-            a.ok,
-            a.attempts,
-            pct(share)
+            "{sentence}; green needs {}",
+            words::pct(t.availability.green)
         )],
+        vec![format!("{sentence}.")],
         json!({"attempts_30d": a.attempts, "ok_30d": a.ok, "share_30d": share}),
     ))
+}
+
+/// The p95 of the freshness histogram, as its bucket's upper bound (`i64::MAX`: over a day).
+fn p95(counts: &[u64]) -> Option<i64> {
+    let total: u64 = counts.iter().sum();
+    (total > 0).then(|| {
+        let need = (total as f64 * 0.95).ceil() as u64;
+        let mut seen = 0;
+        for (i, c) in counts.iter().enumerate() {
+            seen += c;
+            if seen >= need {
+                return LAG_BUCKETS_S.get(i).copied().unwrap_or(i64::MAX);
+            }
+        }
+        i64::MAX
+    })
 }
 
 fn freshness(
@@ -478,40 +686,55 @@ fn freshness(
     origins: &[String],
     t: &Thresholds,
 ) -> Result<Indicator, ComplianceError> {
+    const NAME: &str = "freshness";
+    const LABEL: &str = "Freshness";
     let counts = inp.store.lag_counts(origins, inp.now_ms - WINDOW_MS)?;
     let total: u64 = counts.iter().sum();
     let mut reasons = Vec::new();
-    let mut colour = Colour::Green;
-    let p95 = (total > 0).then(|| {
-        let need = (total as f64 * 0.95).ceil() as u64;
-        let mut seen = 0;
-        for (i, c) in counts.iter().enumerate() {
-            seen += c;
-            if seen >= need {
-                return LAG_BUCKETS_S[i];
-            }
-        }
-        i64::MAX
-    });
-    match p95 {
+    let mut summary = Vec::new();
+    let p95 = p95(&counts);
+    let mut colour = match p95 {
         Some(p) => {
+            let within = if p == i64::MAX {
+                "more than a day".to_owned()
+            } else {
+                format!("at most {}", words::duration_s(p))
+            };
+            let sentence = format!(
+                "95 % of the {} in the last 30 days reached a verified checkpoint in {within}",
+                words::count(total as usize, "status change")
+            );
             let c = t.freshness_p95_s.lower_is_better(p as f64);
             if c != Colour::Green {
-                reasons.push(if p == i64::MAX {
-                    "p95 status lag over a day".to_owned()
-                } else {
-                    format!("p95 status lag up to {p} s")
-                });
+                reasons.push(format!(
+                    "{sentence}; green needs {}",
+                    words::duration_s(t.freshness_p95_s.green as i64)
+                ));
             }
-            colour = colour.max(c);
+            summary.push(format!("{sentence}."));
+            c
         }
         None => {
-            colour = Colour::Amber;
-            reasons.push("no status change observed in the last 30 days".into());
+            reasons.push(
+                "no status change observed in the last 30 days, so how fast changes arrive \
+                 was not measured"
+                    .into(),
+            );
+            summary.push("No status change observed in the last 30 days.".into());
+            Colour::NotMeasured
         }
-    }
+    };
     let mut ages = Vec::new();
-    for m in inp.members.iter().filter(|m| origins.contains(&m.origin)) {
+    let mine: Vec<&Member> = inp
+        .members
+        .iter()
+        .filter(|m| origins.contains(&m.origin))
+        .collect();
+    if mine.is_empty() {
+        reasons.push(NO_MEMBER.into());
+        colour = colour.max(Colour::NotMeasured);
+    }
+    for m in mine {
         let time = m
             .checkpoint
             .as_deref()
@@ -521,26 +744,36 @@ fn freshness(
         match time {
             Some(t_ms) => {
                 let age_s = ((inp.now_ms - t_ms) / 1000).max(0);
+                let signed = words::time(t_ms);
                 let c = t.checkpoint_age_s.lower_is_better(age_s as f64);
+                let sentence = format!(
+                    "{}'s newest verified checkpoint was signed at {signed}, {} before this report",
+                    m.origin,
+                    words::duration_s(age_s)
+                );
                 if c != Colour::Green {
                     reasons.push(format!(
-                        "{}'s newest verified checkpoint is {age_s} s old",
-                        m.origin
+                        "{sentence}; green needs at most {}",
+                        words::duration_s(t.checkpoint_age_s.green as i64)
                     ));
                 }
+                summary.push(format!("{sentence}."));
                 colour = colour.max(c);
-                ages.push(json!({"origin": m.origin, "checkpoint_age_s": age_s}));
+                ages.push(json!({"origin": m.origin, "checkpoint_age_s": age_s, "signed_at": signed}));
             }
             None => {
                 colour = Colour::Red;
                 reasons.push(format!("no verified checkpoint of {}", m.origin));
+                summary.push(format!("No verified checkpoint of {}.", m.origin));
             }
         }
     }
     Ok(indicator(
-        "freshness",
+        NAME,
+        LABEL,
         colour,
         reasons,
+        summary,
         json!({
             "status_changes_30d": total,
             "p95_lag_s_at_most": p95.filter(|p| *p != i64::MAX),
@@ -554,181 +787,259 @@ fn freshness(
 /// Contracted EVSEs the supplier's members publish in the London view.
 fn completeness(
     s: &Supplier,
-    inp: &Inputs<'_>,
-    origins: &[String],
+    published: &HashMap<String, bool>,
     contracts: &[&Contract],
     t: &Thresholds,
-) -> Result<Indicator, ComplianceError> {
+) -> Indicator {
+    const NAME: &str = "completeness";
+    const LABEL: &str = "Completeness";
     let mut total = 0;
     let mut missing = Vec::new();
     for c in contracts {
         for cp in &c.chargepoints {
             total += 1;
-            let party = cp
-                .party
-                .as_ref()
-                .or(s.parties.first())
-                .map(ToString::to_string)
-                .unwrap_or_default();
-            let published = inp
-                .london
-                .get(&(party.clone(), cp.location.clone()))
-                .iter()
-                .any(|copy| {
-                    origins.contains(&copy.origin)
-                        && copy
-                            .location
-                            .evses
-                            .iter()
-                            .any(|e| e.uid.as_str() == cp.evse)
-                });
-            if !published {
-                missing.push(format!("{party}/{}/{}", cp.location, cp.evse));
+            let name = s.chargepoint_name(cp);
+            if !published.get(&name).copied().unwrap_or(false) {
+                missing.push(name);
             }
         }
     }
     if total == 0 {
-        return Ok(indicator(
-            "completeness",
-            Colour::Green,
-            Vec::new(),
+        let why = if contracts.len() == 1 {
+            "the contract lists no charge point in suppliers.toml"
+        } else {
+            "no contracted charge point is listed in suppliers.toml"
+        };
+        return indicator(
+            NAME,
+            LABEL,
+            Colour::NotMeasured,
+            vec![why.to_owned()],
+            vec!["No contracted charge point to look for.".into()],
             json!({"contracted": 0, "published": 0, "missing": []}),
-        ));
+        );
     }
     let share = (total - missing.len()) as f64 / total as f64;
     let mut reasons = vec![format!(
-        "{} of {total} contracted charge points not published",
+        "{} of {total} contracted charge points are not published in the London view",
         missing.len()
     )];
-    reasons.extend(missing.iter().take(20).map(|m| format!("missing {m}")));
-    Ok(indicator(
-        "completeness",
+    reasons.extend(missing.iter().take(20).map(|m| format!("not published: {m}")));
+    if missing.len() > 20 {
+        reasons.push(format!("and {} more not published", missing.len() - 20));
+    }
+    let mut summary = vec![format!(
+        "{} of {} published in the London view ({}).",
+        total - missing.len(),
+        words::count(total, "contracted charge point"),
+        words::pct(share)
+    )];
+    if !missing.is_empty() {
+        let shown: Vec<String> = missing.iter().take(20).cloned().collect();
+        let more = if missing.len() > 20 {
+            format!(" and {} more", missing.len() - 20)
+        } else {
+            String::new()
+        };
+        summary.push(format!("Not published: {}{more}.", shown.join(", ")));
+    }
+    indicator(
+        NAME,
+        LABEL,
         t.completeness.higher_is_better(share),
         reasons,
+        summary,
         json!({"contracted": total, "published": total - missing.len(), "share": share, "missing": missing}),
-    ))
+    )
 }
 
-/// Average reliability of the EVSEs `keep` selects, and how many were measured.
+/// Mean reliability of the EVSEs `keep` selects over one year (`previous`: the previous
+/// calendar year, else the year to date), and how many had access time.
 fn average(
-    rows: &[crate::store::EvseReliability],
-    keep: impl Fn(&crate::store::EvseReliability) -> bool,
+    facts: &Facts<'_>,
+    now_ms: i64,
+    previous: bool,
+    keep: impl Fn(&EvseYears<'_>) -> bool,
 ) -> (Option<f64>, usize) {
-    let measured: Vec<f64> = rows
-        .iter()
-        .filter(|r| r.access_ms > 0 && keep(r))
-        .map(|r| 1.0 - r.failed_ms as f64 / r.access_ms as f64)
-        .collect();
-    let n = measured.len();
-    ((n > 0).then(|| measured.iter().sum::<f64>() / n as f64), n)
+    let (mut sum, mut n) = (0.0, 0);
+    for e in facts.evses.iter().flat_map(|m| m.at(now_ms)) {
+        let (access, failed) = if previous {
+            e.previous_year
+        } else {
+            e.year_to_date
+        };
+        if access > 0 && keep(&e) {
+            sum += 1.0 - failed as f64 / access as f64;
+            n += 1;
+        }
+    }
+    ((n > 0).then(|| sum / n as f64), n)
 }
 
 fn statutory_reliability(
     s: &Supplier,
     inp: &Inputs<'_>,
-    origins: &[String],
+    facts: &Facts<'_>,
     t: &Thresholds,
-) -> Result<Indicator, ComplianceError> {
+) -> Indicator {
+    use chrono::{Datelike, TimeZone, Utc};
+    const NAME: &str = "reliability";
+    const LABEL: &str = "Reliability (statutory)";
     let parties = s.parties();
-    let this_year = year_start(inp.now_ms);
-    let last_year = year_start(this_year - DAY_MS);
-    let rapid = |r: &crate::store::EvseReliability| r.rapid && parties.contains(&r.party);
-    let ytd = inp.store.reliability(origins, this_year, inp.now_ms)?;
-    let (ytd_avg, ytd_n) = average(&ytd, rapid);
-    let prev = inp.store.reliability(origins, last_year, this_year)?;
-    let (prev_avg, prev_n) = average(&prev, rapid);
+    let rapid = |r: &EvseYears<'_>| r.rapid && parties.iter().any(|p| p == r.party);
+    let (ytd_avg, ytd_n) = average(facts, inp.now_ms, false, rapid);
+    let (prev_avg, prev_n) = average(facts, inp.now_ms, true, rapid);
+    let year = Utc
+        .timestamp_millis_opt(inp.now_ms)
+        .single()
+        .map_or(1970, |d| d.year());
     let mut reasons = Vec::new();
-    let mut colour = Colour::Green;
-    for (label, avg) in [
-        ("year to date", ytd_avg),
-        ("previous calendar year", prev_avg),
+    let mut summary = Vec::new();
+    let mut colour = None::<Colour>;
+    for (label, avg, n) in [
+        (format!("year to date ({year})"), ytd_avg, ytd_n),
+        (format!("previous calendar year ({})", year - 1), prev_avg, prev_n),
     ] {
-        if let Some(a) = avg {
-            let c = t.reliability.higher_is_better(a);
-            if c != Colour::Green {
-                reasons.push(format!(
-                    "rapid charge points {} reliable over the {label} (regulation 7 requires 99 %)",
-                    pct(a)
-                ));
+        match avg {
+            Some(a) => {
+                let sentence = format!(
+                    "rapid charge points were working {} of their access hours over the {label}, \
+                     a mean over {}",
+                    words::pct(a),
+                    words::count(n, "rapid charge point")
+                );
+                let c = t.reliability.higher_is_better(a);
+                if c != Colour::Green {
+                    reasons.push(format!(
+                        "{sentence} (regulation 7 requires at least {})",
+                        words::pct(t.reliability.green)
+                    ));
+                }
+                summary.push(upper_first(&format!("{sentence}.")));
+                colour = Some(colour.map_or(c, |x| x.max(c)));
             }
-            colour = colour.max(c);
+            None => summary.push(upper_first(&format!(
+                "{label}: not measured (no rapid charge point had access hours)."
+            ))),
         }
     }
-    if ytd_n == 0 && prev_n == 0 {
-        reasons.push("no rapid charge point measured".into());
-    }
-    Ok(indicator(
-        "reliability",
+    let colour = colour.unwrap_or_else(|| {
+        reasons.push(
+            "no rapid (50 kW or more) charge point of this supplier was measured, so regulation 7 \
+             could not be checked"
+                .into(),
+        );
+        Colour::NotMeasured
+    });
+    indicator(
+        NAME,
+        LABEL,
         colour,
         reasons,
+        summary,
         json!({
             "statutory": true,
             "basis": "Public Charge Point Regulations 2023, reg. 7: mean over the network's rapid (>= 50 kW) charge points of the share of access hours working; UNKNOWN and BLOCKED count as reliable",
             "year_to_date": ytd_avg, "rapid_chargepoints_year_to_date": ytd_n,
             "previous_calendar_year": prev_avg, "rapid_chargepoints_previous_year": prev_n,
         }),
-    ))
+    )
+}
+
+fn upper_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 fn contract_reliability(
     s: &Supplier,
     c: &Contract,
     inp: &Inputs<'_>,
-    origins: &[String],
+    facts: &Facts<'_>,
     t: &Thresholds,
-) -> Result<Indicator, ComplianceError> {
-    let first = s
-        .parties
-        .first()
-        .map(ToString::to_string)
-        .unwrap_or_default();
+) -> Indicator {
+    const NAME: &str = "contract_reliability";
+    const LABEL: &str = "Reliability (contract, non-statutory)";
     let wanted: BTreeSet<(String, &str, &str)> = c
         .chargepoints
         .iter()
-        .map(|cp| {
-            (
-                cp.party.as_ref().map_or(first.clone(), ToString::to_string),
-                cp.location.as_str(),
-                cp.evse.as_str(),
-            )
-        })
+        .map(|cp| (s.party_of(cp), cp.location.as_str(), cp.evse.as_str()))
         .collect();
-    let ytd = inp
-        .store
-        .reliability(origins, year_start(inp.now_ms), inp.now_ms)?;
-    let (avg, n) = average(&ytd, |r| {
-        wanted.contains(&(r.party.clone(), r.location_id.as_str(), r.evse_uid.as_str()))
+    let (avg, n) = average(facts, inp.now_ms, false, |r| {
+        wanted.contains(&(r.party.to_owned(), r.location_id, r.evse_uid))
     });
-    let colour = avg.map_or(Colour::Green, |a| t.reliability.higher_is_better(a));
-    Ok(indicator(
-        "contract_reliability",
-        colour,
-        avg.map(|a| {
-            format!(
-                "contracted charge points {} reliable this year (non-statutory)",
-                pct(a)
+    let (colour, reasons, summary) = match avg {
+        Some(a) => {
+            let sentence = format!(
+                "contracted charge points were working {} of their access hours this year, a mean \
+                 over {} (non-statutory)",
+                words::pct(a),
+                words::count(n, "charge point")
+            );
+            (
+                t.reliability.higher_is_better(a),
+                vec![format!(
+                    "{sentence}; green needs {}",
+                    words::pct(t.reliability.green)
+                )],
+                vec![upper_first(&format!("{sentence}."))],
             )
-        })
-        .into_iter()
-        .collect(),
+        }
+        None => (
+            Colour::NotMeasured,
+            vec!["none of the contracted charge points was measured this year".into()],
+            vec!["Not measured: no contracted charge point had access hours this year.".into()],
+        ),
+    };
+    indicator(
+        NAME,
+        LABEL,
+        colour,
+        reasons,
+        summary,
         json!({"statutory": false, "year_to_date": avg, "chargepoints_measured": n}),
-    ))
+    )
 }
 
 fn usage(
     inp: &Inputs<'_>,
     origins: &[String],
+    months: &[(String, u64)],
     t: &Thresholds,
-) -> Result<Indicator, ComplianceError> {
-    let months = inp.store.usage_months(origins)?;
+) -> Indicator {
+    const NAME: &str = "usage_data";
+    const LABEL: &str = "Usage data";
     let current = month_of(inp.now_ms);
     let Some((first, _)) = months.first() else {
-        return Ok(indicator(
-            "usage_data",
+        let followed = inp
+            .members
+            .iter()
+            .any(|m| origins.contains(&m.origin) && m.usage.is_some());
+        if !followed {
+            let why = if origins.is_empty() {
+                NO_MEMBER
+            } else {
+                "the aggregator has not yet read a usage log of this supplier's members"
+            };
+            return indicator(
+                NAME,
+                LABEL,
+                Colour::NotMeasured,
+                vec![why.to_owned()],
+                vec!["No usage log read yet.".into()],
+                json!({"months": [], "missing": []}),
+            );
+        }
+        return indicator(
+            NAME,
+            LABEL,
             Colour::Red,
             vec!["no usage data delivered".into()],
-            json!({"months": []}),
-        ));
+            vec!["No session delivered in the usage logs.".into()],
+            json!({"months": [], "missing": []}),
+        );
     };
     let delivered: BTreeSet<&str> = months.iter().map(|(m, _)| m.as_str()).collect();
     let mut missing = Vec::new();
@@ -739,15 +1050,31 @@ fn usage(
         }
         m = next_month(&m);
     }
-    Ok(indicator(
-        "usage_data",
+    let named: Vec<String> = missing.iter().map(|m| words::month(m)).collect();
+    let sessions: u64 = months.iter().map(|(_, n)| n).sum();
+    let mut summary = vec![format!(
+        "{sessions} sessions delivered in {} since {}.",
+        words::count(months.len(), "month"),
+        words::month(first)
+    )];
+    if !missing.is_empty() {
+        summary.push(format!("No usage data for {}.", words::list(&named)));
+    }
+    indicator(
+        NAME,
+        LABEL,
         t.usage_months_missing.lower_is_better(missing.len() as f64),
-        vec![format!("no usage data for {}", missing.join(", "))],
+        vec![format!(
+            "no usage data for {} ({} without any)",
+            words::list(&named),
+            words::count(missing.len(), "complete month")
+        )],
+        summary,
         json!({
             "months": months.iter().map(|(m, n)| json!({"month": m, "sessions": n})).collect::<Vec<_>>(),
             "missing": missing,
         }),
-    ))
+    )
 }
 
 fn month_of(ms: i64) -> String {

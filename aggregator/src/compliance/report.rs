@@ -47,8 +47,35 @@ pub fn signed(
     evfed_spec::report::sign(body, origin, key)
 }
 
-/// One row per indicator (supplier-wide, then per contract): scope, indicator, colour,
-/// reasons, figures as JSON. The last row names the signature, which is checked on the JSON.
+/// A colour as people read it (`not_measured` is `not measured`).
+fn colour_words(v: &Value) -> &str {
+    match v.as_str().unwrap_or_default() {
+        "not_measured" => "not measured",
+        other => other,
+    }
+}
+
+/// The strings of a JSON array.
+fn strings(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect()
+}
+
+/// An indicator's name for people (its label; its name in a report made before labels).
+fn label(i: &Value) -> &str {
+    i["label"]
+        .as_str()
+        .or_else(|| i["name"].as_str())
+        .unwrap_or_default()
+}
+
+/// One row for the overall status, then one per indicator (supplier-wide, then per
+/// contract): scope, indicator, colour (`green`, `amber`, `red` or `not measured`), reasons
+/// and figures, all in words (times in RFC 3339). The last row names the signature, which is
+/// checked on the JSON.
 pub fn csv(signed: &Value) -> Result<Vec<u8>, csv::Error> {
     let report = &signed["report"];
     let supplier = &report["supplier"];
@@ -62,21 +89,23 @@ pub fn csv(signed: &Value) -> Result<Vec<u8>, csv::Error> {
         "figures",
     ])?;
     let id = supplier["id"].as_str().unwrap_or_default();
+    w.write_record([
+        id,
+        "overall",
+        "Overall status",
+        colour_words(&supplier["status"]),
+        &strings(&supplier["reasons"]).join("; "),
+        supplier["summary"].as_str().unwrap_or_default(),
+    ])?;
     let mut rows = |scope: &str, indicators: &Value| -> Result<(), csv::Error> {
         for i in indicators.as_array().into_iter().flatten() {
-            let reasons: Vec<&str> = i["reasons"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
             w.write_record([
                 id,
                 scope,
-                i["name"].as_str().unwrap_or_default(),
-                i["colour"].as_str().unwrap_or_default(),
-                &reasons.join("; "),
-                &i["figures"].to_string(),
+                label(i),
+                colour_words(&i["colour"]),
+                &strings(&i["reasons"]).join("; "),
+                &strings(&i["summary"]).join(" "),
             ])?;
         }
         Ok(())
@@ -94,10 +123,24 @@ pub fn csv(signed: &Value) -> Result<Vec<u8>, csv::Error> {
         "signed_by",
         "",
         report["signed_by"].as_str().unwrap_or_default(),
-        &json!({"generated_at": report["generated_at"], "aggregator": report["aggregator"]})
-            .to_string(),
+        &format!(
+            "Generated at {} by {}; verify the JSON or HTML report with evfed-conformance \
+             verify-report.",
+            report["generated_at"].as_str().unwrap_or_default(),
+            report["aggregator"].as_str().unwrap_or_default()
+        ),
     ])?;
     w.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
+/// The CSS class of a colour (`not_measured` is `not-measured`).
+fn class(v: &Value) -> &'static str {
+    match v.as_str().unwrap_or_default() {
+        "green" => "green",
+        "amber" => "amber",
+        "red" => "red",
+        _ => "not-measured",
+    }
 }
 
 fn esc(s: &str) -> String {
@@ -130,11 +173,15 @@ pub fn html(signed: &Value) -> String {
          table{{border-collapse:collapse;width:100%;margin:1em 0}}\
          th,td{{border:1px solid #999;padding:.3em .5em;text-align:left;vertical-align:top}}\
          .green{{background:#d8f0d8}}.amber{{background:#fbe7c0}}.red{{background:#f6cccc}}\
+         .not-measured{{background:#e4e4e4}}\
          code,pre{{font-size:.8em;white-space:pre-wrap;word-break:break-all}}\
          @media print{{a{{color:inherit}}}}</style></head><body>\n\
          <h1>DPS compliance evidence: {name}</h1>\n\
          <p>Supplier <strong>{id}</strong> (parties {parties}); generated {at} by {agg}.</p>\n\
-         <p id=\"status\" class=\"{colour}\">Overall status: <strong>{colour}</strong></p>\n",
+         <p id=\"status\" class=\"{class}\">Overall status: <strong>{colour}</strong>. {summary}</p>\n\
+         <p>Green meets the threshold, amber falls short of it, red falls well short; \
+         <em>not measured</em> means there was nothing to measure, which is never green, and a \
+         supplier is green only when every indicator was measured and is green.</p>\n",
         name = text(&s["name"]),
         id = text(&s["id"]),
         parties = esc(&s["parties"]
@@ -146,31 +193,31 @@ pub fn html(signed: &Value) -> String {
             .join(", ")),
         at = text(&report["generated_at"]),
         agg = text(&report["aggregator"]),
-        colour = text(&s["status"]),
+        class = class(&s["status"]),
+        colour = esc(colour_words(&s["status"])),
+        summary = text(&s["summary"]),
     );
     let table = |h: &mut String, title: &str, indicators: &Value| {
         let _ = write!(
             h,
-            "<h2>{}</h2>\n<table><thead><tr><th>Indicator</th><th>Colour</th><th>Reasons</th>\
+            "<h2>{}</h2>\n<table><thead><tr><th>Indicator</th><th>Status</th><th>Reasons</th>\
              <th>Figures</th></tr></thead><tbody>\n",
             esc(title)
         );
         for i in indicators.as_array().into_iter().flatten() {
-            let reasons: Vec<String> = i["reasons"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .map(esc)
-                .collect();
+            let lines = |v: &Value| -> String {
+                strings(v).into_iter().map(esc).collect::<Vec<_>>().join("<br>")
+            };
             let _ = writeln!(
                 h,
-                "<tr class=\"{c}\" data-indicator=\"{n}\"><td>{n}</td><td>{c}</td><td>{r}</td>\
-                 <td><code>{f}</code></td></tr>",
+                "<tr class=\"{c}\" data-indicator=\"{n}\"><td>{l}</td><td>{w}</td><td>{r}</td>\
+                 <td>{f}</td></tr>",
+                c = class(&i["colour"]),
                 n = text(&i["name"]),
-                c = text(&i["colour"]),
-                r = reasons.join("<br>"),
-                f = esc(&i["figures"].to_string()),
+                l = esc(label(i)),
+                w = esc(colour_words(&i["colour"])),
+                r = lines(&i["reasons"]),
+                f = lines(&i["summary"]),
             );
         }
         h.push_str("</tbody></table>\n");
@@ -183,7 +230,7 @@ pub fn html(signed: &Value) -> String {
                 "Contract {} (borough {}): {}",
                 c["id"].as_str().unwrap_or_default(),
                 c["borough"].as_str().unwrap_or_default(),
-                c["status"].as_str().unwrap_or_default()
+                colour_words(&c["status"])
             ),
             &c["indicators"],
         );

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::{Register, year_start};
 use crate::london::London;
-use crate::store::{CopyChange, Kind, Member, NewMember, StatusEvent, Store};
+use crate::store::{CopyChange, Kind, NewMember, StatusEvent, Store};
 
 const DAY_MS: i64 = 24 * 3_600_000;
 
@@ -30,7 +30,6 @@ pub struct World {
     pub register: Register,
     /// The register as `suppliers.toml` text.
     pub register_text: String,
-    pub members: Vec<Member>,
     pub evses: usize,
 }
 
@@ -186,7 +185,6 @@ pub fn build(
         london,
         register,
         register_text: suppliers,
-        members: store.members().expect("members"),
         evses,
     }
 }

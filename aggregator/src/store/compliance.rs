@@ -71,6 +71,34 @@ pub struct EvseReliability {
     pub failed_ms: i64,
 }
 
+/// One EVSE's stored status and what its closed spans add up to, as the reliability figures
+/// need them ([`Store::evse_history`]).
+#[derive(Debug, Clone)]
+pub struct EvseHistoryRow {
+    pub party: String,
+    pub location_id: String,
+    pub evse_uid: String,
+    /// The current status as stored (OCPI spelling) and since when.
+    pub status: String,
+    pub since_ms: i64,
+    pub rapid: bool,
+    /// The location's opening times as stored (JSON); `None`: always open.
+    pub hours: Option<String>,
+    /// (access, failed) ms of the closed months of the previous year and of this year, or
+    /// `None` when the caller already had them for this `since_ms`.
+    pub closed: Option<[(i64, i64); 2]>,
+}
+
+/// A member's EVSE history in one snapshot, with the member's cursor in that same snapshot:
+/// `evse_state` and `evse_month` change only in [`Store::apply`], which also moves the
+/// cursor, so (`size`, `checkpoint`) unchanged means these rows are unchanged.
+#[derive(Debug, Clone, Default)]
+pub struct EvseHistory {
+    pub size: u64,
+    pub checkpoint: Option<Vec<u8>>,
+    pub rows: Vec<EvseHistoryRow>,
+}
+
 #[derive(Debug)]
 struct EvseState {
     status: Status,
@@ -266,22 +294,142 @@ fn origins_json(origins: &[String]) -> String {
     serde_json::json!(origins).to_string()
 }
 
+/// `[(access, failed) before this_year, (access, failed) from this_year]` from `evse_month` rows
+/// of months from `last_year`.
+const CLOSED_SUMS: &str = "SUM(CASE WHEN month_ms < ?2 THEN access_ms ELSE 0 END),
+     SUM(CASE WHEN month_ms < ?2 THEN failed_ms ELSE 0 END),
+     SUM(CASE WHEN month_ms >= ?2 THEN access_ms ELSE 0 END),
+     SUM(CASE WHEN month_ms >= ?2 THEN failed_ms ELSE 0 END)";
+
+fn closed_of(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<[(i64, i64); 2]> {
+    Ok([
+        (r.get(at)?, r.get(at + 1)?),
+        (r.get(at + 2)?, r.get(at + 3)?),
+    ])
+}
+
 impl Store {
-    /// Harvests of these members since `since_ms`.
+    /// One member's EVSEs: each one's stored status, since when and opening times, and its
+    /// closed months' access and failed time in `[last_year_ms, this_year_ms)` and from
+    /// `this_year_ms` on, read in one snapshot of the reader connection (a harvest's write
+    /// never blocks it) together with the member's cursor. `known(party, location, evse,
+    /// since_ms)` says the caller already holds that EVSE's closed months for that `since_ms`
+    /// (they change only when `since_ms` moves on), so only the others are read: one
+    /// aggregate when many changed, else one indexed lookup each.
+    pub fn evse_history(
+        &self,
+        origin: &str,
+        last_year_ms: i64,
+        this_year_ms: i64,
+        known: &dyn Fn(&str, &str, &str, i64) -> bool,
+    ) -> Result<EvseHistory, StoreError> {
+        self.read(|c| {
+            let tx = c.unchecked_transaction()?;
+            let (size, checkpoint): (i64, Option<Vec<u8>>) = tx
+                .prepare_cached("SELECT size, checkpoint FROM member WHERE origin = ?1")?
+                .query_row(params![origin], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?
+                .unwrap_or((0, None));
+            let mut rows: Vec<EvseHistoryRow> = tx
+                .prepare_cached(
+                    "SELECT party, location_id, evse_uid, status, since_ms, rapid, hours
+                     FROM evse_state WHERE origin = ?1",
+                )?
+                .query_map(params![origin], |r| {
+                    Ok(EvseHistoryRow {
+                        party: r.get(0)?,
+                        location_id: r.get(1)?,
+                        evse_uid: r.get(2)?,
+                        status: r.get(3)?,
+                        since_ms: r.get(4)?,
+                        rapid: r.get(5)?,
+                        hours: r.get(6)?,
+                        closed: None,
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            let wanted: Vec<usize> = (0..rows.len())
+                .filter(|&i| {
+                    let r = &rows[i];
+                    !known(&r.party, &r.location_id, &r.evse_uid, r.since_ms)
+                })
+                .collect();
+            if wanted.len() * 8 > rows.len() {
+                let mut index: HashMap<(&str, &str, &str), usize> = HashMap::new();
+                for &i in &wanted {
+                    let r = &rows[i];
+                    index.insert((&r.party, &r.location_id, &r.evse_uid), i);
+                }
+                let mut stmt = tx.prepare_cached(&format!(
+                    "SELECT party, location_id, evse_uid, {CLOSED_SUMS} FROM evse_month
+                     WHERE origin = ?1 AND month_ms >= ?3
+                     GROUP BY party, location_id, evse_uid"
+                ))?;
+                let mut found: Vec<(usize, [(i64, i64); 2])> = Vec::new();
+                let mut q = stmt.query(params![origin, this_year_ms, last_year_ms])?;
+                while let Some(r) = q.next()? {
+                    let key: (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+                    if let Some(&i) = index.get(&(key.0.as_str(), key.1.as_str(), key.2.as_str())) {
+                        found.push((i, closed_of(r, 3)?));
+                    }
+                }
+                drop(index);
+                for &i in &wanted {
+                    rows[i].closed = Some([(0, 0); 2]);
+                }
+                for (i, closed) in found {
+                    rows[i].closed = Some(closed);
+                }
+            } else {
+                let mut stmt = tx.prepare_cached(&format!(
+                    "SELECT {CLOSED_SUMS} FROM evse_month
+                     WHERE origin = ?1 AND month_ms >= ?3
+                       AND party = ?4 AND location_id = ?5 AND evse_uid = ?6"
+                ))?;
+                for i in wanted {
+                    let r = &rows[i];
+                    let closed = stmt.query_row(
+                        params![origin, this_year_ms, last_year_ms, r.party, r.location_id, r.evse_uid],
+                        |r| {
+                            Ok([
+                                (
+                                    r.get::<_, Option<i64>>(0)?.unwrap_or(0),
+                                    r.get::<_, Option<i64>>(1)?.unwrap_or(0),
+                                ),
+                                (
+                                    r.get::<_, Option<i64>>(2)?.unwrap_or(0),
+                                    r.get::<_, Option<i64>>(3)?.unwrap_or(0),
+                                ),
+                            ])
+                        },
+                    )?;
+                    rows[i].closed = Some(closed);
+                }
+            }
+            Ok(EvseHistory {
+                size: size as u64,
+                checkpoint,
+                rows,
+            })
+        })
+    }
+
+    /// Harvests of these members since `since_ms` (on the reader connection, as every read
+    /// here but [`Store::reliability`]: a harvest's write transaction does not hold it up).
     pub fn availability(
         &self,
         origins: &[String],
         since_ms: i64,
     ) -> Result<Availability, StoreError> {
-        let conn = self.conn()?;
-        let (attempts, ok): (i64, i64) = conn
-            .prepare_cached(
+        let (attempts, ok): (i64, i64) = self.read(|c| {
+            c.prepare_cached(
                 "SELECT COALESCE(SUM(attempts), 0), COALESCE(SUM(ok), 0) FROM harvest_hour
                  WHERE origin IN (SELECT value FROM json_each(?1)) AND hour_ms >= ?2",
             )?
             .query_row(params![origins_json(origins), since_ms], |r| {
                 Ok((r.get(0)?, r.get(1)?))
-            })?;
+            })
+        })?;
         Ok(Availability {
             attempts: attempts as u64,
             ok: ok as u64,
@@ -291,17 +439,18 @@ impl Store {
     /// The freshness histogram of these members since `since_ms` (counts per
     /// [`LAG_BUCKETS_S`] bucket).
     pub fn lag_counts(&self, origins: &[String], since_ms: i64) -> Result<Vec<u64>, StoreError> {
-        let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT counts FROM freshness_day
-             WHERE origin IN (SELECT value FROM json_each(?1)) AND day_ms >= ?2",
-        )?;
+        let days: Vec<String> = self.read(|c| {
+            c.prepare_cached(
+                "SELECT counts FROM freshness_day
+                 WHERE origin IN (SELECT value FROM json_each(?1)) AND day_ms >= ?2",
+            )?
+            .query_map(params![origins_json(origins), since_ms], |r| r.get(0))?
+            .collect()
+        })?;
         let mut total = vec![0u64; LAG_BUCKETS_S.len()];
-        for json in stmt.query_map(params![origins_json(origins), since_ms], |r| {
-            r.get::<_, String>(0)
-        })? {
+        for json in days {
             let counts: Vec<u64> =
-                serde_json::from_str(&json?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             for (t, c) in total.iter_mut().zip(counts) {
                 *t += c;
             }
@@ -387,16 +536,41 @@ impl Store {
 
     /// Sessions these members delivered per UTC month (`YYYY-MM`, sessions), oldest first.
     pub fn usage_months(&self, origins: &[String]) -> Result<Vec<(String, u64)>, StoreError> {
-        let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT strftime('%Y-%m', start_ms / 1000, 'unixepoch') AS month, COUNT(*)
-             FROM session WHERE origin IN (SELECT value FROM json_each(?1))
-             GROUP BY month ORDER BY month",
-        )?;
-        let rows = stmt.query_map(params![origins_json(origins)], |r| {
-            Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT strftime('%Y-%m', start_ms / 1000, 'unixepoch') AS month, COUNT(*)
+                 FROM session WHERE origin IN (SELECT value FROM json_each(?1))
+                 GROUP BY month ORDER BY month",
+            )?
+            .query_map(params![origins_json(origins)], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+            })?
+            .collect()
+        })
+    }
+
+    /// One member's sessions per UTC month, as [`Store::usage_months`], and its usage cursor
+    /// (size, checkpoint) in the same snapshot: sessions change only when that moves.
+    pub fn member_usage_months(
+        &self,
+        origin: &str,
+    ) -> Result<((u64, Option<Vec<u8>>), Vec<(String, u64)>), StoreError> {
+        self.read(|c| {
+            let tx = c.unchecked_transaction()?;
+            let (size, checkpoint): (Option<i64>, Option<Vec<u8>>) = tx
+                .prepare_cached("SELECT usage_size, usage_checkpoint FROM member WHERE origin = ?1")?
+                .query_row(params![origin], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?
+                .unwrap_or((None, None));
+            let months = tx
+                .prepare_cached(
+                    "SELECT strftime('%Y-%m', start_ms / 1000, 'unixepoch') AS month, COUNT(*)
+                     FROM session WHERE origin = ?1 GROUP BY month ORDER BY month",
+                )?
+                .query_map(params![origin], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+                .collect::<Result<_, _>>()?;
+            Ok(((size.unwrap_or(0) as u64, checkpoint), months))
+        })
     }
 
     /// Records a conformance run.
@@ -422,16 +596,17 @@ impl Store {
         origins: &[String],
         since_ms: i64,
     ) -> Result<Vec<(String, i64, bool)>, StoreError> {
-        let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT origin, at_ms, passed FROM conformance_run
-             WHERE origin IN (SELECT value FROM json_each(?1)) AND at_ms >= ?2
-             ORDER BY at_ms DESC",
-        )?;
-        let rows = stmt.query_map(params![origins_json(origins), since_ms], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT origin, at_ms, passed FROM conformance_run
+                 WHERE origin IN (SELECT value FROM json_each(?1)) AND at_ms >= ?2
+                 ORDER BY at_ms DESC",
+            )?
+            .query_map(params![origins_json(origins), since_ms], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect()
+        })
     }
 
     /// Every member's latest conformance run.
@@ -465,7 +640,8 @@ impl Store {
 
 #[cfg(test)]
 impl Store {
-    /// The harvest's write of status events, for tests that build a store without a log.
+    /// The harvest's write of status events, for tests that build a store without a log,
+    /// moving the member's cursor on as [`Store::apply`] does.
     pub(crate) fn apply_events_for_test(
         &self,
         origin: &str,
@@ -475,6 +651,11 @@ impl Store {
         let mut conn = self.conn()?;
         let tx = conn.transaction()?;
         apply_events(&tx, origin, events, checkpoint_ms)?;
+        // The accepted checkpoint is what moves here (the size would need a frontier).
+        tx.execute(
+            "UPDATE member SET checkpoint = randomblob(16) WHERE origin = ?1",
+            [origin],
+        )?;
         tx.commit()?;
         Ok(())
     }
@@ -493,7 +674,8 @@ impl Store {
         Ok(())
     }
 
-    /// `n` sessions of `origin` spread evenly over `[from_ms, to_ms)` (rows only, no roll-up).
+    /// `n` sessions of `origin` spread evenly over `[from_ms, to_ms)` (rows only, no roll-up),
+    /// moving its usage cursor on as [`Store::apply_usage`] does.
     pub(crate) fn add_sessions_for_test(
         &self,
         origin: &str,
@@ -512,8 +694,13 @@ impl Store {
                                       start_ms, end_ms, kwh)
                  VALUES (?1, ?2, ?3, 'L', 'E', '', '', ?4, ?5, 7.5)",
             )?
-            .execute(params![origin, party, format!("S{i}"), start, start + 3_600_000])?;
+            .execute(params![origin, party, format!("S{from_ms}-{i}"), start, start + 3_600_000])?;
         }
+        tx.execute(
+            "UPDATE member SET usage_state = 'ok', usage_checkpoint = randomblob(16)
+             WHERE origin = ?1",
+            [origin],
+        )?;
         tx.commit()?;
         Ok(())
     }
