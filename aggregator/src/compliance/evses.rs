@@ -6,6 +6,7 @@
 //! of each EVSE's current status up to now is added on every request.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use evfed_spec::ocpi::{Hours, Status};
 
@@ -34,11 +35,27 @@ pub struct MemberEvses {
     size: u64,
     checkpoint: Option<Vec<u8>>,
     this_year: i64,
-    evses: BTreeMap<(String, String, String), Entry>,
+    /// By `party\nlocation\nevse` (one allocation to look up), in key order, so sums over
+    /// them come out the same however they were read.
+    evses: BTreeMap<String, Arc<Entry>>,
+}
+
+fn key(party: &str, location_id: &str, evse_uid: &str) -> String {
+    let mut k = String::with_capacity(party.len() + location_id.len() + evse_uid.len() + 2);
+    for (i, part) in [party, location_id, evse_uid].into_iter().enumerate() {
+        if i > 0 {
+            k.push('\n');
+        }
+        k.push_str(part);
+    }
+    k
 }
 
 #[derive(Debug, Clone)]
 struct Entry {
+    party: String,
+    location_id: String,
+    evse_uid: String,
     status_text: String,
     status: Status,
     since_ms: i64,
@@ -82,14 +99,14 @@ impl MemberEvses {
         let known = |p: &str, l: &str, e: &str, since: i64| {
             previous.is_some_and(|prev| {
                 prev.evses
-                    .get(&(p.to_owned(), l.to_owned(), e.to_owned()))
+                    .get(&key(p, l, e))
                     .is_some_and(|x| x.since_ms == since)
             })
         };
         let history = store.evse_history(origin, last_year, this_year, &known)?;
         let mut evses = BTreeMap::new();
         for row in history.rows {
-            let key = (row.party, row.location_id, row.evse_uid);
+            let key = key(&row.party, &row.location_id, &row.evse_uid);
             let old = previous.and_then(|p| p.evses.get(&key));
             let same = old.filter(|o| {
                 o.since_ms == row.since_ms
@@ -98,7 +115,7 @@ impl MemberEvses {
                     && o.rapid == row.rapid
             });
             let entry = match (same, row.closed) {
-                (Some(o), _) => o.clone(),
+                (Some(o), _) => Arc::clone(o),
                 (None, closed) => {
                     let closed = match (closed, old) {
                         (Some(c), _) => c,
@@ -122,7 +139,10 @@ impl MemberEvses {
                     );
                     let open_this =
                         time_in(status, hours.as_ref(), row.since_ms.max(this_year), now_ms);
-                    Entry {
+                    Arc::new(Entry {
+                        party: row.party,
+                        location_id: row.location_id,
+                        evse_uid: row.evse_uid,
                         status_text: row.status,
                         status,
                         since_ms: row.since_ms,
@@ -133,7 +153,7 @@ impl MemberEvses {
                         open_previous,
                         open_this,
                         at_ms: now_ms,
-                    }
+                    })
                 }
             };
             evses.insert(key, entry);
@@ -156,7 +176,7 @@ impl MemberEvses {
 
     /// Every EVSE's figures at `now_ms` (its current status counted up to then).
     pub fn at(&self, now_ms: i64) -> impl Iterator<Item = EvseYears<'_>> {
-        self.evses.iter().map(move |((party, location_id, evse_uid), e)| {
+        self.evses.values().map(move |e| {
             let start = e.since_ms.max(self.this_year);
             let open_this = if now_ms >= e.at_ms {
                 add(
@@ -167,9 +187,9 @@ impl MemberEvses {
                 time_in(e.status, e.hours.as_ref(), start, now_ms)
             };
             EvseYears {
-                party,
-                location_id,
-                evse_uid,
+                party: &e.party,
+                location_id: &e.location_id,
+                evse_uid: &e.evse_uid,
                 rapid: e.rapid,
                 previous_year: add(e.closed[0], e.open_previous),
                 year_to_date: add(e.closed[1], open_this),

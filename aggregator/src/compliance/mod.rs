@@ -339,6 +339,27 @@ pub(crate) struct Facts<'a> {
     pub usage_months: Vec<(String, u64)>,
 }
 
+/// Every EVSE of a supplier's members at the time of the request, computed once for all its
+/// reliability indicators, with an index by `(party, location, evse)` for the contracts.
+struct Years<'a> {
+    all: Vec<EvseYears<'a>>,
+    index: HashMap<(&'a str, &'a str, &'a str), Vec<usize>>,
+}
+
+impl<'a> Years<'a> {
+    fn new(facts: &'a Facts<'_>, now_ms: i64) -> Self {
+        let all: Vec<EvseYears<'a>> = facts.evses.iter().flat_map(|m| m.at(now_ms)).collect();
+        let mut index: HashMap<(&str, &str, &str), Vec<usize>> = HashMap::new();
+        for (i, e) in all.iter().enumerate() {
+            index
+                .entry((e.party, e.location_id, e.evse_uid))
+                .or_default()
+                .push(i);
+        }
+        Years { all, index }
+    }
+}
+
 impl Supplier {
     /// The member origins that publish for this supplier.
     pub fn origins(&self, members: &[Member]) -> Vec<String> {
@@ -381,12 +402,13 @@ impl Supplier {
         let t = inp.thresholds;
         let origins = origins.to_vec();
         let published = self.published(inp, &origins);
+        let years = Years::new(facts, inp.now_ms);
         let all_contracted: Vec<&Contract> = self.contracts.iter().collect();
         let indicators = vec![
             conformance(inp, &origins, t)?,
             availability(inp, &origins, t)?,
             freshness(inp, &origins, t)?,
-            statutory_reliability(self, inp, facts, t),
+            statutory_reliability(self, inp, &years, t),
             usage(inp, &origins, &facts.usage_months, t),
             completeness(self, &published, &all_contracted, t),
         ];
@@ -396,7 +418,7 @@ impl Supplier {
             .map(|c| {
                 let indicators = vec![
                     completeness(self, &published, &[c], t),
-                    contract_reliability(self, c, inp, facts, t),
+                    contract_reliability(self, c, &years, t),
                 ];
                 ContractStatus {
                     id: c.id.clone(),
@@ -853,22 +875,17 @@ fn completeness(
     )
 }
 
-/// Mean reliability of the EVSEs `keep` selects over one year (`previous`: the previous
-/// calendar year, else the year to date), and how many had access time.
-fn average(
-    facts: &Facts<'_>,
-    now_ms: i64,
-    previous: bool,
-    keep: impl Fn(&EvseYears<'_>) -> bool,
-) -> (Option<f64>, usize) {
+/// Mean reliability of these EVSEs over one year (`previous`: the previous calendar year,
+/// else the year to date), and how many had access time.
+fn average<'a>(evses: impl Iterator<Item = &'a EvseYears<'a>>, previous: bool) -> (Option<f64>, usize) {
     let (mut sum, mut n) = (0.0, 0);
-    for e in facts.evses.iter().flat_map(|m| m.at(now_ms)) {
+    for e in evses {
         let (access, failed) = if previous {
             e.previous_year
         } else {
             e.year_to_date
         };
-        if access > 0 && keep(&e) {
+        if access > 0 {
             sum += 1.0 - failed as f64 / access as f64;
             n += 1;
         }
@@ -879,16 +896,21 @@ fn average(
 fn statutory_reliability(
     s: &Supplier,
     inp: &Inputs<'_>,
-    facts: &Facts<'_>,
+    years: &Years<'_>,
     t: &Thresholds,
 ) -> Indicator {
     use chrono::{Datelike, TimeZone, Utc};
     const NAME: &str = "reliability";
     const LABEL: &str = "Reliability (statutory)";
     let parties = s.parties();
-    let rapid = |r: &EvseYears<'_>| r.rapid && parties.iter().any(|p| p == r.party);
-    let (ytd_avg, ytd_n) = average(facts, inp.now_ms, false, rapid);
-    let (prev_avg, prev_n) = average(facts, inp.now_ms, true, rapid);
+    let rapid = || {
+        years
+            .all
+            .iter()
+            .filter(|r| r.rapid && parties.iter().any(|p| p == r.party))
+    };
+    let (ytd_avg, ytd_n) = average(rapid(), false);
+    let (prev_avg, prev_n) = average(rapid(), true);
     let year = Utc
         .timestamp_millis_opt(inp.now_ms)
         .single()
@@ -956,20 +978,25 @@ fn upper_first(s: &str) -> String {
 fn contract_reliability(
     s: &Supplier,
     c: &Contract,
-    inp: &Inputs<'_>,
-    facts: &Facts<'_>,
+    years: &Years<'_>,
     t: &Thresholds,
 ) -> Indicator {
     const NAME: &str = "contract_reliability";
     const LABEL: &str = "Reliability (contract, non-statutory)";
-    let wanted: BTreeSet<(String, &str, &str)> = c
+    let parties: Vec<String> = c.chargepoints.iter().map(|cp| s.party_of(cp)).collect();
+    let wanted: BTreeSet<usize> = c
         .chargepoints
         .iter()
-        .map(|cp| (s.party_of(cp), cp.location.as_str(), cp.evse.as_str()))
+        .zip(&parties)
+        .filter_map(|(cp, party)| {
+            years
+                .index
+                .get(&(party.as_str(), cp.location.as_str(), cp.evse.as_str()))
+        })
+        .flatten()
+        .copied()
         .collect();
-    let (avg, n) = average(facts, inp.now_ms, false, |r| {
-        wanted.contains(&(r.party.to_owned(), r.location_id, r.evse_uid))
-    });
+    let (avg, n) = average(wanted.iter().map(|&i| &years.all[i]), false);
     let (colour, reasons, summary) = match avg {
         Some(a) => {
             let sentence = format!(

@@ -120,6 +120,7 @@ pub fn build(
                 id: id.clone(),
                 location: Arc::new(location),
                 body,
+                entry: None,
             });
             let hours = hours.map(|h| serde_json::from_value(h).expect("hours"));
             let location_id: Arc<str> = Arc::from(id.as_str());
