@@ -303,11 +303,18 @@ chargepoints = [{{ location = "R1", evse = "R1-1" }}]
     assert_eq!(cr["figures"]["statutory"], false);
     assert!((cr["figures"]["year_to_date"].as_f64().unwrap() - 0.98).abs() < 0.0005);
     assert_eq!(indicator(&r, "completeness")["colour"], "green");
-    // The other two have no rapid charge point to measure.
-    assert_eq!(
-        indicator(&m, "reliability")["figures"]["year_to_date"],
-        Value::Null
-    );
+    // The other two have no rapid charge point to measure: not measured, never green, and
+    // it says so in words.
+    for s in [&m, &u] {
+        let rel = indicator(s, "reliability");
+        assert_eq!(rel["figures"]["year_to_date"], Value::Null);
+        assert_eq!(rel["colour"], "not_measured", "{rel}");
+        assert!(
+            rel["reasons"][0].as_str().unwrap().contains("no rapid"),
+            "{rel}"
+        );
+        assert_ne!(s["status"], "green");
+    }
 
     // Reports: signed JSON verifies against the aggregator's key; any change breaks it; the
     // HTML page carries the same signed JSON.
@@ -421,9 +428,12 @@ chargepoints = [{{ location = "R1", evse = "R1-1" }}]
     .text()
     .unwrap();
     assert!(
-        csv.contains("completeness") && csv.contains("contract CAMDEN-MIS-1"),
+        csv.contains("Completeness") && csv.contains("contract CAMDEN-MIS-1"),
         "{csv}"
     );
+    // Figures in words: the reliability row says not measured; no JSON, no epoch ms.
+    assert!(csv.contains("not measured"), "{csv}");
+    assert!(!csv.contains("{\"") && !csv.contains("_ms"), "{csv}");
     let missing =
         reqwest::blocking::get(format!("{}/v1/compliance/suppliers/NOPE", agg.url)).unwrap();
     assert_eq!(missing.status(), 404);
