@@ -62,6 +62,9 @@ pub struct Config {
     /// Serve HTTPS with this certificate and key (`[tls]`, paths relative to `DIR`).
     #[serde(default)]
     pub tls: Option<evfed_node::config::TlsConfig>,
+    /// The dashboard at `/` (`[dashboard]`: basemap tiles, small-number suppression).
+    #[serde(default)]
+    pub dashboard: crate::dashboard::DashboardConfig,
 }
 
 fn default_conformance_interval() -> u64 {
@@ -140,7 +143,14 @@ pub fn init(dir: &Path, origin: &str) -> anyhow::Result<()> {
          # the certificate is valid for. Without [tls], plain HTTP.\n\
          # [tls]\n\
          # cert = \"tls/cert.pem\"\n\
-         # key = \"tls/key.pem\"\n"
+         # key = \"tls/key.pem\"\n\
+         # The dashboard at / (docs/dashboard.md). Its basemap is the embedded boroughs and\n\
+         # wards; a tile server may be added (the page then loads images from it). Open usage\n\
+         # figures resting on fewer sessions than min_sessions are suppressed.\n\
+         # [dashboard]\n\
+         # tile_url = \"https://tiles.example/{{z}}/{{x}}/{{y}}.png\"\n\
+         # tile_attribution = \"© OpenStreetMap contributors\"\n\
+         # min_sessions = 10\n"
     );
     write_atomic(&dir.join(CONFIG), text.as_bytes(), 0o644)?;
     Store::open(&dir.join(DATABASE))?;
@@ -326,6 +336,8 @@ pub fn serve(
         dir: dir.to_owned(),
         report_key: Arc::new(evfed_node::home::Home::new(dir.join(NODE_DIR)).signing_key()?),
         compliance_open: config.compliance_open,
+        compliance_cache: crate::compliance::Cache::default(),
+        dashboard: Arc::new(crate::dashboard::Dashboard::new(config.dashboard.clone())),
     });
     let oauth = web::Data::new(crate::oauth::AuthServer::new(
         &issuer,

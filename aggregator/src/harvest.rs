@@ -566,8 +566,8 @@ fn evidence(
 }
 
 /// The sessions of a verified batch of the restricted log, each placed in the borough and ward
-/// of the member's copy of its location (public or, for an unpublished location, none: then
-/// unplaced), and the entries refused.
+/// the coordinates of the member's copy of its location lie in (public or, for an unpublished
+/// location, none: then unplaced), and the entries refused.
 fn sessions_of(
     store: &Store,
     member: &Member,
@@ -604,17 +604,10 @@ fn sessions_of(
             let place = match store.location_copy(&member.origin, &key.0, &key.1)? {
                 Some(body) => {
                     let loc: Location = serde_json::from_slice(&body).map_err(|e| corrupt(&e))?;
+                    let placed = crate::domain::places::place(&loc);
                     (
-                        loc.evfed
-                            .borough
-                            .as_ref()
-                            .map(|b| b.as_str().to_owned())
-                            .unwrap_or_default(),
-                        loc.evfed
-                            .ward
-                            .as_ref()
-                            .map(|w| w.code.as_str().to_owned())
-                            .unwrap_or_default(),
+                        placed.borough_key().to_owned(),
+                        placed.ward_key().to_owned(),
                     )
                 }
                 None => (String::new(), String::new()),
@@ -715,6 +708,7 @@ fn changes_of(
                     live: true,
                 });
                 // §6.4: the status, and last_updated raised to event_time when later.
+                slot.entry = Some(index);
                 evse.status = status;
                 evse.last_updated = evse.last_updated.max(event_time);
                 loc.last_updated = loc.last_updated.max(event_time);
@@ -731,7 +725,9 @@ fn changes_of(
         match data {
             EntryData::Location(loc) => {
                 let key = (loc.party(), loc.id.clone());
-                let slot = Touched::new((key.0.to_string(), key.1.as_str().to_owned()), Some(loc));
+                let mut slot =
+                    Touched::new((key.0.to_string(), key.1.as_str().to_owned()), Some(loc));
+                slot.entry = Some(index);
                 if let Some(loc) = &slot.location {
                     for evse in &loc.evses {
                         events.push(StatusEvent {
@@ -793,6 +789,7 @@ fn changes_of(
                 id,
                 body: serde_json::to_vec(&loc).map_err(|e| corrupt(&e))?,
                 location: Arc::from(loc),
+                entry: slot.entry,
             },
             None => CopyChange::RemoveLocation { party, id },
         });
@@ -811,6 +808,8 @@ struct Touched {
     location: Option<Box<Location>>,
     party: Arc<str>,
     location_id: Arc<str>,
+    /// The last entry that changed it (none yet: the copy as held before the batch).
+    entry: Option<u64>,
 }
 
 impl Touched {
@@ -819,6 +818,7 @@ impl Touched {
             location,
             party: party.into(),
             location_id: id.into(),
+            entry: None,
         }
     }
 }

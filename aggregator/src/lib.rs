@@ -5,6 +5,8 @@
 pub mod commands;
 pub mod compliance;
 pub mod conformance;
+pub mod dashboard;
+pub mod domain;
 pub mod exports;
 pub mod harvest;
 pub mod http;

@@ -14,6 +14,8 @@ use evfed_spec::ocpi::Location;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::domain::live::{Feed, StatusEvent};
+use crate::domain::places::{self, Placed};
 use crate::store::{CopyChange, Kind, Member, Store, StoreError};
 
 /// One member's copy of a location.
@@ -24,6 +26,10 @@ pub struct Copy {
     pub location: Arc<Location>,
     /// What the borough check found wrong with where the copy says it is (empty: nothing).
     pub placement: Arc<[String]>,
+    /// The borough and ward its coordinates lie in.
+    pub place: Placed,
+    /// The index of the member's log entry that last changed it, where known.
+    pub entry: Option<u64>,
 }
 
 impl Copy {
@@ -44,23 +50,27 @@ pub struct London {
     /// EVSEs of the served copies by borough, by ward and London-wide (`"london"`), kept up to
     /// date under the `copies` write lock: utilisation needs them on every usage query.
     evses: Mutex<HashMap<String, i64>>,
+    /// Bumped on every change of the view: the key of caches of figures made from it.
+    version: std::sync::atomic::AtomicU64,
+    /// Status changes of served EVSEs, for subscribers.
+    feed: Feed,
 }
 
 /// Adds (`sign` 1) or takes away (-1) the served copy of `list` from the EVSE counts.
 fn count_evses(evses: &mut HashMap<String, i64>, list: Option<&Vec<Copy>>, sign: i64) {
-    let Some(loc) = list.and_then(|l| l.first()).map(|c| &c.location) else {
+    let Some(copy) = list.and_then(|l| l.first()) else {
         return;
     };
-    let n = sign * loc.evses.len() as i64;
+    let n = sign * copy.location.evses.len() as i64;
     let mut add = |area: &str| match evses.get_mut(area) {
         Some(c) => *c += n,
         None => {
             evses.insert(area.to_owned(), n);
         }
     };
-    add(loc.evfed.borough.as_ref().map_or("", |b| b.as_str()));
-    if let Some(w) = &loc.evfed.ward {
-        add(w.code.as_str());
+    add(copy.place.borough_key());
+    if let Some(w) = copy.place.ward {
+        add(w);
     }
     add("london");
 }
@@ -83,7 +93,7 @@ impl London {
     pub fn load(store: &Store, members: &[Member]) -> Result<Self, StoreError> {
         let london = London::default();
         let mut by_origin: HashMap<String, Vec<CopyChange>> = HashMap::new();
-        for (origin, body) in store.location_copies()? {
+        for (origin, body, entry) in store.location_copies()? {
             let loc: Location = serde_json::from_slice(&body)
                 .map_err(|e| StoreError::Corrupt(format!("copy from {origin}: {e}")))?;
             by_origin
@@ -94,6 +104,7 @@ impl London {
                     id: loc.id.as_str().to_owned(),
                     location: Arc::new(loc),
                     body,
+                    entry,
                 });
         }
         for (origin, changes) in by_origin {
@@ -118,10 +129,12 @@ impl London {
                     party,
                     id,
                     location,
+                    entry,
                     ..
                 } => {
                     dirty.insert((party.clone(), id.clone()));
                     let list = copies.entry((party.clone(), id.clone())).or_default();
+                    let before = list.first().map(|c| Arc::clone(&c.location));
                     count_evses(&mut evses, Some(list), -1);
                     list.retain(|c| c.origin != origin);
                     list.push(Copy {
@@ -129,9 +142,14 @@ impl London {
                         kind,
                         location: Arc::clone(location),
                         placement: placement(location, member.borough.as_ref()).into(),
+                        place: places::place(location),
+                        entry: *entry,
                     });
                     list.sort_by_key(|c| std::cmp::Reverse(rank(c)));
                     count_evses(&mut evses, Some(list), 1);
+                    if let (Some(before), Some(after)) = (before, list.first()) {
+                        self.feed.push(status_changes(&before, after));
+                    }
                 }
                 CopyChange::RemoveLocation { party, id } => {
                     let key = (party.clone(), id.clone());
@@ -148,6 +166,22 @@ impl London {
                 CopyChange::PutTariff { .. } | CopyChange::RemoveTariff { .. } => {}
             }
         }
+        self.bump();
+    }
+
+    fn bump(&self) {
+        self.version
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Changes with every change of the view; caches of figures made from it are keyed by it.
+    pub fn version(&self) -> u64 {
+        self.version.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Status changes of the served EVSEs.
+    pub fn feed(&self) -> &Feed {
+        &self.feed
     }
 
     /// Forgets the copies of members no longer registered.
@@ -176,6 +210,7 @@ impl London {
             }
             !list.is_empty()
         });
+        self.bump();
     }
 
     /// EVSEs of the served copies in an area now: a borough or ward code, `""` for locations
@@ -292,6 +327,32 @@ pub fn placement(loc: &Location, member_borough: Option<&GssCode>) -> Vec<String
     findings
 }
 
+/// The EVSEs whose status the served copy `after` changed from the served copy `before`.
+fn status_changes(before: &Location, after: &Copy) -> Vec<StatusEvent> {
+    let loc = &after.location;
+    loc.evses
+        .iter()
+        .filter(|e| {
+            before
+                .evses
+                .iter()
+                .find(|b| b.uid == e.uid)
+                .is_none_or(|b| b.status != e.status)
+        })
+        .map(|e| StatusEvent {
+            seq: 0,
+            country_code: loc.country_code.as_str().to_owned(),
+            party_id: loc.party_id.as_str().to_owned(),
+            location_id: loc.id.as_str().to_owned(),
+            evse_uid: e.uid.as_str().to_owned(),
+            status: e.status.as_str(),
+            event_time: e.last_updated.to_string(),
+            borough: after.place.borough,
+            ward: after.place.ward,
+        })
+        .collect()
+}
+
 /// Higher ranks are served: operators over boroughs, then the newest copy.
 fn rank(c: &Copy) -> (bool, evfed_spec::time::DateTime) {
     (c.kind == Kind::Cpo, c.location.last_updated)
@@ -366,6 +427,7 @@ mod tests {
             id: loc.id.as_str().to_owned(),
             body: serde_json::to_vec(&loc).unwrap(),
             location: Arc::new(loc),
+            entry: None,
         }
     }
 

@@ -287,6 +287,10 @@ const MIGRATIONS: &[&str] = &[
         CHECK ((secret_sha256 IS NULL) <> (ed25519 IS NULL))
     ) STRICT;
 "#,
+    r#"
+    -- The member's log entry that last changed each copy (its inclusion proof is the copy's).
+    ALTER TABLE location_copy ADD COLUMN entry INTEGER;
+"#,
 ];
 
 /// A member kind.
@@ -463,6 +467,8 @@ pub enum CopyChange {
         /// The copy, and its stored bytes (`serde_json::to_vec` of it).
         location: Arc<Location>,
         body: Vec<u8>,
+        /// The index of the member's log entry that last changed it.
+        entry: Option<u64>,
     },
     RemoveLocation {
         party: String,
@@ -495,8 +501,10 @@ pub struct Step<'a> {
     pub vkeys: Option<&'a [String]>,
 }
 
+mod areas;
 mod clients;
 mod compliance;
+pub use areas::LocationMonth;
 pub use compliance::{Availability, EvseReliability, LAG_BUCKETS_S, StatusEvent};
 
 #[derive(Debug)]
@@ -850,13 +858,23 @@ impl Store {
         for c in step.changes {
             match c {
                 CopyChange::PutLocation {
-                    party, id, body, ..
+                    party,
+                    id,
+                    body,
+                    entry,
+                    ..
                 } => {
                     tx.prepare_cached(
-                        "INSERT OR REPLACE INTO location_copy (origin, party, id, body)
-                         VALUES (?1, ?2, ?3, ?4)",
+                        "INSERT OR REPLACE INTO location_copy (origin, party, id, body, entry)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
                     )?
-                    .execute(params![origin, party, id, body])?;
+                    .execute(params![
+                        origin,
+                        party,
+                        id,
+                        body,
+                        entry.map(|e| e as i64)
+                    ])?;
                 }
                 CopyChange::RemoveLocation { party, id } => {
                     tx.prepare_cached(
@@ -984,12 +1002,34 @@ impl Store {
         Ok(f(&conn)?)
     }
 
-    /// Every member's copy of every location: (origin, body).
-    pub fn location_copies(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    /// Every member's copy of every location: (origin, body, the entry that last changed it).
+    pub fn location_copies(&self) -> Result<Vec<(String, Vec<u8>, Option<u64>)>, StoreError> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare("SELECT origin, body FROM location_copy")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let mut stmt = conn.prepare("SELECT origin, body, entry FROM location_copy")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get::<_, Option<i64>>(2)?.map(|e| e.max(0) as u64),
+            ))
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// One member's copy of one tariff.
+    pub fn tariff_copy(
+        &self,
+        origin: &str,
+        party: &str,
+        id: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let conn = self.conn()?;
+        Ok(conn
+            .prepare_cached(
+                "SELECT body FROM tariff_copy WHERE origin = ?1 AND party = ?2 AND id = ?3",
+            )?
+            .query_row(params![origin, party, id], |r| r.get(0))
+            .optional()?)
     }
 
     /// One member's copy of one location.

@@ -2,51 +2,38 @@
 
 use actix_web::{HttpResponse, get, web};
 use evfed_spec::problem::Problem;
-use serde_json::Value;
 
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, blocking};
 
-/// Every supplier's compliance status, or one supplier's, computed now.
+/// Every supplier's compliance status, or one supplier's, computed now from cached inputs
+/// (`compliance::statuses_cached`), with the register and members they were computed under.
 async fn compliance_statuses(
     state: &web::Data<AppState>,
     caller: &evfed_node::http::Caller,
     only: Option<String>,
-) -> Result<Vec<crate::compliance::SupplierStatus>, ApiError> {
+) -> Result<crate::compliance::Statuses, ApiError> {
     if !state.compliance_open {
         caller.require("usage:read")?;
     }
     let state = state.clone();
-    web::block(move || -> Result<_, ApiError> {
-        let register = crate::compliance::Register::load(&state.dir)
-            .map_err(|e| ApiError::Blocking(format!("the supplier register: {e}")))?;
-        let all_members = state.store.members()?;
-        let inputs = crate::compliance::Inputs {
-            store: &state.store,
-            london: &state.london,
-            members: &all_members,
-            thresholds: &register.thresholds,
-            now_ms: crate::commands::unix_ms(),
-        };
-        let mut out = Vec::new();
-        for s in register
-            .suppliers
-            .iter()
-            .filter(|s| only.as_ref().is_none_or(|id| &s.id == id))
-        {
-            out.push(
-                s.status(&inputs)
-                    .map_err(|e| ApiError::Blocking(e.to_string()))?,
-            );
-        }
+    blocking(move || {
+        let statuses = crate::compliance::statuses_cached(
+            &state.compliance_cache,
+            &state.dir,
+            &state.store,
+            &state.london,
+            crate::commands::unix_ms(),
+            only.as_deref(),
+        )
+        .map_err(|e| ApiError::Blocking(format!("compliance: {e}")))?;
         if let Some(id) = only
-            && out.is_empty()
+            && statuses.suppliers.is_empty()
         {
             return Err(ApiError::NotFound(format!("no supplier {id}")));
         }
-        Ok(out)
+        Ok(statuses)
     })
     .await
-    .map_err(|e| ApiError::Blocking(e.to_string()))?
 }
 
 /// Every DPS supplier with its compliance status and reasons (open unless configured
@@ -61,7 +48,7 @@ pub async fn compliance_suppliers(
     caller: evfed_node::http::Caller,
 ) -> Result<HttpResponse, ApiError> {
     let all = compliance_statuses(&state, &caller, None).await?;
-    Ok(HttpResponse::Ok().json(all))
+    Ok(HttpResponse::Ok().json(all.suppliers))
 }
 
 /// One DPS supplier's compliance status: every indicator with its figures, colour and reasons.
@@ -78,7 +65,7 @@ pub async fn compliance_supplier(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let mut one = compliance_statuses(&state, &caller, Some(path.into_inner())).await?;
-    Ok(HttpResponse::Ok().json(one.pop()))
+    Ok(HttpResponse::Ok().json(one.suppliers.pop()))
 }
 
 /// A supplier's evidence report, signed by the aggregator and citing the member checkpoints it
@@ -106,26 +93,18 @@ pub async fn compliance_report(
         return Err(ApiError::NotFound(format!("no report format {format:?}")));
     }
     let mut one = compliance_statuses(&state, &caller, Some(id)).await?;
-    let Some(supplier) = one.pop() else {
+    let Some(supplier) = one.suppliers.pop() else {
         return Err(ApiError::NotFound("no such supplier".into()));
     };
-    let st = state.clone();
-    let signed = web::block(move || -> Result<Value, ApiError> {
-        let register = crate::compliance::Register::load(&st.dir)
-            .map_err(|e| ApiError::Blocking(e.to_string()))?;
-        let all_members = st.store.members()?;
-        crate::compliance::report::signed(
-            &supplier,
-            &register.thresholds,
-            &all_members,
-            crate::commands::unix_ms(),
-            &st.origin,
-            &st.report_key,
-        )
-        .map_err(|e| ApiError::Blocking(e.to_string()))
-    })
-    .await
-    .map_err(|e| ApiError::Blocking(e.to_string()))??;
+    let signed = crate::compliance::report::signed(
+        &supplier,
+        &one.register.thresholds,
+        &one.members,
+        crate::commands::unix_ms(),
+        &state.origin,
+        &state.report_key,
+    )
+    .map_err(|e| ApiError::Blocking(e.to_string()))?;
     Ok(match format.as_str() {
         "csv" => HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")

@@ -6,6 +6,8 @@ mod admin;
 mod compliance;
 mod conformance;
 mod federation;
+mod figures;
+mod ui;
 mod usage;
 mod view;
 
@@ -13,6 +15,8 @@ pub use admin::*;
 pub use compliance::*;
 pub use conformance::*;
 pub use federation::*;
+pub use figures::*;
+pub use ui::*;
 pub use usage::*;
 pub use view::*;
 
@@ -38,6 +42,10 @@ pub struct AppState {
     pub report_key: Arc<evfed_spec::note::SigningKey>,
     /// Whether `/v1/compliance/...` is open (else `usage:read`).
     pub compliance_open: bool,
+    /// What compliance statuses are computed from, kept between requests.
+    pub compliance_cache: crate::compliance::Cache,
+    /// The dashboard's configuration and caches.
+    pub dashboard: Arc<crate::dashboard::Dashboard>,
 }
 
 /// Largest page of a list.
@@ -131,7 +139,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(compliance_report)
         .service(compliance_supplier)
         .service(conformance_members)
-        .service(conformance_member);
+        .service(conformance_member)
+        .service(areas_csv)
+        .service(boundaries)
+        .service(areas)
+        .service(trends)
+        .service(needs_csv)
+        .service(needs)
+        .service(map_points)
+        .service(status_stream)
+        .service(dashboard_config)
+        .service(location_details)
+        .service(index)
+        .service(file);
 }
 
 /// The aggregator's open-data reads besides the node's (which the edge allows cross-origin):

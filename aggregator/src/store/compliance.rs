@@ -389,7 +389,14 @@ impl Store {
                 for i in wanted {
                     let r = &rows[i];
                     let closed = stmt.query_row(
-                        params![origin, this_year_ms, last_year_ms, r.party, r.location_id, r.evse_uid],
+                        params![
+                            origin,
+                            this_year_ms,
+                            last_year_ms,
+                            r.party,
+                            r.location_id,
+                            r.evse_uid
+                        ],
                         |r| {
                             Ok([
                                 (
@@ -558,7 +565,9 @@ impl Store {
         self.read(|c| {
             let tx = c.unchecked_transaction()?;
             let (size, checkpoint): (Option<i64>, Option<Vec<u8>>) = tx
-                .prepare_cached("SELECT usage_size, usage_checkpoint FROM member WHERE origin = ?1")?
+                .prepare_cached(
+                    "SELECT usage_size, usage_checkpoint FROM member WHERE origin = ?1",
+                )?
                 .query_row(params![origin], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?
                 .unwrap_or((None, None));
@@ -567,7 +576,9 @@ impl Store {
                     "SELECT strftime('%Y-%m', start_ms / 1000, 'unixepoch') AS month, COUNT(*)
                      FROM session WHERE origin = ?1 GROUP BY month ORDER BY month",
                 )?
-                .query_map(params![origin], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+                .query_map(params![origin], |r| {
+                    Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+                })?
                 .collect::<Result<_, _>>()?;
             Ok(((size.unwrap_or(0) as u64, checkpoint), months))
         })
@@ -694,7 +705,13 @@ impl Store {
                                       start_ms, end_ms, kwh)
                  VALUES (?1, ?2, ?3, 'L', 'E', '', '', ?4, ?5, 7.5)",
             )?
-            .execute(params![origin, party, format!("S{from_ms}-{i}"), start, start + 3_600_000])?;
+            .execute(params![
+                origin,
+                party,
+                format!("S{from_ms}-{i}"),
+                start,
+                start + 3_600_000
+            ])?;
         }
         tx.execute(
             "UPDATE member SET usage_state = 'ok', usage_checkpoint = randomblob(16)

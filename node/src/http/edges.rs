@@ -326,10 +326,14 @@ fn finish(edges: &Edges, headers: &mut HeaderMap, authorized: bool, cors: bool, 
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "no-referrer"),
         (header::X_FRAME_OPTIONS, "DENY"),
-        (header::CONTENT_SECURITY_POLICY, csp),
     ];
     for (name, value) in fixed {
         headers.insert(name, HeaderValue::from_static(value));
+    }
+    // A page that loads its own scripts (the aggregator's dashboard) sets its own policy;
+    // everything else gets the strict one for its kind.
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
     }
     if edges.https {
         headers.insert(

@@ -1,0 +1,12 @@
+//! What the London view means to its readers, without HTTP or SQL: where each location is,
+//! figures by area with small-number suppression, trends, where more chargepoints are needed,
+//! the map's compact points and the live status feed.
+
+pub mod areas;
+pub mod live;
+pub mod map;
+pub mod needs;
+pub mod places;
+pub mod privacy;
+pub mod tariffs;
+pub mod trends;
