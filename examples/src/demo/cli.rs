@@ -25,6 +25,22 @@ pub(super) struct Member {
     pub(super) verified_size: u64,
     #[serde(default)]
     pub(super) vkeys: Vec<String>,
+    /// The harvest of its restricted log; absent until it first ran.
+    #[serde(default)]
+    pub(super) usage: Option<UsageCursor>,
+}
+
+/// Where the aggregator's harvest of a member's restricted log stands.
+#[derive(Debug, Deserialize)]
+pub(super) struct UsageCursor {
+    pub(super) verified_size: u64,
+}
+
+impl Member {
+    /// Entries of the restricted log verified.
+    pub(super) fn usage_verified(&self) -> u64 {
+        self.usage.as_ref().map_or(0, |u| u.verified_size)
+    }
 }
 
 /// `evfed-node init` unless the directory holds a node; the verifier key of a new node.

@@ -102,46 +102,98 @@ pub struct Feeder {
     pub urls: Vec<String>,
     /// `data:write` tokens by node and party (`CC*PID`).
     pub tokens: HashMap<(usize, String), String>,
-    /// For each site, the nodes that publish it.
+    /// For each site, the nodes that publish it: each gets the site's status changes.
     pub publishers: Vec<Vec<usize>>,
+    /// For each site, the one node that gets its sessions (`plan::usage_publisher`).
+    pub usage_publisher: Vec<Option<usize>>,
 }
 
 /// What one round of sending did.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Sent {
+    /// Status changes sent to at least one node (once however many).
     pub status_changes: u64,
+    /// Sessions sent (each to one node).
     pub sessions: u64,
     /// Log entries the nodes appended.
     pub appended: u64,
 }
 
+impl Sent {
+    pub fn add(&mut self, other: Sent) {
+        self.status_changes += other.status_changes;
+        self.sessions += other.sessions;
+        self.appended += other.appended;
+    }
+}
+
+/// A node's share of a round: (party, status changes, sessions), as JSON items.
+type NodeItems = BTreeMap<String, (Vec<Vec<u8>>, Vec<Vec<u8>>)>;
+
 impl Feeder {
-    /// Sends `events`, grouped per node and party, in batches. Stops at the first failure.
+    /// Sends `events` (in time order), grouped per node and party, in batches: the nodes in
+    /// parallel, each node's status changes in the order given. Stops at the first failure.
     pub fn send(&self, http: &Http, events: &[Event]) -> anyhow::Result<Sent> {
-        // (node, party) → (status changes, sessions), as JSON items.
-        type Items = (Vec<Vec<u8>>, Vec<Vec<u8>>);
-        let mut groups: BTreeMap<(usize, String), Items> = BTreeMap::new();
+        self.send_where(http, events, |_| true)
+    }
+
+    /// [`Feeder::send`] to the nodes `to` picks only (by index).
+    pub fn send_where(
+        &self,
+        http: &Http,
+        events: &[Event],
+        to: impl Fn(usize) -> bool,
+    ) -> anyhow::Result<Sent> {
+        let mut per_node: Vec<NodeItems> = vec![BTreeMap::new(); self.urls.len()];
         let mut sent = Sent::default();
         for e in events {
-            let (party, item, is_status) = match &e.change {
-                Change::Status(s) => (s.party(), serde_json::to_vec(s)?, true),
-                Change::Session(r) => (r.party(), serde_json::to_vec(r)?, false),
-            };
-            if is_status {
-                sent.status_changes += 1;
-            } else {
-                sent.sessions += 1;
-            }
-            for &n in self.publishers.get(e.site).into_iter().flatten() {
-                let g = groups.entry((n, party.to_string())).or_default();
-                if is_status {
-                    g.0.push(item.clone());
-                } else {
-                    g.1.push(item.clone());
+            match &e.change {
+                Change::Status(s) => {
+                    let item = serde_json::to_vec(s)?;
+                    let mut any = false;
+                    for &n in self.publishers.get(e.site).into_iter().flatten() {
+                        if !to(n) {
+                            continue;
+                        }
+                        any = true;
+                        let g = per_node[n].entry(s.party().to_string()).or_default();
+                        g.0.push(item.clone());
+                    }
+                    sent.status_changes += u64::from(any);
+                }
+                Change::Session(r) => {
+                    if let Some(&Some(n)) = self.usage_publisher.get(e.site)
+                        && to(n)
+                    {
+                        sent.sessions += 1;
+                        let g = per_node[n].entry(r.party().to_string()).or_default();
+                        g.1.push(serde_json::to_vec(r)?);
+                    }
                 }
             }
         }
-        for ((node, party), (statuses, sessions)) in groups {
+        let appended = std::thread::scope(|s| {
+            let jobs: Vec<_> = per_node
+                .into_iter()
+                .enumerate()
+                .filter(|(_, items)| !items.is_empty())
+                .map(|(node, items)| s.spawn(move || self.send_to(http, node, items)))
+                .collect();
+            jobs.into_iter().try_fold(0, |sum, j| {
+                let n = j
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("a sending thread panicked"))??;
+                anyhow::Ok(sum + n)
+            })
+        })?;
+        sent.appended = appended;
+        Ok(sent)
+    }
+
+    /// Sends one node its items; returns the entries it appended.
+    fn send_to(&self, http: &Http, node: usize, items: NodeItems) -> anyhow::Result<u64> {
+        let mut appended = 0;
+        for (party, (statuses, sessions)) in items {
             let token = self
                 .tokens
                 .get(&(node, party.clone()))
@@ -150,11 +202,11 @@ impl Feeder {
                 let url = format!("{}/v1/{path}", self.urls[node]);
                 for batch in batches(&items) {
                     let r: BatchResult = http.post(&url, token, batch.body)?;
-                    sent.appended += r.appended;
+                    appended += r.appended;
                 }
             }
         }
-        Ok(sent)
+        Ok(appended)
     }
 }
 

@@ -1,14 +1,30 @@
 //! `london-demo`: a whole local London federation. It starts real `evfed-node` processes (a
-//! node per borough and per operator) and an `evfed-aggregator`, all on loopback, loads the
-//! synthetic London into the nodes, registers them with the aggregator, waits until the
-//! aggregator has verified every node's log, and then keeps the data moving: status changes
-//! and sessions, replayed from a day ago at `pace` times real time until they reach now.
+//! node per borough and per operator), loads the synthetic London into them with 400 days of
+//! history (sessions and status changes, `history`), then starts an `evfed-aggregator` on
+//! loopback with every node registered, waits until the aggregator has verified every node's
+//! public and restricted log, and then keeps the data moving: the simulation's status changes
+//! and sessions sent as they happen.
+//!
+//! The history is sent before the aggregator first reads the nodes, so that it is history to
+//! the aggregator and not a year-late live feed (its freshness indicator counts a status
+//! change's lag only after a member's first harvest). For the same reason nothing is replayed
+//! late after that: earlier versions replayed the last day at `--pace` times real time, and
+//! every supplier's freshness read "p95 status lag up to 86400 s". The simulation cannot run
+//! ahead of the clock (a node refuses times in the future), so after the back-fill it follows
+//! the clock; `--pace 0` still means no changes after loading. A reused data directory
+//! carries on from the latest status change its nodes hold; the time the demo was stopped is
+//! back-filled too, and that, sent after the aggregator has seen the nodes, does count as late.
+//!
+//! At `--scale small` (about 1,000 EVSEs) 400 days are about 630,000 sessions and 1.3
+//! million status changes; the back-fill sends every session (each to one node) but only the
+//! status changes that matter for reliability before the last 30 days (`history`).
 //!
 //! The demo only uses the binaries' public surface: their command lines (`init`, `serve`,
 //! `token issue`, `members add|list|remove`) and HTTP APIs.
 
 mod cli;
 mod feed;
+mod history;
 mod http;
 mod plan;
 mod procs;
@@ -29,16 +45,17 @@ use crate::synth::{self, Scale, World};
 use cli::{
     Member, init_aggregator, init_node, issue_token, reader_token, sync_members, write_tokens,
 };
-use feed::{Feeder, Ready, ReadyNode};
+use feed::{Feeder, Ready, ReadyNode, Sent};
+use history::Part;
 use http::Http;
 use procs::{Children, Handle, POLL};
 
-/// How far back the replay of activity starts.
-const REPLAY: i64 = 24 * 3600;
 /// How long a process gets to announce it is ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long the aggregator gets to verify every node after loading.
 const SYNC_TIMEOUT: Duration = Duration::from_secs(900);
+/// How often the slow supplier's node (`slow_feed`) gets its status changes and sessions.
+const SLOW_FEED: Duration = Duration::from_secs(240);
 /// The aggregator's pause between harvest rounds, shorter than its default so the demo's
 /// changes show within a second.
 pub(crate) const HARVEST_INTERVAL_MS: u64 = 500;
@@ -177,6 +194,49 @@ pub fn run(opts: &Options, bins: &Binaries, stop: &AtomicBool) -> anyhow::Result
     for n in &mut nodes {
         n.url = children.wait_ready(n.handle, &n.dir.join("ready.json"), stop, READY_TIMEOUT)?;
     }
+    println!(
+        "  {} nodes up after {:.1} s; loading them",
+        nodes.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let loaded_now = load_all(&http, bins, &nodes, &world, stop)?;
+    let feeder = Feeder {
+        urls: nodes.iter().map(|n| n.url.clone()).collect(),
+        tokens: write_tokens(bins, &nodes)?,
+        publishers: plan::publishers(
+            &world,
+            &nodes.iter().map(|n| n.plan.clone()).collect::<Vec<_>>(),
+        ),
+        usage_publisher: plan::usage_publishers(
+            &world,
+            &nodes.iter().map(|n| n.plan.clone()).collect::<Vec<_>>(),
+        ),
+    };
+    let now = chrono::Utc::now().timestamp();
+    let from = if loaded_now {
+        now - history::HISTORY
+    } else {
+        history::resume_point(&http, &feeder.urls, now)?
+    };
+    let days = (now - from) as f64 / 86_400.0;
+    let (_, done) = history::backfill(
+        &http,
+        &feeder,
+        &world,
+        opts.seed,
+        from,
+        now,
+        Part::StatusChanges,
+        stop,
+    )?;
+    println!(
+        "  history: {days:.0} days, {} of {} status changes sent in {:.1} s",
+        done.sent.status_changes, done.simulated.status_changes, done.secs
+    );
+    // The aggregator's first harvest must find the history signed, or the rest of it would
+    // count as late in the next one.
+    wait_signed(&http, &mut children, &nodes, stop)?;
+
     sync_members(bins, &agg_dir, &nodes)?;
     suppliers::write(
         &agg_dir,
@@ -203,31 +263,30 @@ pub fn run(opts: &Options, bins: &Binaries, stop: &AtomicBool) -> anyhow::Result
                 opts.listen
             )
         })?;
-
     println!(
-        "  {} processes up after {:.1} s; loading the nodes",
-        nodes.len() + 1,
+        "  the aggregator is up after {:.1} s; sending the history's sessions",
         started.elapsed().as_secs_f64()
     );
-    load_all(&http, bins, &nodes, &world, stop)?;
-    let activity_start = chrono::Utc::now().timestamp() - REPLAY;
-    let mut activity = (opts.pace > 0.0).then(|| Activity::new(&world, opts.seed, activity_start));
-    let feeder = Feeder {
-        urls: nodes.iter().map(|n| n.url.clone()).collect(),
-        tokens: write_tokens(bins, &nodes)?,
-        publishers: plan::publishers(
-            &world,
-            &nodes.iter().map(|n| n.plan.clone()).collect::<Vec<_>>(),
-        ),
-    };
-    if let Some(a) = &activity {
-        feeder.send(&http, &a.statuses())?;
-    }
+    let (mut activity, done) = history::backfill(
+        &http,
+        &feeder,
+        &world,
+        opts.seed,
+        from,
+        now,
+        Part::Sessions,
+        stop,
+    )?;
+    println!(
+        "  history: {days:.0} days, {} sessions sent in {:.1} s; waiting for the aggregator \
+         to verify every node",
+        done.sent.sessions, done.secs
+    );
 
     let targets = nodes
         .iter()
-        .map(|n| public_log_size(&http, &n.url))
-        .collect::<anyhow::Result<Vec<u64>>>()?;
+        .map(|n| log_sizes(&http, &n.url))
+        .collect::<anyhow::Result<Vec<LogSizes>>>()?;
     wait_for_sync(&http, &mut children, &agg_url, &nodes, &targets, stop)?;
     let london = http.total_count(&format!("{agg_url}/v1/london/locations?limit=1"))?;
     if let Some(path) = &opts.ready_file {
@@ -242,16 +301,29 @@ pub fn run(opts: &Options, bins: &Binaries, stop: &AtomicBool) -> anyhow::Result
         Err(e) => println!("  (no usage:read token for the aggregator's usage analytics: {e:#})\n"),
     }
 
-    match activity.as_mut() {
-        Some(a) => {
+    match opts.pace > 0.0 {
+        true => {
+            let slow = slow_feed(&nodes);
             println!(
-                "Replaying synthetic London from 24 h ago at {}x real time until it reaches now \
-                 (status changes and sessions to every node publishing the site). Ctrl-C to stop.",
-                opts.pace
+                "Synthetic London carries on as it happens: status changes to every node \
+                 publishing the site, each session to one node{}. Ctrl-C to stop.",
+                slow.map_or_else(String::new, |n| format!(
+                    "; {} gets its changes only every {} s (a slow back office)",
+                    nodes[n].plan.origin,
+                    SLOW_FEED.as_secs()
+                ))
             );
-            feed_loop(&http, &mut children, &feeder, a, opts.pace, stop)?;
+            feed_loop(
+                &http,
+                &mut children,
+                &feeder,
+                &mut activity,
+                opts.pace,
+                slow,
+                stop,
+            )?;
         }
-        None => {
+        false => {
             println!("No changes after loading (--pace 0). Ctrl-C to stop.");
             while !stop.load(Ordering::Relaxed) {
                 children.check_all()?;
@@ -268,26 +340,27 @@ pub fn run(opts: &Options, bins: &Binaries, stop: &AtomicBool) -> anyhow::Result
     Ok(())
 }
 
-/// Loads every node that holds no location yet, in parallel (the nodes do the work).
+/// Loads every node that holds no location yet, in parallel (the nodes do the work). True
+/// when no node held any.
 fn load_all(
     http: &Http,
     bins: &Binaries,
     nodes: &[Node],
     world: &World,
     stop: &AtomicBool,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
     std::thread::scope(|s| {
         let jobs: Vec<_> = nodes
             .iter()
             .map(|n| {
-                s.spawn(move || -> anyhow::Result<()> {
+                s.spawn(move || -> anyhow::Result<bool> {
                     if stop.load(Ordering::Relaxed) {
                         bail!("stopped");
                     }
                     let held = http.total_count(&format!("{}/v1/locations?limit=1", n.url))?;
                     if held > 0 {
                         println!("  {}: holds {held} locations already", n.plan.origin);
-                        return Ok(());
+                        return Ok(false);
                     }
                     let token = issue_token(bins, &n.dir, None, "admin")?;
                     let t = Instant::now();
@@ -298,34 +371,84 @@ fn load_all(
                         l.created + l.updated + l.unchanged,
                         t.elapsed().as_secs_f64()
                     );
-                    Ok(())
+                    Ok(true)
                 })
             })
             .collect();
-        jobs.into_iter().try_for_each(|j| {
-            j.join()
-                .map_err(|_| anyhow::anyhow!("a loading thread panicked"))?
+        jobs.into_iter().try_fold(true, |all, j| {
+            let loaded = j
+                .join()
+                .map_err(|_| anyhow::anyhow!("a loading thread panicked"))??;
+            anyhow::Ok(all && loaded)
         })
     })
 }
 
-/// The node's public log size, from `/metrics`.
-fn public_log_size(http: &Http, url: &str) -> anyhow::Result<u64> {
-    let text = http.get_text(&format!("{url}/metrics"))?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("evfed_log_size{log=\"public\"} "))
-        .and_then(|v| v.trim().parse().ok())
-        .with_context(|| format!("{url}/metrics has no public log size"))
+/// A node's log sizes, from `/metrics`.
+#[derive(Debug, Clone, Copy)]
+struct LogSizes {
+    public: u64,
+    restricted: u64,
+    /// Entries of the public log its latest checkpoint covers.
+    public_signed: u64,
 }
 
-/// Waits until the aggregator reports every node `ok` with at least `targets[i]` entries
-/// verified.
+fn log_sizes(http: &Http, url: &str) -> anyhow::Result<LogSizes> {
+    let text = http.get_text(&format!("{url}/metrics"))?;
+    let metric = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
+            .with_context(|| format!("{url}/metrics has no {name}"))
+    };
+    Ok(LogSizes {
+        public: metric("evfed_log_size{log=\"public\"}")?,
+        restricted: metric("evfed_log_size{log=\"restricted\"}")?,
+        public_signed: metric("evfed_log_signed_size{log=\"public\"}")?,
+    })
+}
+
+/// Waits until every node has signed a checkpoint of its whole public log.
+fn wait_signed(
+    http: &Http,
+    children: &mut Children,
+    nodes: &[Node],
+    stop: &AtomicBool,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    for n in nodes {
+        loop {
+            children.check_all()?;
+            if stop.load(Ordering::Relaxed) {
+                bail!("stopped");
+            }
+            let s = log_sizes(http, &n.url)?;
+            if s.public_signed >= s.public {
+                break;
+            }
+            if started.elapsed() > READY_TIMEOUT {
+                bail!(
+                    "{} had signed {} of its {} public entries after {} s",
+                    n.plan.origin,
+                    s.public_signed,
+                    s.public,
+                    READY_TIMEOUT.as_secs()
+                );
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+    Ok(())
+}
+
+/// Waits until the aggregator reports every node `ok` with at least `targets[i]` entries of
+/// its public and restricted logs verified.
 fn wait_for_sync(
     http: &Http,
     children: &mut Children,
     agg_url: &str,
     nodes: &[Node],
-    targets: &[u64],
+    targets: &[LogSizes],
     stop: &AtomicBool,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -346,10 +469,18 @@ fn wait_for_sync(
                     m.state,
                     m.reason.as_deref().unwrap_or("no reason given")
                 ),
-                Some(m) if m.state == "ok" && m.verified_size >= *target => {}
+                Some(m)
+                    if m.state == "ok"
+                        && m.verified_size >= target.public
+                        && m.usage_verified() >= target.restricted => {}
                 Some(m) => behind.push(format!(
-                    "{} {} {}/{}",
-                    m.origin, m.state, m.verified_size, target
+                    "{} {} {}/{} public, {}/{} restricted",
+                    m.origin,
+                    m.state,
+                    m.verified_size,
+                    target.public,
+                    m.usage_verified(),
+                    target.restricted
                 )),
                 None => behind.push(format!("{} not registered", n.plan.origin)),
             }
@@ -423,36 +554,55 @@ fn print_ready(http: &Http, started: Instant, agg_url: &str, nodes: &[Node], lon
     println!();
 }
 
-/// Sends the simulation's events as simulated time passes, until `stop`.
+/// The node whose operator's back office sends its changes only every [`SLOW_FEED`] (the last
+/// operator node), so that the compliance page shows one supplier amber for freshness beside
+/// the prompt ones, as a real federation would.
+fn slow_feed(nodes: &[Node]) -> Option<usize> {
+    nodes.iter().rposition(|n| n.plan.kind == Kind::Cpo)
+}
+
+/// Sends the simulation's events as simulated time passes, until `stop`; the node `slow`
+/// gets them only every [`SLOW_FEED`].
 fn feed_loop(
     http: &Http,
     children: &mut Children,
     feeder: &Feeder,
     activity: &mut Activity,
     pace: f64,
+    slow: Option<usize>,
     stop: &AtomicBool,
 ) -> anyhow::Result<()> {
     let real_start = Instant::now();
     let sim_start = activity.now();
-    let mut total = feed::Sent::default();
+    let mut total = Sent::default();
     let mut reported = Instant::now();
-    let mut caught_up = false;
+    let mut held = Vec::new();
+    let mut flushed = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         children.check_all()?;
         let now = chrono::Utc::now().timestamp();
+        // Since the back-fill the simulation is a little behind the clock; it catches up at
+        // `pace` and then follows the clock (a node refuses times in the future).
         let sim = sim_start + (real_start.elapsed().as_secs_f64() * pace) as i64;
         let until = sim.min(now);
-        if until >= now && !caught_up {
-            caught_up = true;
-            println!("  the replay has reached now; carrying on in real time");
-        }
         let events = activity.advance(until);
-        match feeder.send(http, &events) {
-            Ok(s) => {
-                total.status_changes += s.status_changes;
-                total.sessions += s.sessions;
-                total.appended += s.appended;
+        let mut sent = feeder.send_where(http, &events, |n| Some(n) != slow);
+        if slow.is_some() {
+            held.extend(events);
+            if flushed.elapsed() >= SLOW_FEED {
+                let late = feeder.send_where(http, &held, |n| Some(n) == slow);
+                sent = sent.and_then(|s| {
+                    late.map(|l| Sent {
+                        appended: s.appended + l.appended,
+                        ..s
+                    })
+                });
+                held.clear();
+                flushed = Instant::now();
             }
+        }
+        match sent {
+            Ok(s) => total.add(s),
             // A node that is stopping answers no more; anything else is reported and the
             // demo goes on.
             Err(_) if stop.load(Ordering::Relaxed) => break,

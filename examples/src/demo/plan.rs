@@ -129,3 +129,21 @@ pub fn publishers(world: &World, nodes: &[NodePlan]) -> Vec<Vec<usize>> {
     }
     out
 }
+
+/// For each site, the one node that gets its sessions: the operator's own node when it runs
+/// one, else the first node that publishes the site (its borough's); `None` when no node
+/// publishes it. One node only, because the aggregator adds up the sessions of every member
+/// it harvests, so a session sent to both a borough and its operator would count twice.
+pub fn usage_publishers(world: &World, nodes: &[NodePlan]) -> Vec<Option<usize>> {
+    publishers(world, nodes)
+        .into_iter()
+        .enumerate()
+        .map(|(site, pubs)| {
+            let party = &world.operators[world.sites[site].operator].party;
+            pubs.iter()
+                .copied()
+                .find(|&n| nodes[n].kind == Kind::Cpo && nodes[n].parties.contains(party))
+                .or_else(|| pubs.first().copied())
+        })
+        .collect()
+}
