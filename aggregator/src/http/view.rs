@@ -13,16 +13,65 @@ use evfed_spec::ocpi::Location;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+/// An area a filter names: one of the area set's codes, or none (locations outside every area).
+#[derive(Debug, Clone, PartialEq)]
+enum AreaFilter {
+    Code(String),
+    Outside,
+}
+
+impl AreaFilter {
+    fn matches(&self, placed: Option<&str>) -> bool {
+        match self {
+            AreaFilter::Code(c) => placed == Some(c.as_str()),
+            AreaFilter::Outside => placed.is_none(),
+        }
+    }
+}
+
+/// Resolves a `borough` or `ward` parameter: a code or name of the area set, `none`, or a
+/// well-formed code that names no area (which matches nothing); anything else is refused.
+fn area_filter(what: &str, text: &str, within: Option<&str>) -> Result<AreaFilter, ApiError> {
+    if text == "none" {
+        return Ok(AreaFilter::Outside);
+    }
+    let set = crate::domain::places::area_set();
+    match set.find(text, within) {
+        Ok(a) => Ok(AreaFilter::Code(a.code.clone())),
+        Err(evfed_spec::areas::LookupError::Unknown(_))
+            if text.len() <= 36
+                && text.chars().all(|c| c.is_ascii_alphanumeric())
+                && text.chars().any(|c| c.is_ascii_digit()) =>
+        {
+            Ok(AreaFilter::Code(text.to_owned()))
+        }
+        Err(e) => Err(ApiError::Query(format!(
+            "{what}={text:?}: {e}; give an area code (e.g. E09000007), a name (e.g. Camden; a \
+             ward's name with borough=…), or none for locations outside every area"
+        ))),
+    }
+}
+
+/// An OCPI enumeration value from a query (case aside), or a refusal listing the values.
+fn ocpi_value<T: serde::de::DeserializeOwned>(
+    what: &str,
+    text: &str,
+    allowed: &str,
+) -> Result<T, ApiError> {
+    serde_json::from_value(Value::String(text.to_ascii_uppercase()))
+        .map_err(|_| ApiError::Query(format!("{what}={text:?} is not one of {allowed}")))
+}
+
 /// The filters of `GET /v1/london/locations`.
 #[derive(Debug, Default)]
 struct Filter {
-    borough: Option<String>,
-    ward: Option<String>,
+    borough: Option<AreaFilter>,
+    ward: Option<AreaFilter>,
     party: Option<String>,
     min_kw: Option<f64>,
     max_kw: Option<f64>,
-    standard: Option<String>,
-    status: Option<String>,
+    standard: Option<evfed_spec::ocpi::ConnectorType>,
+    status: Option<evfed_spec::ocpi::Status>,
     bbox: Option<[f64; 4]>,
     near: Option<(f64, f64, f64)>,
     offset: usize,
@@ -37,6 +86,7 @@ impl Filter {
         };
         let mut radius = None;
         let mut near = None;
+        let (mut borough, mut ward) = (None, None);
         let num = |k: &str, v: &str| -> Result<f64, ApiError> {
             v.parse::<f64>()
                 .ok()
@@ -46,13 +96,33 @@ impl Filter {
         for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
             let v = v.into_owned();
             match &*k {
-                "borough" => f.borough = Some(v),
-                "ward" => f.ward = Some(v),
-                "party" => f.party = Some(v),
+                "borough" => borough = Some(v),
+                "ward" => ward = Some(v),
+                "party" => {
+                    if v.parse::<evfed_spec::ids::Party>().is_err() {
+                        return Err(ApiError::Query(format!(
+                            "party={v:?}: write a party CC*PID, e.g. GB*LPL"
+                        )));
+                    }
+                    f.party = Some(v)
+                }
                 "min_power_kw" => f.min_kw = Some(num(&k, &v)?),
                 "max_power_kw" => f.max_kw = Some(num(&k, &v)?),
-                "connector_standard" => f.standard = Some(v),
-                "status" => f.status = Some(v),
+                "connector_standard" => {
+                    f.standard = Some(ocpi_value(
+                        "connector_standard",
+                        &v,
+                        "the OCPI ConnectorType values, e.g. IEC_62196_T2, IEC_62196_T2_COMBO, CHADEMO",
+                    )?)
+                }
+                "status" => {
+                    f.status = Some(ocpi_value(
+                        "status",
+                        &v,
+                        "AVAILABLE, BLOCKED, CHARGING, INOPERATIVE, OUTOFORDER, PLANNED, REMOVED, \
+                         RESERVED, UNKNOWN",
+                    )?)
+                }
                 "bbox" => {
                     let parts = v
                         .split(',')
@@ -91,6 +161,14 @@ impl Filter {
                 other => return Err(ApiError::Query(format!("unknown parameter {other:?}"))),
             }
         }
+        f.borough = borough
+            .as_deref()
+            .map(|b| area_filter("borough", b, None))
+            .transpose()?;
+        f.ward = ward
+            .as_deref()
+            .map(|w| area_filter("ward", w, borough.as_deref()))
+            .transpose()?;
         f.near = match (near, radius) {
             (Some((lat, lon)), Some(r)) => Some((lat, lon, r)),
             (Some((lat, lon)), None) => Some((lat, lon, 1000.0)),
@@ -100,18 +178,18 @@ impl Filter {
         Ok(f)
     }
 
-    fn matches(&self, key: &Key, loc: &Location) -> bool {
-        let text = |v: &dyn erased::Named| v.name();
+    fn matches(&self, key: &Key, copy: &Copy) -> bool {
+        let loc = &*copy.location;
         if self.party.as_ref().is_some_and(|p| *p != key.0) {
             return false;
         }
         if let Some(b) = &self.borough
-            && loc.evfed.borough.as_ref().map(|g| g.as_str()) != Some(b.as_str())
+            && !b.matches(copy.place.borough)
         {
             return false;
         }
         if let Some(w) = &self.ward
-            && loc.evfed.ward.as_ref().map(|w| w.code.as_str()) != Some(w.as_str())
+            && !w.matches(copy.place.ward)
         {
             return false;
         }
@@ -124,12 +202,12 @@ impl Filter {
                 .evses
                 .iter()
                 .flat_map(|e| &e.connectors)
-                .any(|c| text(&c.standard) == *s)
+                .any(|c| c.standard == *s)
         {
             return false;
         }
         if let Some(s) = &self.status
-            && !loc.evses.iter().any(|e| text(&e.status) == *s)
+            && !loc.evses.iter().any(|e| e.status == *s)
         {
             return false;
         }
@@ -207,8 +285,8 @@ fn stale_origins(store: &Store) -> Result<Vec<String>, StoreError> {
 /// The London view: every location, as served from its winning copy, with its sources.
 #[utoipa::path(tag = "london",
     params(
-        ("borough" = Option<String>, Query, description = "ONS GSS code"),
-        ("ward" = Option<String>, Query, description = "ward code, as the publishing node gives it"),
+        ("borough" = Option<String>, Query, description = "the borough the coordinates lie in: a code (E09000007), a name (Camden), or none"),
+        ("ward" = Option<String>, Query, description = "the ward the coordinates lie in: a code, or a name (with borough where names repeat)"),
         ("party" = Option<String>, Query, description = "CC*PID"),
         ("min_power_kw" = Option<f64>, Query),
         ("max_power_kw" = Option<f64>, Query),
@@ -233,7 +311,7 @@ pub async fn locations(
         let stale = stale_origins(&st.store)?;
         let mut total = 0usize;
         let page = st.london.each(|key, copy, all| {
-            if !filter.matches(key, &copy.location) {
+            if !filter.matches(key, copy) {
                 return None;
             }
             total += 1;
@@ -396,6 +474,8 @@ pub async fn status(state: web::Data<AppState>) -> HttpResponse {
 #[derive(Debug, Default, Serialize)]
 struct BoroughStats {
     borough: String,
+    /// The borough's name.
+    name: String,
     locations: u64,
     evses: u64,
     connectors: BTreeMap<&'static str, u64>,
@@ -416,20 +496,20 @@ pub fn power_class(kw: f64) -> &'static str {
     }
 }
 
-/// Per borough: locations, EVSEs, connectors by power class, availability now, smart-charging
-/// share.
+/// Per borough (placed by coordinates; `none` for locations outside every borough): name,
+/// locations, EVSEs, connectors by power class, availability now, smart-charging share.
 #[utoipa::path(tag = "london", responses((status = 200, body = Object)))]
 #[get("/v1/london/stats/boroughs")]
 pub async fn borough_stats(state: web::Data<AppState>) -> HttpResponse {
     let mut stats: BTreeMap<String, (BoroughStats, u64)> = BTreeMap::new();
     state.london.each(|_, copy, _| {
         let loc = &copy.location;
-        let borough = loc
-            .evfed
-            .borough
-            .as_ref()
-            .map_or("none".to_owned(), |b| b.as_str().to_owned());
+        // The borough the coordinates lie in, as `borough=` filters; `none` outside every one.
+        let borough = copy.place.borough.unwrap_or("none").to_owned();
         let (s, smart) = stats.entry(borough.clone()).or_default();
+        s.name = crate::domain::places::area_set()
+            .get(&borough)
+            .map_or_else(|| "Outside every borough".to_owned(), |a| a.name.clone());
         s.borough = borough;
         s.locations += 1;
         for e in &loc.evses {
@@ -493,7 +573,7 @@ pub async fn export(
         let stale = stale_origins(&st.store)?;
         let copies = st.london.each(|key, copy, all| {
             filter
-                .matches(key, &copy.location)
+                .matches(key, copy)
                 .then(|| (copy.clone(), all.to_vec()))
         });
         let rows: Vec<crate::exports::Row<'_>> = copies

@@ -2,5 +2,7 @@
 //! process with real nodes and aggregator on 127.0.0.1.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod browser;
+mod dashboard;
 mod demo;
 mod synth;
