@@ -33,8 +33,9 @@ struct Cli {
     /// aggregator has verified every node.
     #[arg(long)]
     ready_file: Option<PathBuf>,
-    /// Simulated time per real time for the status changes and sessions replayed from a day
-    /// ago (0: none).
+    /// 0: no status changes or sessions after loading. Otherwise they carry on as the
+    /// simulation makes them, which after the 400 days of history sent at start-up means as
+    /// they happen; this is how fast the simulation catches up the seconds the start took.
     #[arg(long, default_value_t = 60.0)]
     pace: f64,
     /// Borough nodes (0 to 33).

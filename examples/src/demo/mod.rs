@@ -12,8 +12,9 @@
 //! every supplier's freshness read "p95 status lag up to 86400 s". The simulation cannot run
 //! ahead of the clock (a node refuses times in the future), so after the back-fill it follows
 //! the clock; `--pace 0` still means no changes after loading. A reused data directory
-//! carries on from the latest status change its nodes hold; the time the demo was stopped is
-//! back-filled too, and that, sent after the aggregator has seen the nodes, does count as late.
+//! carries on from the latest status change its nodes hold and back-fills the time the demo
+//! was stopped the same way (the aggregator reads a member re-added with its new port from
+//! the start, so to it that is history too).
 //!
 //! At `--scale small` (about 1,000 EVSEs) 400 days are about 630,000 sessions and 1.3
 //! million status changes; the back-fill sends every session (each to one node) but only the
