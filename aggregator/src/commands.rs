@@ -516,10 +516,6 @@ pub fn unix_ms() -> i64 {
 }
 
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    // The node's set-up: no colour codes when stderr is not a terminal (log files).
+    evfed_node::commands::init_tracing(evfed_node::config::LogFormat::Text);
 }

@@ -195,7 +195,7 @@ fn usage_is_harvested_verified_rolled_up_and_only_for_usage_readers() {
     for q in [
         "area=london",
         "area=london&borough=E09000007",
-        "area=borough&ward=E05013660",
+        "area=borough&ward=E05013655",
     ] {
         let other: Value = get(&agg, &format!("{day}&{q}"), Some(&reader))
             .json()
@@ -231,8 +231,9 @@ fn usage_is_harvested_verified_rolled_up_and_only_for_usage_readers() {
         ]
     );
     assert_eq!(
-        hourly[0]["area"], "E05013660",
-        "wards come from the publishing node"
+        hourly[0]["area"], "E05013655",
+        "the ward is the one the coordinates lie in (Camden Town), not the one the publisher \
+         claims (Haverstock, E05013660)"
     );
 
     let sat: Value = get(

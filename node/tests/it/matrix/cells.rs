@@ -532,7 +532,16 @@ pub fn run(
                 .get("content-type")
                 .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
             let challenge = res.headers().contains_key("www-authenticate");
-            let text = res.text().unwrap_or_default();
+            // An event stream never ends: its status and headers are the answer.
+            let stream = res
+                .headers()
+                .get("content-type")
+                .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+            let text = if stream {
+                String::new()
+            } else {
+                res.text().unwrap_or_default()
+            };
             report.cells += 1;
             // A bearer refusal is problem+json with its stable code (STANDARD.md §13), and a
             // 401 challenges (RFC 6750 §3).
