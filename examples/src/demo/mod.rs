@@ -532,12 +532,13 @@ fn print_ready(http: &Http, started: Instant, agg_url: &str, nodes: &[Node], lon
         started.elapsed().as_secs_f64(),
         nodes.len()
     );
+    println!("  Dashboard       {agg_url}/   <- open this in a browser\n");
     println!("  London view     {agg_url}/v1/london/locations");
     println!("  by borough      {agg_url}/v1/london/stats/boroughs");
     println!("  status          {agg_url}/v1/london/status");
     println!("  members         {agg_url}/v1/members");
     println!("  DPS compliance  {agg_url}/v1/compliance/suppliers");
-    println!("  API docs        {agg_url}/docs\n");
+    println!("  API docs        {agg_url}/docs/\n");
     println!(
         "  nodes (API docs at /docs, OpenAPI at /openapi.json, open OCPI feed at /ocpi/versions):"
     );
