@@ -7,6 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use anyhow::{Context as _, bail};
 use evfed_spec::api::{BatchResult, ItemOutcome, ItemResult};
+use evfed_spec::ocpi::{Location, Status};
+use evfed_spec::time::DateTime;
 use serde::Serialize;
 
 use super::http::Http;
@@ -26,19 +28,24 @@ pub struct Loaded {
     pub updated: u64,
 }
 
-/// Writes the sites `sites` of `world` into the node at `url` with an `admin` token.
+/// Writes the sites `sites` of `world` into the node at `url` with an `admin` token, as they
+/// are when the simulation begins at `begin` (Unix seconds): an EVSE generated out of order
+/// broke then (its `last_updated`), not when the site was last updated years before, which
+/// would count as months of failure in the aggregator's reliability figures.
 pub fn load(
     http: &Http,
     url: &str,
     admin_token: &str,
     world: &World,
     sites: &[usize],
+    begin: i64,
 ) -> anyhow::Result<Loaded> {
     let endpoint = format!("{url}/v1/admin/locations");
     let mut loaded = Loaded::default();
+    let begin = DateTime::from_unix_seconds(begin).context("the simulation's start")?;
     let items: Vec<Vec<u8>> = sites
         .iter()
-        .map(|&i| serde_json::to_vec(&world.sites[i].location))
+        .map(|&i| serde_json::to_vec(&as_of(&world.sites[i].location, begin)))
         .collect::<Result<_, _>>()?;
     for batch in batches(&items) {
         let results: Vec<ItemResult> = http.post(&endpoint, admin_token, batch.body)?;
@@ -56,6 +63,18 @@ pub fn load(
         }
     }
     Ok(loaded)
+}
+
+/// `loc` with every EVSE that is out of order or inoperative stamped as broken since `begin`.
+fn as_of(loc: &Location, begin: DateTime) -> Location {
+    let mut loc = loc.clone();
+    for e in &mut loc.evses {
+        if matches!(e.status, Status::OutOfOrder | Status::Inoperative) && e.last_updated < begin {
+            e.last_updated = begin;
+            loc.last_updated = loc.last_updated.max(begin);
+        }
+    }
+    loc
 }
 
 struct Batch {

@@ -200,7 +200,15 @@ pub fn run(opts: &Options, bins: &Binaries, stop: &AtomicBool) -> anyhow::Result
         nodes.len(),
         started.elapsed().as_secs_f64()
     );
-    let loaded_now = load_all(&http, bins, &nodes, &world, stop)?;
+    let now = chrono::Utc::now().timestamp();
+    let loaded_now = load_all(
+        &http,
+        bins,
+        &nodes,
+        &world,
+        Activity::begins(now - history::HISTORY),
+        stop,
+    )?;
     let feeder = Feeder {
         urls: nodes.iter().map(|n| n.url.clone()).collect(),
         tokens: write_tokens(bins, &nodes)?,
@@ -213,7 +221,6 @@ pub fn run(opts: &Options, bins: &Binaries, stop: &AtomicBool) -> anyhow::Result
             &nodes.iter().map(|n| n.plan.clone()).collect::<Vec<_>>(),
         ),
     };
-    let now = chrono::Utc::now().timestamp();
     let from = if loaded_now {
         now - history::HISTORY
     } else {
@@ -341,13 +348,14 @@ pub fn run(opts: &Options, bins: &Binaries, stop: &AtomicBool) -> anyhow::Result
     Ok(())
 }
 
-/// Loads every node that holds no location yet, in parallel (the nodes do the work). True
-/// when no node held any.
+/// Loads every node that holds no location yet, in parallel (the nodes do the work), as the
+/// world is when the simulation begins at `begin`. True when no node held any.
 fn load_all(
     http: &Http,
     bins: &Binaries,
     nodes: &[Node],
     world: &World,
+    begin: i64,
     stop: &AtomicBool,
 ) -> anyhow::Result<bool> {
     std::thread::scope(|s| {
@@ -365,7 +373,7 @@ fn load_all(
                     }
                     let token = issue_token(bins, &n.dir, None, "admin")?;
                     let t = Instant::now();
-                    let l = feed::load(http, &n.url, &token, world, &n.plan.sites)?;
+                    let l = feed::load(http, &n.url, &token, world, &n.plan.sites, begin)?;
                     println!(
                         "  {}: {} locations loaded in {:.1} s",
                         n.plan.origin,

@@ -69,10 +69,16 @@ enum State {
 }
 
 impl Activity {
+    /// When a simulation that is at `start` began: each EVSE is in the status it was generated
+    /// with from then.
+    pub fn begins(start: i64) -> i64 {
+        start - WARM_UP
+    }
+
     /// The world's EVSEs as they are at `start` (Unix seconds). Each begins a day earlier in the
     /// status it was generated with (out of order ones stay so for a repair time).
     pub fn new(world: &World, seed: u64, start: i64) -> Self {
-        let begin = start - WARM_UP;
+        let begin = Self::begins(start);
         let mut evses = Vec::new();
         for (i, site) in world.sites.iter().enumerate() {
             let loc = &site.location;
