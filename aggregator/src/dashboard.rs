@@ -95,12 +95,15 @@ struct Slow {
     reliability: HashMap<String, ReliabilitySums>,
 }
 
+/// Area figures with the view version and time they were made at.
+type AreasEntry = (u64, Instant, Arc<Vec<AreaFigures>>);
+
 #[derive(Debug, Default)]
 pub struct Dashboard {
     pub config: DashboardConfig,
     points: Mutex<Option<Arc<Body>>>,
     slow: Mutex<Option<(Instant, Arc<Slow>)>>,
-    areas: Mutex<Option<(u64, Instant, Arc<Vec<AreaFigures>>)>>,
+    areas: Mutex<Option<AreasEntry>>,
     needs: Mutex<Option<(Instant, Arc<Vec<Need>>)>>,
 }
 

@@ -27,7 +27,9 @@ pub const CSV_COLUMNS: &[&str] = &[
     "city",
     "postal_code",
     "borough",
+    "borough_name",
     "ward",
+    "ward_name",
     "latitude",
     "longitude",
     "operator",
@@ -52,19 +54,24 @@ fn name<T: serde::Serialize>(v: &T) -> String {
     }
 }
 
+/// An area's code and name (both empty for none).
+fn area(code: Option<&'static str>) -> (&'static str, &'static str) {
+    let set = crate::domain::places::area_set();
+    match code {
+        Some(c) => (c, set.get(c).map_or("", |a| a.name.as_str())),
+        None => ("", ""),
+    }
+}
+
 /// The rows as CSV bytes.
 pub fn csv(rows: &[Row<'_>]) -> Result<Vec<u8>, csv::Error> {
     let mut out = csv::Writer::from_writer(b"\xEF\xBB\xBF".to_vec());
     out.write_record(CSV_COLUMNS)?;
     for row in rows {
         let loc: &Location = &row.copy.location;
-        let borough = loc.evfed.borough.as_ref().map(|b| b.as_str()).unwrap_or("");
-        let ward = loc
-            .evfed
-            .ward
-            .as_ref()
-            .map(|w| w.code.as_str())
-            .unwrap_or("");
+        // The borough and ward the coordinates lie in, as the view's filters and figures use.
+        let (borough, borough_name) = area(row.copy.place.borough);
+        let (ward, ward_name) = area(row.copy.place.ward);
         let operator = loc.operator.as_ref().map(|o| o.name.as_str()).unwrap_or("");
         let (lat, lon) = (
             loc.coordinates.lat().to_string(),
@@ -83,7 +90,9 @@ pub fn csv(rows: &[Row<'_>]) -> Result<Vec<u8>, csv::Error> {
                     &loc.city,
                     loc.postal_code.as_deref().unwrap_or(""),
                     borough,
+                    borough_name,
                     ward,
+                    ward_name,
                     &lat,
                     &lon,
                     operator,
@@ -140,8 +149,10 @@ pub fn geojson(rows: &[Row<'_>]) -> Value {
                     "address": loc.address,
                     "city": loc.city,
                     "postal_code": loc.postal_code,
-                    "borough": loc.evfed.borough.as_ref().map(|b| b.as_str()),
-                    "ward": loc.evfed.ward.as_ref().map(|w| w.code.as_str()),
+                    "borough": row.copy.place.borough,
+                    "borough_name": area(row.copy.place.borough).1,
+                    "ward": row.copy.place.ward,
+                    "ward_name": area(row.copy.place.ward).1,
                     "operator": loc.operator.as_ref().map(|o| o.name.as_str()),
                     "evses": loc.evses.len(),
                     "evses_available": available,

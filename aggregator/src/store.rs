@@ -485,6 +485,9 @@ pub enum CopyChange {
     },
 }
 
+/// A member's stored copy of a location: (origin, body, the entry that last changed it).
+pub type StoredCopy = (String, Vec<u8>, Option<u64>);
+
 /// A verified step of a member's harvest: the entries, their effect, and the new cursor.
 #[derive(Debug)]
 pub struct Step<'a> {
@@ -1002,8 +1005,8 @@ impl Store {
         Ok(f(&conn)?)
     }
 
-    /// Every member's copy of every location: (origin, body, the entry that last changed it).
-    pub fn location_copies(&self) -> Result<Vec<(String, Vec<u8>, Option<u64>)>, StoreError> {
+    /// Every member's copy of every location.
+    pub fn location_copies(&self) -> Result<Vec<StoredCopy>, StoreError> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare("SELECT origin, body, entry FROM location_copy")?;
         let rows = stmt.query_map([], |r| {

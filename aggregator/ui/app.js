@@ -603,6 +603,8 @@
     buildIndex();
     updateSummary();
     state.ready = true;
+    // Milliseconds from navigation to the map drawing every chargepoint (BENCHMARKS.md).
+    state.readyMs = performance.now();
     document.body.dataset.ready = "true";
     $("filters").addEventListener("change", onFilter);
     let typing;

@@ -240,14 +240,13 @@ impl AreaSet {
             ..AreaSet::default()
         };
         for (index, feature) in raw.features.into_iter().enumerate() {
-            let area = Area::from_feature(feature).map_err(|(code, problem)| {
-                AreaError::Feature {
+            let area =
+                Area::from_feature(feature).map_err(|(code, problem)| AreaError::Feature {
                     file: file.to_owned(),
                     index,
                     code,
                     problem,
-                }
-            })?;
+                })?;
             if set.by_code.contains_key(&area.code) {
                 return Err(AreaError::Feature {
                     file: file.to_owned(),
@@ -378,10 +377,13 @@ impl AreaSet {
             return Ok(a);
         }
         let want = fold(text);
-        let parent = within.and_then(|w| self.find(w, None).ok()).map(|a| &a.code);
-        let mut found = self.areas.iter().filter(|a| {
-            fold(&a.name) == want && (parent.is_none() || a.parent.as_ref() == parent)
-        });
+        let parent = within
+            .and_then(|w| self.find(w, None).ok())
+            .map(|a| &a.code);
+        let mut found = self
+            .areas
+            .iter()
+            .filter(|a| fold(&a.name) == want && (parent.is_none() || a.parent.as_ref() == parent));
         let first = found
             .next()
             .ok_or_else(|| LookupError::Unknown(text.to_owned()))?;
@@ -396,11 +398,7 @@ impl AreaSet {
                 .chain(others)
                 .map(|a| {
                     let parent = a.parent.as_deref().and_then(|p| self.get(p));
-                    format!(
-                        "{} in {}",
-                        a.code,
-                        parent.map_or("?", |p| p.name.as_str())
-                    )
+                    format!("{} in {}", a.code, parent.map_or("?", |p| p.name.as_str()))
                 })
                 .collect::<Vec<_>>()
                 .join(", "),
@@ -411,7 +409,13 @@ impl AreaSet {
 /// Lower case, single spaces, `&` as `and`: how names are compared.
 fn fold(s: &str) -> String {
     s.split_whitespace()
-        .map(|w| if w == "&" { "and".to_owned() } else { w.to_lowercase() })
+        .map(|w| {
+            if w == "&" {
+                "and".to_owned()
+            } else {
+                w.to_lowercase()
+            }
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -543,7 +547,12 @@ impl Area {
 
     /// The bounding box: `[min_lon, min_lat, max_lon, max_lat]`.
     pub fn bbox(&self) -> [f64; 4] {
-        [self.bbox.min.x, self.bbox.min.y, self.bbox.max.x, self.bbox.max.y]
+        [
+            self.bbox.min.x,
+            self.bbox.min.y,
+            self.bbox.max.x,
+            self.bbox.max.y,
+        ]
     }
 
     fn contains(&self, p: Point) -> bool {
@@ -579,7 +588,10 @@ impl Polygon {
             .map(|ring| {
                 let ring: Vec<Point> = ring.into_iter().map(|[x, y]| Point { x, y }).collect();
                 if let Some(p) = ring.iter().find(|p| !in_range(**p)) {
-                    return Err(format!("the point [{}, {}] is not a WGS84 position", p.x, p.y));
+                    return Err(format!(
+                        "the point [{}, {}] is not a WGS84 position",
+                        p.x, p.y
+                    ));
                 }
                 match (ring.first(), ring.last()) {
                     (Some(first), Some(last))
@@ -642,7 +654,10 @@ fn crossings_odd(ring: &[Point], p: Point) -> bool {
 }
 
 fn in_range(p: Point) -> bool {
-    p.x.is_finite() && p.y.is_finite() && (-180.0..=180.0).contains(&p.x) && (-90.0..=90.0).contains(&p.y)
+    p.x.is_finite()
+        && p.y.is_finite()
+        && (-180.0..=180.0).contains(&p.x)
+        && (-90.0..=90.0).contains(&p.y)
 }
 
 fn segment_distance(a: (f64, f64), b: (f64, f64)) -> f64 {
@@ -715,14 +730,22 @@ mod tests {
         assert_eq!(all.population, 8_799_770);
         assert_eq!(all.households, 3_423_882);
         assert_eq!(all.households_no_car, 1_440_344);
-        assert!((all.share_flats - 0.540).abs() < 0.001, "{}", all.share_flats);
+        assert!(
+            (all.share_flats - 0.540).abs() < 0.001,
+            "{}",
+            all.share_flats
+        );
         let city = london.get("E09000001").unwrap();
         assert_eq!(city.census.unwrap().population, 8_589);
         // Greater London is about 1,572 km² (1,595 with the Thames, which no ward holds).
         let km2: f64 = london.authorities().map(|a| a.area_km2).sum();
         assert!((1540.0..1600.0).contains(&km2), "{km2}");
         let westminster = london.get("E09000033").unwrap();
-        assert!((20.0..23.0).contains(&westminster.area_km2), "{}", westminster.area_km2);
+        assert!(
+            (20.0..23.0).contains(&westminster.area_km2),
+            "{}",
+            westminster.area_km2
+        );
     }
 
     #[test]
@@ -744,7 +767,10 @@ mod tests {
     fn names_and_codes_are_found_and_ambiguous_names_refused() {
         let london = AreaSet::london();
         assert_eq!(london.find("Camden", None).unwrap().code, "E09000007");
-        assert_eq!(london.find("  kensington & chelsea ", None).unwrap().code, "E09000020");
+        assert_eq!(
+            london.find("  kensington & chelsea ", None).unwrap().code,
+            "E09000020"
+        );
         assert_eq!(london.find("E09000007", None).unwrap().name, "Camden");
         let abbey = london.find("Abbey", None).unwrap_err();
         assert!(matches!(abbey, LookupError::Ambiguous { .. }), "{abbey}");
@@ -782,10 +808,17 @@ mod tests {
         assert!(utrecht.place(52.15, 5.15).is_none());
 
         let orphan = set(&square("WK1", "ward", r#","parent":"GM9""#, 0.1));
-        let e = AreaSet::from_geojson("x.geojson", &orphan).unwrap_err().to_string();
-        assert!(e.contains("x.geojson") && e.contains("WK1") && e.contains("GM9"), "{e}");
+        let e = AreaSet::from_geojson("x.geojson", &orphan)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("x.geojson") && e.contains("WK1") && e.contains("GM9"),
+            "{e}"
+        );
         let projected = set(&square("GM1", "authority", "", 0.1).replace("52.0", "452000.0"));
-        let e = AreaSet::from_geojson("rd.geojson", &projected).unwrap_err().to_string();
+        let e = AreaSet::from_geojson("rd.geojson", &projected)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("ogr2ogr"), "{e}");
     }
 }

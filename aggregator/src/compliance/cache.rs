@@ -19,14 +19,18 @@ use crate::store::{Member, Store};
 #[derive(Debug, Default)]
 pub struct Cache {
     /// `suppliers.toml`'s bytes (`None`: no file) and the register they parse to.
-    register: Mutex<Option<(Option<Vec<u8>>, Arc<Register>)>>,
+    register: Mutex<Option<RegisterEntry>>,
     evses: Mutex<HashMap<String, Arc<MemberEvses>>>,
-    usage: Mutex<HashMap<String, (UsageKey, Arc<Vec<(String, u64)>>)>>,
+    usage: Mutex<HashMap<String, (UsageKey, Arc<MonthSessions>)>>,
     /// How many times each input was read rather than reused (tests).
     reads: Mutex<Reads>,
 }
 
 type UsageKey = (u64, Option<Vec<u8>>);
+/// `suppliers.toml`'s bytes (`None`: no file) and the register they parse to.
+type RegisterEntry = (Option<Vec<u8>>, Arc<Register>);
+/// Sessions per UTC month (`YYYY-MM`).
+type MonthSessions = Vec<(String, u64)>;
 
 /// How often [`statuses_cached`] read an input again instead of reusing it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

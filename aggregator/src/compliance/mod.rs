@@ -278,11 +278,10 @@ impl Register {
             path: path.display().to_string(),
             source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
         })?;
-        let register: Register =
-            toml::from_str(text).map_err(|source| ComplianceError::Parse {
-                path: path.display().to_string(),
-                source: Box::new(source),
-            })?;
+        let register: Register = toml::from_str(text).map_err(|source| ComplianceError::Parse {
+            path: path.display().to_string(),
+            source: Box::new(source),
+        })?;
         register.check()?;
         Ok(register)
     }
@@ -626,7 +625,9 @@ fn conformance(
             let at_text = words::time(*at);
             latest.push(json!({"origin": o, "at_ms": at, "at": at_text, "passed": ok}));
             let verdict = if *ok { "passed" } else { "failed" };
-            summary.push(format!("The latest run against {o}, at {at_text}, {verdict}."));
+            summary.push(format!(
+                "The latest run against {o}, at {at_text}, {verdict}."
+            ));
             if !ok {
                 colour = Colour::Red;
                 reasons.push(format!("the latest run against {o}, at {at_text}, failed"));
@@ -781,7 +782,9 @@ fn freshness(
                 }
                 summary.push(format!("{sentence}."));
                 colour = colour.max(c);
-                ages.push(json!({"origin": m.origin, "checkpoint_age_s": age_s, "signed_at": signed}));
+                ages.push(
+                    json!({"origin": m.origin, "checkpoint_age_s": age_s, "signed_at": signed}),
+                );
             }
             None => {
                 colour = Colour::Red;
@@ -846,7 +849,12 @@ fn completeness(
         "{} of {total} contracted charge points are not published in the London view",
         missing.len()
     )];
-    reasons.extend(missing.iter().take(20).map(|m| format!("not published: {m}")));
+    reasons.extend(
+        missing
+            .iter()
+            .take(20)
+            .map(|m| format!("not published: {m}")),
+    );
     if missing.len() > 20 {
         reasons.push(format!("and {} more not published", missing.len() - 20));
     }
@@ -877,7 +885,10 @@ fn completeness(
 
 /// Mean reliability of these EVSEs over one year (`previous`: the previous calendar year,
 /// else the year to date), and how many had access time.
-fn average<'a>(evses: impl Iterator<Item = &'a EvseYears<'a>>, previous: bool) -> (Option<f64>, usize) {
+fn average<'a>(
+    evses: impl Iterator<Item = &'a EvseYears<'a>>,
+    previous: bool,
+) -> (Option<f64>, usize) {
     let (mut sum, mut n) = (0.0, 0);
     for e in evses {
         let (access, failed) = if previous {
@@ -920,7 +931,11 @@ fn statutory_reliability(
     let mut colour = None::<Colour>;
     for (label, avg, n) in [
         (format!("year to date ({year})"), ytd_avg, ytd_n),
-        (format!("previous calendar year ({})", year - 1), prev_avg, prev_n),
+        (
+            format!("previous calendar year ({})", year - 1),
+            prev_avg,
+            prev_n,
+        ),
     ] {
         match avg {
             Some(a) => {

@@ -206,7 +206,11 @@ pub fn html(signed: &Value) -> String {
         );
         for i in indicators.as_array().into_iter().flatten() {
             let lines = |v: &Value| -> String {
-                strings(v).into_iter().map(esc).collect::<Vec<_>>().join("<br>")
+                strings(v)
+                    .into_iter()
+                    .map(esc)
+                    .collect::<Vec<_>>()
+                    .join("<br>")
             };
             let _ = writeln!(
                 h,

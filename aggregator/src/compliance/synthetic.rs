@@ -143,7 +143,8 @@ pub fn build(
                     live: k > 0,
                 });
                 k += 1;
-                at += DAY_MS * days_between / 2 + rng.below(days_between as u64 * DAY_MS as u64) as i64;
+                at += DAY_MS * days_between / 2
+                    + rng.below(days_between as u64 * DAY_MS as u64) as i64;
             }
             if i % 5 == 0 {
                 contracts[i % 6].push(format!("{{ location = \"{id}\", evse = \"{uid}\" }}"));
@@ -152,7 +153,9 @@ pub fn build(
         events.sort_by_key(|e| e.at_ms);
         for chunk in events.chunks(20_000) {
             let cp = chunk.last().map(|e| e.at_ms + 30_000);
-            store.apply_events_for_test(&origin, chunk, cp).expect("events");
+            store
+                .apply_events_for_test(&origin, chunk, cp)
+                .expect("events");
         }
         for h in 0..24 * 30 {
             store

@@ -109,10 +109,14 @@ fn difference(a: &Value, b: &Value, path: &str) -> Option<String> {
             .zip(y)
             .enumerate()
             .find_map(|(i, (x, y))| difference(x, y, &format!("{path}[{i}]"))),
-        (Value::Object(x), Value::Object(y)) if x.len() == y.len() => x.iter().find_map(|(k, v)| {
-            y.get(k)
-                .map_or_else(|| Some(format!("{path}.{k} missing")), |w| difference(v, w, &format!("{path}.{k}")))
-        }),
+        (Value::Object(x), Value::Object(y)) if x.len() == y.len() => {
+            x.iter().find_map(|(k, v)| {
+                y.get(k).map_or_else(
+                    || Some(format!("{path}.{k} missing")),
+                    |w| difference(v, w, &format!("{path}.{k}")),
+                )
+            })
+        }
         _ if a == b => None,
         _ => Some(format!("{path}: {a} != {b}")),
     }
@@ -171,7 +175,11 @@ fn colours_order_from_green_to_red_and_not_measured_is_its_own_value() {
     );
     assert_eq!(Colour::NotMeasured.words(), "not measured");
     let ind = |c| indicator_of(c);
-    assert_eq!(worst(&[]), Colour::NotMeasured, "nothing at all is not green");
+    assert_eq!(
+        worst(&[]),
+        Colour::NotMeasured,
+        "nothing at all is not green"
+    );
     assert_eq!(worst(&[ind(Colour::Green)]), Colour::Green);
     assert_eq!(
         worst(&[ind(Colour::Green), ind(Colour::NotMeasured)]),
@@ -203,7 +211,14 @@ fn colours_order_from_green_to_red_and_not_measured_is_its_own_value() {
 }
 
 fn indicator_of(colour: Colour) -> Indicator {
-    super::indicator("x", "X", colour, vec!["why".into()], Vec::new(), Value::Null)
+    super::indicator(
+        "x",
+        "X",
+        colour,
+        vec!["why".into()],
+        Vec::new(),
+        Value::Null,
+    )
 }
 
 #[test]
@@ -326,7 +341,10 @@ fn reports_print_figures_in_words() {
     // what a person reads, before it.
     let page = &html[..html.find("<script").unwrap()];
     for (what, text) in [("csv", csv.as_str()), ("html", page)] {
-        assert!(!has_epoch_ms(text), "{what} prints epoch milliseconds:\n{text}");
+        assert!(
+            !has_epoch_ms(text),
+            "{what} prints epoch milliseconds:\n{text}"
+        );
         assert!(!text.contains("{\""), "{what} prints a JSON blob:\n{text}");
         assert!(text.contains("not measured"), "{what}:\n{text}");
         assert!(text.contains("Feed availability"), "{what}:\n{text}");
@@ -335,7 +353,10 @@ fn reports_print_figures_in_words() {
     let run = words::time(f.now - DAY_MS);
     assert!(csv.contains(&run), "{csv}");
     assert!(page.contains(&run));
-    assert!(csv.starts_with("supplier,scope,indicator,colour,reasons,figures\n"), "{csv}");
+    assert!(
+        csv.starts_with("supplier,scope,indicator,colour,reasons,figures\n"),
+        "{csv}"
+    );
     assert!(page.contains("class=\"not-measured\""), "{page}");
 }
 
@@ -380,19 +401,20 @@ fn the_cache_answers_as_a_fresh_computation_and_reads_again_only_what_changed() 
     std::fs::write(&path, &f.world.register_text).unwrap();
     f.cached(&cache, later);
     assert_eq!(cache.reads().register, 1);
-    let text = f.world.register_text.replace("name = \"LPL Ltd\"", "name = \"Lampline\"");
+    let text = f
+        .world
+        .register_text
+        .replace("name = \"LPL Ltd\"", "name = \"Lampline\"");
     std::fs::write(&path, text).unwrap();
     let renamed = f.cached(&cache, later);
     assert_eq!(supplier(&renamed, "LPL")["name"], "Lampline");
     assert_eq!(cache.reads().register, 2);
     // A register that no longer parses is an error, not a stale answer.
     std::fs::write(&path, "[[supplier]]\nid = 1\n").unwrap();
-    assert!(
-        statuses_cached(&cache, f.dir.path(), &f.store, &f.world.london, later, None).is_err()
-    );
+    assert!(statuses_cached(&cache, f.dir.path(), &f.store, &f.world.london, later, None).is_err());
     std::fs::remove_file(&path).unwrap();
-    let none = statuses_cached(&cache, f.dir.path(), &f.store, &f.world.london, later, None)
-        .unwrap();
+    let none =
+        statuses_cached(&cache, f.dir.path(), &f.store, &f.world.london, later, None).unwrap();
     assert!(none.suppliers.is_empty(), "no file, no suppliers");
 }
 
@@ -417,13 +439,17 @@ fn timing_of_every_supplier_status() {
         }
         eprintln!("compliance timing: {what}: {best:?} (best of 3)");
     };
-    time("every supplier computed afresh (Supplier::status)", &mut || {
-        f.fresh(f.now)
-    });
+    time(
+        "every supplier computed afresh (Supplier::status)",
+        &mut || f.fresh(f.now),
+    );
     let cache = Cache::default();
     let t = Instant::now();
     f.cached(&cache, f.now);
-    eprintln!("compliance timing: statuses_cached, first call: {:?}", t.elapsed());
+    eprintln!(
+        "compliance timing: statuses_cached, first call: {:?}",
+        t.elapsed()
+    );
     time("statuses_cached, nothing changed", &mut || {
         f.cached(&cache, f.now + 1_000)
     });

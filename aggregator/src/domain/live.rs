@@ -30,10 +30,12 @@ pub struct StatusEvent {
     pub ward: Option<&'static str>,
 }
 
-/// What a reader gets: the changes after its position, or word that it fell behind.
+/// What a reader gets: the changes after its position that it keeps, and the position it has
+/// now read up to (later than the last kept change when others were passed over); or word that
+/// it fell behind.
 #[derive(Debug, PartialEq)]
 pub enum Read {
-    Events(Vec<StatusEvent>),
+    Events(Vec<StatusEvent>, u64),
     /// Changes after the position were dropped from the ring: start again from a fresh view.
     Behind,
 }
@@ -81,15 +83,18 @@ impl Feed {
             return Read::Behind;
         }
         let skip = (after + 1 - first) as usize;
-        Read::Events(
-            ring.events
-                .iter()
-                .skip(skip)
-                .filter(|e| keep(e))
-                .take(max)
-                .cloned()
-                .collect(),
-        )
+        let mut kept = Vec::new();
+        let mut upto = after;
+        for e in ring.events.iter().skip(skip) {
+            if kept.len() == max {
+                break;
+            }
+            upto = e.seq;
+            if keep(e) {
+                kept.push(e.clone());
+            }
+        }
+        Read::Events(kept, upto)
     }
 }
 
@@ -116,9 +121,10 @@ mod tests {
         let feed = Feed::default();
         feed.push([event("a"), event("b"), event("c")]);
         assert_eq!(feed.last(), 3);
-        let Read::Events(after_one) = feed.read(1, 10, |_| true) else {
+        let Read::Events(after_one, upto) = feed.read(1, 10, |_| true) else {
             panic!()
         };
+        assert_eq!(upto, 3);
         assert_eq!(
             after_one
                 .iter()
@@ -126,11 +132,16 @@ mod tests {
                 .collect::<Vec<_>>(),
             [(2, "b"), (3, "c")]
         );
-        assert_eq!(feed.read(3, 10, |_| true), Read::Events(vec![]));
+        assert_eq!(feed.read(3, 10, |_| true), Read::Events(vec![], 3));
+        // A reader that keeps nothing still moves past what it read.
+        assert_eq!(
+            feed.read(0, 10, |e| e.evse_uid == "z"),
+            Read::Events(vec![], 3)
+        );
         assert_eq!(feed.read(4, 10, |_| true), Read::Behind);
         feed.push((0..RING).map(|_| event("x")));
         assert_eq!(feed.read(1, 10, |_| true), Read::Behind);
-        let Read::Events(latest) = feed.read(feed.last() - 1, 10, |e| e.evse_uid == "x") else {
+        let Read::Events(latest, _) = feed.read(feed.last() - 1, 10, |e| e.evse_uid == "x") else {
             panic!()
         };
         assert_eq!(latest.len(), 1);

@@ -66,10 +66,10 @@ struct Unit<'a> {
     members: Vec<&'a Area>,
 }
 
-/// Points inside each ward, on a grid, computed once per area set.
+/// Points inside each ward, on a grid, computed once (for the one area set served).
 fn grid(set: &'static AreaSet) -> &'static HashMap<String, Vec<(f64, f64)>> {
-    static GRID: OnceLock<(usize, HashMap<String, Vec<(f64, f64)>>)> = OnceLock::new();
-    let (_, g) = GRID.get_or_init(|| {
+    static GRID: OnceLock<HashMap<String, Vec<(f64, f64)>>> = OnceLock::new();
+    GRID.get_or_init(|| {
         let mut out = HashMap::new();
         for w in set.wards() {
             let [w0, s0, e0, n0] = w.bbox();
@@ -93,9 +93,8 @@ fn grid(set: &'static AreaSet) -> &'static HashMap<String, Vec<(f64, f64)>> {
             }
             out.insert(w.code.clone(), pts);
         }
-        (set.wards().count(), out)
-    });
-    g
+        out
+    })
 }
 
 /// On-street EVSE locations hashed into cells of [`NEAR_M`].

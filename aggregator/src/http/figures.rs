@@ -407,7 +407,7 @@ pub async fn status_stream(
                                 s,
                             ));
                         }
-                        Read::Events(events) if !events.is_empty() => {
+                        Read::Events(events, upto) if !events.is_empty() => {
                             let mut out = String::new();
                             for e in &events {
                                 out.push_str(&format!(
@@ -416,15 +416,13 @@ pub async fn status_stream(
                                     serde_json::to_string(e).unwrap_or_default()
                                 ));
                             }
-                            s.after = events.last().map_or(s.after, |e| e.seq);
+                            s.after = upto;
                             s.quiet = Duration::ZERO;
                             return Some((Ok(web::Bytes::from(out)), s));
                         }
-                        Read::Events(_) => {
-                            // Filtered readers skip what they do not keep.
-                            s.after = s
-                                .after
-                                .max(london.feed().last().min(s.after + STREAM_BATCH as u64));
+                        Read::Events(_, upto) => {
+                            // A filtered reader moves past what it does not keep.
+                            s.after = upto;
                             actix_web::rt::time::sleep(STREAM_POLL).await;
                             s.quiet += STREAM_POLL;
                             if s.quiet >= HEARTBEAT {

@@ -263,11 +263,20 @@ fn max_power_kw(loc: &Location) -> f64 {
 }
 
 /// The served copy as JSON, with where it comes from and whether that member is current.
+/// `evfed_london` holds the sources, whether the served one is current, and the borough and
+/// ward the coordinates lie in, with their names.
 fn london_json(copy: &Copy, all: &[Copy], stale: &[String]) -> Value {
     let mut v = copy.to_json();
+    let set = crate::domain::places::area_set();
+    let area = |code: Option<&str>| {
+        code.and_then(|c| set.get(c))
+            .map(|a| json!({"code": a.code, "name": a.name}))
+    };
     v["evfed_london"] = json!({
         "sources": all.iter().map(|c| c.origin.as_str()).collect::<Vec<_>>(),
         "stale": stale.contains(&copy.origin),
+        "borough": area(copy.place.borough),
+        "ward": area(copy.place.ward),
     });
     v
 }

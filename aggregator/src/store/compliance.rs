@@ -13,6 +13,9 @@ use super::{Store, StoreError};
 use crate::compliance::reliability;
 use crate::usage::{Bucket, bucket_start};
 
+/// A member's usage cursor: verified size and accepted checkpoint.
+pub type UsageCursorKey = (u64, Option<Vec<u8>>);
+
 /// Upper bounds (seconds) of the freshness histogram's buckets; the last is open.
 pub const LAG_BUCKETS_S: [i64; 15] = [
     1,
@@ -561,7 +564,7 @@ impl Store {
     pub fn member_usage_months(
         &self,
         origin: &str,
-    ) -> Result<((u64, Option<Vec<u8>>), Vec<(String, u64)>), StoreError> {
+    ) -> Result<(UsageCursorKey, Vec<(String, u64)>), StoreError> {
         self.read(|c| {
             let tx = c.unchecked_transaction()?;
             let (size, checkpoint): (Option<i64>, Option<Vec<u8>>) = tx

@@ -1,5 +1,8 @@
 //! A small WebDriver client (W3C WebDriver over HTTP to Debian's `chromedriver`, driving
-//! headless Chromium) for the dashboard's end-to-end tests. Only loopback is used.
+//! headless Chromium) for the dashboard's end-to-end tests and its benchmark. Only loopback is
+//! used.
+// Shared with `benches/dashboard.rs`, which uses only part of it.
+#![allow(dead_code)]
 
 use std::net::TcpListener;
 use std::path::Path;

@@ -333,7 +333,10 @@ fn finish(edges: &Edges, headers: &mut HeaderMap, authorized: bool, cors: bool, 
     // A page that loads its own scripts (the aggregator's dashboard) sets its own policy;
     // everything else gets the strict one for its kind.
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
-        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(csp),
+        );
     }
     if edges.https {
         headers.insert(
