@@ -44,6 +44,10 @@ struct Cli {
     /// Operator nodes (0 to 6).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u8).range(0..=6))]
     operators: u8,
+    /// Days of history sent before the aggregator starts (0 to 3,650); fewer start faster
+    /// (the dashboard's benchmark at London scale uses 0).
+    #[arg(long, default_value_t = 400, value_parser = clap::value_parser!(u32).range(0..=3650))]
+    history_days: u32,
 }
 
 fn main() -> std::process::ExitCode {
@@ -72,6 +76,7 @@ fn main() -> std::process::ExitCode {
         pace: cli.pace,
         boroughs: usize::from(cli.boroughs),
         operators: usize::from(cli.operators),
+        history_s: i64::from(cli.history_days) * 86_400,
     };
     let result = Binaries::beside_current_exe().and_then(|bins| demo::run(&opts, &bins, &stop));
     match result {

@@ -1,5 +1,6 @@
-//! The demo's history: the simulation's sessions and status changes from [`HISTORY`] before
-//! the start up to the start, sent to the nodes before the aggregator first reads them.
+//! The demo's history: the simulation's sessions and status changes from `--history-days`
+//! (400 by default, so that a year of complete months and the same month a year earlier are
+//! there) before the start up to the start, sent to the nodes before the aggregator first reads them.
 //!
 //! Why before the aggregator: the aggregator counts a status change's lag (its first verified
 //! checkpoint's time minus its `event_time`) towards a supplier's freshness only from the
@@ -31,9 +32,6 @@ use super::http::Http;
 use crate::synth::World;
 use crate::synth::activity::{Activity, Change, Event};
 
-/// How much history a new federation gets: 400 days, so that a year of complete months and
-/// the same month a year earlier are there.
-pub(super) const HISTORY: i64 = 400 * 86_400;
 /// The recent history sent with every status change.
 pub(super) const DETAIL: i64 = 30 * 86_400;
 
@@ -118,9 +116,14 @@ pub(super) fn backfill(
 
 /// Where a federation whose nodes hold data already should carry on: just after the latest
 /// status change any node serves (every session ends with one), and no earlier than
-/// [`HISTORY`] before `now`.
-pub(super) fn resume_point(http: &Http, urls: &[String], now: i64) -> anyhow::Result<i64> {
-    let mut latest = now - HISTORY;
+/// `history_s` before `now`.
+pub(super) fn resume_point(
+    http: &Http,
+    urls: &[String],
+    now: i64,
+    history_s: i64,
+) -> anyhow::Result<i64> {
+    let mut latest = now - history_s;
     for url in urls {
         let mut offset = 0;
         loop {

@@ -77,6 +77,8 @@ pub struct Options {
     pub pace: f64,
     pub boroughs: usize,
     pub operators: usize,
+    /// Seconds of history sent at start-up (`--history-days`, 400 days by default).
+    pub history_s: i64,
 }
 
 /// The `evfed-node` and `evfed-aggregator` executables.
@@ -206,7 +208,7 @@ pub fn run(opts: &Options, bins: &Binaries, stop: &AtomicBool) -> anyhow::Result
         bins,
         &nodes,
         &world,
-        Activity::begins(now - history::HISTORY),
+        Activity::begins(now - opts.history_s),
         stop,
     )?;
     let feeder = Feeder {
@@ -222,9 +224,9 @@ pub fn run(opts: &Options, bins: &Binaries, stop: &AtomicBool) -> anyhow::Result
         ),
     };
     let from = if loaded_now {
-        now - history::HISTORY
+        now - opts.history_s
     } else {
-        history::resume_point(&http, &feeder.urls, now)?
+        history::resume_point(&http, &feeder.urls, now, opts.history_s)?
     };
     let days = (now - from) as f64 / 86_400.0;
     let (_, done) = history::backfill(
