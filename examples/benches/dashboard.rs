@@ -3,8 +3,9 @@
 //! the first view, time to re-render after a filter change, requests per second of the map's
 //! points, and the latency of `/v1/compliance/suppliers`. It measures; it asserts nothing.
 //!
-//! `cargo bench -p evfed-examples --bench dashboard` starts `london-demo --scale london` (from
-//! the release binaries, `cargo build --release --workspace --bins`); with
+//! `cargo bench -p evfed-examples --bench dashboard` starts `london-demo --scale london
+//! --history-days 7` from the release binaries (`cargo build --release --workspace --bins`;
+//! the page's figures depend on the view, not on how much history it holds); with
 //! `EVFED_AGGREGATOR=http://…` it measures a running aggregator instead.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -47,6 +48,7 @@ fn main() {
                     "--pace",
                     "60",
                 ])
+                .args(["--history-days", "7"])
                 .arg("--data-dir")
                 .arg(dir.path().join("data"))
                 .arg("--ready-file")
