@@ -4,6 +4,7 @@
 //! Architecture Invariant: `apply` is the only function that writes records, and it takes a
 //! `Verified` batch: nothing unverified reaches this store.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -941,6 +942,9 @@ impl Store {
     pub fn apply_usage(&self, origin: &str, step: &UsageStep<'_>) -> Result<(), StoreError> {
         let mut conn = self.conn()?;
         let tx = conn.transaction()?;
+        // Roll-up changes are summed over the whole step and each row written once: a night's
+        // session touches some fifty rows, and neighbouring sessions share most of them.
+        let mut cells = RollUps::default();
         for s in step.sessions {
             let old: Option<SessionRow> = tx
                 .prepare_cached(
@@ -958,9 +962,9 @@ impl Store {
                 })
                 .optional()?;
             if let Some(old) = &old {
-                roll_up(&tx, old, -1)?;
+                cells.add(old, -1);
             }
-            roll_up(&tx, &s.row, 1)?;
+            cells.add(&s.row, 1);
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO session (origin, party, id, location_id, evse_uid, borough,
                                                  ward, start_ms, end_ms, kwh)
@@ -979,6 +983,7 @@ impl Store {
                 s.row.kwh
             ])?;
         }
+        cells.write(&tx)?;
         let frontier: Vec<u8> = step.frontier.hashes().iter().flat_map(|h| h.0).collect();
         tx.prepare_cached(
             "UPDATE member SET usage_size = ?2, usage_frontier = ?3, usage_checkpoint = ?4,
@@ -1085,23 +1090,49 @@ pub const HOUR_MS: i64 = 3_600_000;
 
 /// Adds (`sign` 1) or takes away (`sign` -1) a session's share of each period it spans, in
 /// the hourly, daily and monthly roll-ups ([`roll_up_cells`]).
-fn roll_up(tx: &rusqlite::Transaction<'_>, s: &SessionRow, sign: i64) -> Result<(), StoreError> {
-    for (table, cells) in roll_up_cells(s, sign) {
-        let mut stmt = tx.prepare_cached(&format!(
-            "INSERT INTO {table} (level, start_ms, borough, ward, sessions, kwh, busy_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT (level, start_ms, borough, ward) DO UPDATE SET
-                 sessions = sessions + excluded.sessions,
-                 kwh = kwh + excluded.kwh,
-                 busy_ms = busy_ms + excluded.busy_ms"
-        ))?;
-        for c in cells {
-            stmt.execute(params![
-                c.level, c.start_ms, c.borough, c.ward, c.sessions, c.kwh, c.busy_ms
-            ])?;
+/// Roll-up changes summed by row: (table, level, start, borough, ward) to (sessions, kWh,
+/// busy ms).
+#[derive(Debug, Default)]
+struct RollUps(HashMap<(&'static str, i64, i64, String, String), (i64, f64, i64)>);
+
+impl RollUps {
+    fn add(&mut self, s: &SessionRow, sign: i64) {
+        for (table, cells) in roll_up_cells(s, sign) {
+            for c in cells {
+                let e = self
+                    .0
+                    .entry((
+                        table,
+                        c.level,
+                        c.start_ms,
+                        c.borough.to_owned(),
+                        c.ward.to_owned(),
+                    ))
+                    .or_insert((0, 0.0, 0));
+                e.0 += c.sessions;
+                e.1 += c.kwh;
+                e.2 += c.busy_ms;
+            }
         }
     }
-    Ok(())
+
+    fn write(self, tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+        for ((table, level, start, borough, ward), (sessions, kwh, busy)) in self.0 {
+            if sessions == 0 && kwh == 0.0 && busy == 0 {
+                continue;
+            }
+            tx.prepare_cached(&format!(
+                "INSERT INTO {table} (level, start_ms, borough, ward, sessions, kwh, busy_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (level, start_ms, borough, ward) DO UPDATE SET
+                     sessions = sessions + excluded.sessions,
+                     kwh = kwh + excluded.kwh,
+                     busy_ms = busy_ms + excluded.busy_ms"
+            ))?
+            .execute(params![level, start, borough, ward, sessions, kwh, busy])?;
+        }
+        Ok(())
+    }
 }
 
 /// One roll-up row's share of a session.
