@@ -524,7 +524,7 @@
       charts.push(new uPlot({
         width, height: 180, legend: { show: false }, cursor: { show: !reduced },
         scales: { x: { time: true } },
-        axes: [{ stroke: "#4d5560" }, { stroke: "#4d5560", size: 60 }],
+        axes: [{ stroke: "#4d5560" }, { stroke: "#4d5560", size: 72 }],
         series: [{}, { label, stroke: "#0b5cad", width: 2, fill: "rgba(11,92,173,0.08)", spanGaps: false, points: { show: pts.length < 40 } }],
       }, [xs, pts.map(get)], wrap));
     }
