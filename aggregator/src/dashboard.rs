@@ -2,10 +2,12 @@
 //! `/v1/london/trends`, `/v1/london/needs`, `/v1/london/map/points`) serve, assembled from the
 //! London view and the store by the pure functions of `domain`, and cached.
 //!
-//! Caches: the map's points per version of the London view (made and gzipped once per change);
-//! the slow parts of the area figures (30-day usage by area, 12-month reliability) for
-//! [`SLOW_TTL`], since they move by the hour, not by the second; the stock (EVSEs, status
-//! now) is recounted per view version.
+//! Caches: the map's points and the area figures are made (the points also gzipped) at most
+//! once per [`FRESH`] while the London view changes, by one request at a time (others wait
+//! for it and share the result), so a stream of status changes cannot make every request
+//! rebuild them; the page's live stream carries the changes in between. The slow parts of the
+//! area figures (30-day usage by area, 12-month reliability) are refreshed every [`SLOW_TTL`],
+//! since they move by the hour, not by the second.
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -24,6 +26,8 @@ use crate::usage::{self, Bucket};
 
 /// How long the slow parts of the figures are reused.
 pub const SLOW_TTL: Duration = Duration::from_secs(60);
+/// How long the points and area figures are served after the view changed under them.
+pub const FRESH: Duration = Duration::from_secs(1);
 /// The period of the usage figures per area.
 pub const USAGE_DAYS: i64 = 30;
 const DAY_MS: i64 = 86_400_000;
@@ -59,21 +63,23 @@ impl Default for DashboardConfig {
     }
 }
 
-/// A cached body, plain and gzipped.
+/// A cached body, plain and gzipped (cheap to clone into a response).
 #[derive(Debug)]
 pub struct Body {
     pub version: u64,
-    pub json: Vec<u8>,
-    pub gzip: Vec<u8>,
+    pub json: bytes::Bytes,
+    pub gzip: bytes::Bytes,
+    made: Instant,
 }
 
 impl Body {
     pub fn new(version: u64, json: Vec<u8>) -> Body {
-        let gzip = gzip(&json);
+        let gzip = gzip(&json).into();
         Body {
             version,
-            json,
+            json: json.into(),
             gzip,
+            made: Instant::now(),
         }
     }
 }
@@ -102,6 +108,8 @@ type AreasEntry = (u64, Instant, Arc<Vec<AreaFigures>>);
 pub struct Dashboard {
     pub config: DashboardConfig,
     points: Mutex<Option<Arc<Body>>>,
+    /// Held while the points or the area figures are made, so that one request makes them.
+    making: Mutex<()>,
     slow: Mutex<Option<(Instant, Arc<Slow>)>>,
     areas: Mutex<Option<AreasEntry>>,
     needs: Mutex<Option<(Instant, Arc<Vec<Need>>)>>,
@@ -131,10 +139,15 @@ impl Dashboard {
 
     /// The map's points at the view's current version.
     pub fn points(&self, london: &London) -> Result<Arc<Body>, StoreError> {
-        let version = london.version();
-        if let Some(b) = lock(&self.points).as_ref().filter(|b| b.version == version) {
+        let fresh = |b: &&Arc<Body>| b.version == london.version() || b.made.elapsed() < FRESH;
+        if let Some(b) = lock(&self.points).as_ref().filter(fresh) {
             return Ok(Arc::clone(b));
         }
+        let _making = lock(&self.making);
+        if let Some(b) = lock(&self.points).as_ref().filter(fresh) {
+            return Ok(Arc::clone(b));
+        }
+        let version = london.version();
         let doc = map::points(version, &view(london));
         let json = serde_json::to_vec(&doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let body = Arc::new(Body::new(version, json));
@@ -160,13 +173,17 @@ impl Dashboard {
         london: &London,
         now_ms: i64,
     ) -> Result<Arc<Vec<AreaFigures>>, StoreError> {
-        let version = london.version();
-        if let Some((v, at, rows)) = lock(&self.areas).as_ref()
-            && *v == version
-            && at.elapsed() < SLOW_TTL
-        {
-            return Ok(Arc::clone(rows));
+        let fresh = |(v, at, _): &AreasEntry| {
+            (*v == london.version() && at.elapsed() < SLOW_TTL) || at.elapsed() < FRESH
+        };
+        if let Some(e) = lock(&self.areas).as_ref().filter(|e| fresh(e)) {
+            return Ok(Arc::clone(&e.2));
         }
+        let _making = lock(&self.making);
+        if let Some(e) = lock(&self.areas).as_ref().filter(|e| fresh(e)) {
+            return Ok(Arc::clone(&e.2));
+        }
+        let version = london.version();
         let slow = self.slow(store, london, now_ms)?;
         let placed: Vec<Placement> = view(london).into_iter().map(|(_, _, p)| p).collect();
         let rows = Arc::new(areas::figures(&areas::Inputs {

@@ -1031,13 +1031,7 @@ impl Store {
         party: &str,
         id: &str,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        let conn = self.conn()?;
-        Ok(conn
-            .prepare_cached(
-                "SELECT body FROM tariff_copy WHERE origin = ?1 AND party = ?2 AND id = ?3",
-            )?
-            .query_row(params![origin, party, id], |r| r.get(0))
-            .optional()?)
+        self.copy_body("tariff_copy", origin, party, id)
     }
 
     /// One member's copy of one location.
@@ -1047,11 +1041,21 @@ impl Store {
         party: &str,
         id: &str,
     ) -> Result<Option<Vec<u8>>, StoreError> {
+        self.copy_body("location_copy", origin, party, id)
+    }
+
+    fn copy_body(
+        &self,
+        table: &'static str,
+        origin: &str,
+        party: &str,
+        id: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
         let conn = self.conn()?;
         Ok(conn
-            .prepare_cached(
-                "SELECT body FROM location_copy WHERE origin = ?1 AND party = ?2 AND id = ?3",
-            )?
+            .prepare_cached(&format!(
+                "SELECT body FROM {table} WHERE origin = ?1 AND party = ?2 AND id = ?3"
+            ))?
             .query_row(params![origin, party, id], |r| r.get(0))
             .optional()?)
     }

@@ -32,7 +32,8 @@ impl Drop for Demo {
 }
 
 fn main() {
-    let (agg, _demo, _dir) = match std::env::var("EVFED_AGGREGATOR") {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (agg, demo, dir) = match std::env::var("EVFED_AGGREGATOR") {
         Ok(url) => (url, Demo(None), None),
         Err(_) => {
             let dir = tempfile::tempdir().unwrap();
@@ -170,6 +171,44 @@ fn main() {
             lat[25], lat[45], lat[49]
         );
     }
+    // Requests per second of the points with the edge's request limits off (as the node's
+    // benchmark runs): the demo's aggregator again, on its data, with `[limits]` at 0.
+    let (wrk_target, _serving) = match &dir {
+        None => (agg.clone(), Demo(None)),
+        Some(dir) => {
+            drop(demo);
+            let agg_dir = dir.path().join("data/aggregator");
+            let mut config = std::fs::read_to_string(agg_dir.join("aggregator.toml")).unwrap();
+            config.push_str("\n[limits]\nper_ip_per_minute = 0\nper_client_per_minute = 0\n");
+            std::fs::write(agg_dir.join("aggregator.toml"), config).unwrap();
+            let ready = dir.path().join("serve.json");
+            let child = Command::new(
+                PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                    .join("../target/release/evfed-aggregator"),
+            )
+            .args(["serve", "--listen", "127.0.0.1:0", "--dir"])
+            .arg(&agg_dir)
+            .arg("--ready-file")
+            .arg(&ready)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+            let serving = Demo(Some(child));
+            let started = Instant::now();
+            while !ready.exists() {
+                assert!(
+                    started.elapsed() < Duration::from_secs(120),
+                    "the aggregator did not start"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let r: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&ready).unwrap()).unwrap();
+            (r["url"].as_str().unwrap().to_owned(), serving)
+        }
+    };
     match Command::new("wrk")
         .args([
             "-t2",
@@ -179,11 +218,11 @@ fn main() {
             "-H",
             "Accept-Encoding: gzip",
         ])
-        .arg(format!("{agg}/v1/london/map/points"))
+        .arg(format!("{wrk_target}/v1/london/map/points"))
         .output()
     {
         Ok(out) => println!(
-            "wrk -t2 -c64 -d10s /v1/london/map/points (gzip):\n{}",
+            "wrk -t2 -c64 -d10s /v1/london/map/points (gzip, limits off):\n{}",
             String::from_utf8_lossy(&out.stdout)
         ),
         Err(e) => println!("wrk not run ({e}): apt-get install wrk"),
