@@ -1094,10 +1094,12 @@ pub const HOUR_MS: i64 = 3_600_000;
 
 /// Adds (`sign` 1) or takes away (`sign` -1) a session's share of each period it spans, in
 /// the hourly, daily and monthly roll-ups ([`roll_up_cells`]).
-/// Roll-up changes summed by row: (table, level, start, borough, ward) to (sessions, kWh,
-/// busy ms).
+/// A roll-up row: table, level, period start, borough, ward.
+type RollUpRow = (&'static str, i64, i64, String, String);
+
+/// Roll-up changes summed by row: sessions, kWh, busy ms.
 #[derive(Debug, Default)]
-struct RollUps(HashMap<(&'static str, i64, i64, String, String), (i64, f64, i64)>);
+struct RollUps(HashMap<RollUpRow, (i64, f64, i64)>);
 
 impl RollUps {
     fn add(&mut self, s: &SessionRow, sign: i64) {
