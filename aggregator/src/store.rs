@@ -524,6 +524,9 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
+        // A harvest step writes thousands of sessions and their roll-ups in one transaction:
+        // with SQLite's default 2 MB cache it re-read and spilled pages mid-transaction.
+        conn.pragma_update(None, "cache_size", -65_536)?;
         let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         let current = current as usize;
         if current > MIGRATIONS.len() {
