@@ -28,6 +28,8 @@ pub struct Seen {
     pub status: u16,
     pub has_tree_size: bool,
     pub tree_size: Option<u64>,
+    /// How long the request took, body included.
+    pub elapsed: std::time::Duration,
     /// `Some(Err)` when the body failed its OpenAPI schema; `None` when no schema applies.
     pub schema: Option<Result<(), String>>,
     pub excerpt: String,
@@ -41,8 +43,19 @@ pub struct Discovery {
     pub origin: String,
     pub kind: String,
     pub borough: Option<String>,
+    /// The standard version the node announces (`standard`, §3.4 since 1.1): `(1, 0)` when
+    /// absent or unreadable.
+    pub standard: (u32, u32),
     pub keys: Vec<VerifierKey>,
     pub endpoints: HashMap<String, Url>,
+}
+
+impl Discovery {
+    /// Whether the node announces at least version `major.minor` of the standard, and so is
+    /// held to that version's stricter cases.
+    pub fn announces(&self, major: u32, minor: u32) -> bool {
+        self.standard >= (major, minor)
+    }
 }
 
 /// A checkpoint as fetched: the note bytes, its verification against the advertised keys, and
@@ -79,7 +92,12 @@ pub struct Listing {
 pub struct Ctx {
     pub http: Http,
     pub target: Url,
+    /// The `usage:read` token for restricted reads (none when the one given lacks that scope).
     pub token: Option<String>,
+    /// A valid token without `usage:read`, for `access.wrong-scope`.
+    pub wrong_scope_token: Option<String>,
+    /// Set when `--token` was given but its `scope` claim lacks `usage:read`.
+    token_lacks_usage: bool,
     pub limits: Limits,
     pub observe: std::time::Duration,
     pub rng: StdRng,
@@ -106,10 +124,28 @@ impl Ctx {
             target.set_path(&p);
         }
         let seed = config.seed.unwrap_or_else(rand::random);
+        let lacks_usage = config
+            .token
+            .as_deref()
+            .and_then(unverified_scopes)
+            .is_some_and(|s| !s.iter().any(|x| x == "usage:read"));
+        let (token, wrong_scope_token) = if lacks_usage {
+            (
+                None,
+                config
+                    .wrong_scope_token
+                    .clone()
+                    .or_else(|| config.token.clone()),
+            )
+        } else {
+            (config.token.clone(), config.wrong_scope_token.clone())
+        };
         Self {
             http,
             target,
-            token: config.token.clone(),
+            token,
+            wrong_scope_token,
+            token_lacks_usage: lacks_usage,
             limits: config.limits.clone(),
             observe: config.observe,
             rng: StdRng::seed_from_u64(seed),
@@ -120,6 +156,20 @@ impl Ctx {
             public: None,
             restricted: None,
             listings: HashMap::new(),
+        }
+    }
+
+    /// The `usage:read` token, or the skip that says why there is none.
+    pub fn usage_token(&self) -> Result<String, Stop> {
+        match &self.token {
+            Some(t) => Ok(t.clone()),
+            None if self.token_lacks_usage => Err(Stop::Skip(
+                "needs a usage:read token: the --token given has no usage:read scope (it is \
+                 used for access.wrong-scope); pass a usage:read token with --token and this \
+                 one with --wrong-scope-token to run every access case"
+                    .into(),
+            )),
+            None => Err(Stop::Skip("needs a usage:read token (--token)".into())),
         }
     }
 
@@ -143,15 +193,16 @@ impl Ctx {
         token: Option<&str>,
         headers: &[(&str, &str)],
     ) -> Result<Exchange, Stop> {
+        let started = Instant::now();
         let ex = self
             .http
             .send(method, url, token, headers)
             .map_err(|e| Stop::Fail(e.evidence()))?;
-        self.record(&ex);
+        self.record(&ex, started.elapsed());
         Ok(ex)
     }
 
-    fn record(&mut self, ex: &Exchange) {
+    fn record(&mut self, ex: &Exchange, elapsed: std::time::Duration) {
         let path = relative_path(&self.target, &ex.url);
         let schema = path.and_then(|p| {
             self.schemas
@@ -163,6 +214,7 @@ impl Ctx {
             status: ex.status,
             has_tree_size: ex.tree_size().is_some(),
             tree_size: ex.tree_size(),
+            elapsed,
             schema,
             excerpt: ex.excerpt(),
         });
@@ -188,6 +240,9 @@ impl Ctx {
         let origin = text("origin").ok_or("no string `origin`")?;
         let kind = text("kind").unwrap_or_default();
         let borough = text("borough");
+        let standard = text("standard")
+            .and_then(|s| parse_standard(&s))
+            .unwrap_or((1, 0));
         let mut keys = Vec::new();
         for k in doc
             .get("vkeys")
@@ -215,6 +270,7 @@ impl Ctx {
             origin,
             kind,
             borough,
+            standard,
             keys,
             endpoints,
         })
@@ -282,10 +338,7 @@ impl Ctx {
 
     /// The restricted log, read with the run's token.
     pub fn restricted_log(&mut self) -> Result<Rc<LogView>, Stop> {
-        let token = self
-            .token
-            .clone()
-            .ok_or_else(|| Stop::Skip("needs a usage:read token (--token)".into()))?;
+        let token = self.usage_token()?;
         if self.restricted.is_none() {
             let v = self.fetch_log(true, Some(&token)).map(Rc::new);
             self.restricted = Some(v);
@@ -412,11 +465,7 @@ impl Ctx {
     pub fn listing(&mut self, name: &str) -> Result<Rc<Listing>, Stop> {
         if !self.listings.contains_key(name) {
             let token = if name == "sessions" {
-                Some(
-                    self.token
-                        .clone()
-                        .ok_or_else(|| Stop::Skip("needs a usage:read token (--token)".into()))?,
-                )
+                Some(self.usage_token()?)
             } else {
                 None
             };
@@ -447,16 +496,14 @@ impl Ctx {
             };
             let size = all.tree_size();
             let mark = self.seen.len();
+            reads.mark(mark);
             let verdict = check(self, &all);
             let stable = size.is_some() && self.seen[mark..].iter().all(|s| s.tree_size == size);
             if stable || matches!(verdict, Err(Stop::Skip(_))) {
                 return verdict;
             }
         }
-        Err(Stop::Skip(format!(
-            "the log grew during each of {} attempts to read the {name} list at one tree size",
-            reads.attempts
-        )))
+        Err(reads.skip(self, &format!("the {name} list")))
     }
 
     /// Reads a collection with extra query parameters (`&`-joined, already encoded), by offset.
@@ -533,6 +580,8 @@ pub const STABLE_READS: (u32, std::time::Duration) = (20, std::time::Duration::f
 pub struct StableReads {
     started: std::time::Instant,
     pub attempts: u32,
+    /// `ctx.seen.len()` when the first attempt began, to say afterwards what the reads cost.
+    first_mark: Option<usize>,
 }
 
 impl StableReads {
@@ -540,7 +589,25 @@ impl StableReads {
         StableReads {
             started: std::time::Instant::now(),
             attempts: 0,
+            first_mark: None,
         }
+    }
+
+    /// Notes where in `ctx.seen` an attempt began (only the first one counts).
+    pub fn mark(&mut self, seen_len: usize) {
+        self.first_mark.get_or_insert(seen_len);
+    }
+
+    /// The skip after every attempt saw the log grow, saying what to look at: how long the
+    /// reads took against how fast the log grew, and the slowest request.
+    pub fn skip(&self, ctx: &Ctx, what: &str) -> Stop {
+        let seen = &ctx.seen[self.first_mark.unwrap_or(0).min(ctx.seen.len())..];
+        Stop::Skip(unstable_reads_reason(
+            what,
+            self.attempts,
+            self.started.elapsed(),
+            seen,
+        ))
     }
 
     /// Whether attempt number `attempt` (from 0) may run.
@@ -566,6 +633,71 @@ impl Listing {
         let first = *self.tree_sizes.first()?;
         self.tree_sizes.iter().all(|s| *s == first).then_some(first)
     }
+}
+
+/// Why reads of `what` never saw one tree size: attempts and time, requests and their times,
+/// how far the log grew, the slowest request, and what to do about it.
+pub fn unstable_reads_reason(
+    what: &str,
+    attempts: u32,
+    spent: std::time::Duration,
+    seen: &[Seen],
+) -> String {
+    let mut msg = format!(
+        "the log grew during each of {attempts} attempts to read {what} at one tree size ({:.1} s)",
+        spent.as_secs_f64()
+    );
+    if !seen.is_empty() {
+        let mut times: Vec<u128> = seen.iter().map(|s| s.elapsed.as_millis()).collect();
+        times.sort_unstable();
+        let median = times[times.len() / 2];
+        msg.push_str(&format!(
+            "; {} requests, median {median} ms each",
+            seen.len()
+        ));
+        if let Some(slowest) = seen.iter().max_by_key(|s| s.elapsed) {
+            msg.push_str(&format!(
+                ", slowest {} ms ({} {})",
+                slowest.elapsed.as_millis(),
+                slowest.method,
+                slowest.url
+            ));
+        }
+        let sizes: Vec<u64> = seen.iter().filter_map(|s| s.tree_size).collect();
+        if let (Some(lo), Some(hi)) = (sizes.iter().min(), sizes.iter().max()) {
+            msg.push_str(&format!("; Evfed-Tree-Size went from {lo} to {hi}"));
+        }
+    }
+    msg.push_str(
+        ". A verdict needs every response of one read to carry the same Evfed-Tree-Size: \
+         look at the node's time per request (above) against how often its log grows, and run \
+         again nearer the node or when writes are quieter",
+    );
+    msg
+}
+
+/// The `scope` claim of a JWT, read without verification (only to choose which cases apply);
+/// `None` when the token is not a JWT with a `scope` string.
+pub fn unverified_scopes(token: &str) -> Option<Vec<String>> {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let v: Value = serde_json::from_slice(&bytes).ok()?;
+    Some(
+        v["scope"]
+            .as_str()?
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+/// `(major, minor)` of a version string such as `"1.1"`.
+pub fn parse_standard(s: &str) -> Option<(u32, u32)> {
+    let (major, minor) = s.split_once('.')?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
 }
 
 /// Splits an `application/x-ndjson` entries body: every entry is followed by one line feed.
@@ -621,5 +753,68 @@ fn prerequisite<T: Clone>(what: &str, v: Option<&Result<T, Stop>>) -> Result<T, 
         })),
         Some(Err(Stop::Skip(r))) => Err(Stop::Skip(format!("prerequisite skipped: {what}: {r}"))),
         None => Err(Stop::Skip(format!("prerequisite missing: {what}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn seen(ms: u64, size: u64, url: &str) -> Seen {
+        Seen {
+            method: "GET".into(),
+            url: url.into(),
+            status: 200,
+            has_tree_size: true,
+            tree_size: Some(size),
+            elapsed: Duration::from_millis(ms),
+            schema: None,
+            excerpt: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_skip_for_a_growing_log_names_times_sizes_and_the_slowest_request() {
+        let reads = [
+            seen(40, 10, "http://n/v1/status?offset=0"),
+            seen(2500, 12, "http://n/v1/status?offset=1000"),
+            seen(50, 15, "http://n/v1/status?offset=0"),
+        ];
+        let m = unstable_reads_reason("the status list", 3, Duration::from_secs(4), &reads);
+        assert!(m.contains("3 attempts"), "{m}");
+        assert!(m.contains("median 50 ms"), "{m}");
+        assert!(
+            m.contains("slowest 2500 ms (GET http://n/v1/status?offset=1000)"),
+            "{m}"
+        );
+        assert!(m.contains("from 10 to 15"), "{m}");
+        assert!(m.contains("time per request"), "{m}");
+    }
+
+    #[test]
+    fn standard_versions_parse_as_major_and_minor() {
+        assert_eq!(parse_standard("1.1"), Some((1, 1)));
+        assert_eq!(parse_standard("1.10"), Some((1, 10)));
+        assert_eq!(parse_standard("1"), None);
+        assert_eq!(parse_standard("x.1"), None);
+        assert!((1, 10) > (1, 1));
+    }
+
+    #[test]
+    fn scopes_are_read_from_a_jwt_payload() {
+        use base64::Engine as _;
+        let b64 = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        let t = format!(
+            "{}.{}.sig",
+            b64(r#"{"alg":"EdDSA"}"#),
+            b64(r#"{"scope":"data:write usage:read"}"#)
+        );
+        assert_eq!(
+            unverified_scopes(&t),
+            Some(vec!["data:write".to_owned(), "usage:read".to_owned()])
+        );
+        assert_eq!(unverified_scopes("opaque"), None);
     }
 }

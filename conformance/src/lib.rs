@@ -57,7 +57,12 @@ pub struct RunConfig {
     /// The node's base URL; discovery is fetched from `/.well-known/evfed` under it.
     pub target: Url,
     /// Bearer token for restricted cases (`usage:read`); cases that need one skip without it.
+    /// A token whose `scope` claim lacks `usage:read` (e.g. `data:write`) is used as
+    /// [`RunConfig::wrong_scope_token`] instead, and the restricted reads skip, saying so.
     pub token: Option<String>,
+    /// A valid token without `usage:read` (e.g. `data:write`), for `access.wrong-scope`; with
+    /// a `usage:read` [`RunConfig::token`] beside it, one run covers every `access.*` case.
+    pub wrong_scope_token: Option<String>,
     pub level: Level,
     /// Cases known to fail, with reasons.
     pub known: KnownList,
@@ -87,6 +92,7 @@ impl RunConfig {
         Self {
             target,
             token: None,
+            wrong_scope_token: None,
             level: Level::Core,
             known: KnownList::default(),
             limits: Limits::default(),

@@ -48,9 +48,18 @@ struct RunArgs {
     /// The node's base URL; discovery is read from /.well-known/evfed under it.
     #[arg(long)]
     target: url::Url,
-    /// Bearer token for restricted cases (usage:read); those cases skip without it.
+    /// Bearer token for restricted cases (usage:read); those cases skip without it. A token
+    /// without usage:read (e.g. data:write) is used for access.wrong-scope instead.
     #[arg(long, env = "EVFED_CONFORMANCE_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// A valid token without usage:read (e.g. data:write), for access.wrong-scope (403); with
+    /// a usage:read --token, one run covers every access case.
+    #[arg(
+        long,
+        env = "EVFED_CONFORMANCE_WRONG_SCOPE_TOKEN",
+        hide_env_values = true
+    )]
+    wrong_scope_token: Option<String>,
     /// core, usage (core + §14 and restricted data) or realtime (core + §1.6).
     #[arg(long, default_value = "core", value_parser = parse_level)]
     level: Level,
@@ -196,6 +205,7 @@ fn run(args: RunArgs) -> ExitCode {
     };
     let mut config = RunConfig::new(args.target);
     config.token = args.token;
+    config.wrong_scope_token = args.wrong_scope_token;
     config.level = args.level;
     config.known = known;
     config.observe = Duration::from_secs(args.observe);

@@ -1,8 +1,6 @@
 //! Access control (§14) and the restricted data a `usage:read` token reads (§7, §10.5, §10.6).
 
-use base64::Engine as _;
 use evfed_spec::usage::UsageRecord;
-use serde_json::Value;
 
 use super::replay::{self, State};
 use super::{fail_at, problem};
@@ -26,8 +24,8 @@ pub const CASES: &[Case] = &[
         level: Level::Usage,
         required: false,
         description: "a valid token without usage:read gets 403 forbidden with \
-                      error=\"insufficient_scope\" on restricted routes (runs when --token lacks \
-                      usage:read)",
+                      error=\"insufficient_scope\" on restricted routes (runs with \
+                      --wrong-scope-token, or a --token that lacks usage:read)",
         check: wrong_scope,
     },
     Case {
@@ -96,31 +94,17 @@ fn unauthenticated(ctx: &mut Ctx) -> CheckResult {
     )))
 }
 
-/// The `scope` claim of a JWT, read without verification (only to choose which cases apply).
-fn unverified_scopes(token: &str) -> Option<Vec<String>> {
-    let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    let v: Value = serde_json::from_slice(&bytes).ok()?;
-    Some(
-        v["scope"]
-            .as_str()?
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect(),
-    )
-}
-
 fn wrong_scope(ctx: &mut Ctx) -> CheckResult {
-    let Some(token) = ctx.token.clone() else {
+    let Some(token) = ctx.wrong_scope_token.clone() else {
         return Err(Stop::Skip(
-            "needs a token without usage:read (--token)".into(),
+            "needs a valid token without usage:read, e.g. data:write (--wrong-scope-token)".into(),
         ));
     };
-    if unverified_scopes(&token).is_none_or(|s| s.iter().any(|x| x == "usage:read")) {
+    if crate::ctx::unverified_scopes(&token).is_none_or(|s| s.iter().any(|x| x == "usage:read")) {
         return Err(Stop::Skip(
-            "the token given has usage:read; run with a data:write token to test 403".into(),
+            "the --wrong-scope-token given has usage:read (or no readable scope claim); pass a \
+             data:write token to test 403"
+                .into(),
         ));
     }
     let urls = restricted_urls(ctx)?;
@@ -145,9 +129,9 @@ fn open_with_token(ctx: &mut Ctx) -> CheckResult {
     urls.push(ctx.endpoint("locations", "v1/locations")?);
     let log = ctx.endpoint("log", "v1/log")?;
     urls.push(Ctx::log_url(&log, "checkpoint")?);
-    let token = ctx.token.clone();
+    let (token, other) = (ctx.token.clone(), ctx.wrong_scope_token.clone());
     for u in &urls {
-        for t in [Some(INVALID_TOKEN), token.as_deref()]
+        for t in [Some(INVALID_TOKEN), token.as_deref(), other.as_deref()]
             .into_iter()
             .flatten()
         {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use evfed_spec::time::DateTime;
 
-use super::state::{aligned, compare_status};
+use super::state::{EventTimes, aligned, compare_status};
 use crate::case::{Case, CheckResult, Level, Stop, note};
 use crate::ctx::Ctx;
 
@@ -130,7 +130,7 @@ fn heartbeat(ctx: &mut Ctx) -> CheckResult {
 
 fn read_your_log(ctx: &mut Ctx) -> CheckResult {
     let (listing, state, n) = aligned(ctx, "status")?;
-    compare_status(&listing, &state, n)
+    compare_status(&listing, &state, n, EventTimes::Ignore)
 }
 
 fn status_freshness(ctx: &mut Ctx) -> CheckResult {

@@ -20,6 +20,10 @@ pub struct State {
     pub bumps: Vec<(usize, Key)>,
     /// Status changes for EVSEs not in the state (node faults, §6.4).
     pub orphan_statuses: Vec<usize>,
+    /// When each EVSE entered its current status (§10.5 as of 1.1): the `event_time` of the
+    /// `evse_status` entry that set it, else the EVSE's `last_updated` in the `location` entry
+    /// that set it (a `location` entry that keeps the status keeps the time).
+    pub status_times: BTreeMap<EvseKey, Value>,
 }
 
 impl State {
@@ -41,15 +45,32 @@ impl State {
         match entry["type"].as_str().unwrap_or("") {
             "location" => {
                 let key = key_of(data);
-                if let Some(prev) = self.locations.get(&key)
+                let prev = self.locations.get(&key);
+                if let Some(prev) = prev
                     && without_last_updated(prev) == without_last_updated(data)
                 {
                     self.bumps.push((i, key.clone()));
                 }
+                let mut times = BTreeMap::new();
+                for evse in data["evses"].as_array().into_iter().flatten() {
+                    let uid = evse["uid"].as_str().unwrap_or("").to_owned();
+                    let ek = (key.0.clone(), key.1.clone(), key.2.clone(), uid);
+                    let kept = prev
+                        .and_then(|p| p["evses"].as_array())
+                        .and_then(|a| a.iter().find(|e| e["uid"] == evse["uid"]))
+                        .filter(|e| e["status"] == evse["status"])
+                        .and_then(|_| self.status_times.get(&ek));
+                    let t = kept.unwrap_or(&evse["last_updated"]).clone();
+                    times.insert(ek, t);
+                }
+                self.forget_times(&key);
+                self.status_times.extend(times);
                 self.locations.insert(key, data.clone());
             }
             "location_removed" => {
-                self.locations.remove(&key_of(data));
+                let key = key_of(data);
+                self.forget_times(&key);
+                self.locations.remove(&key);
             }
             "tariff" => {
                 self.tariffs.insert(key_of(data), data.clone());
@@ -82,6 +103,10 @@ impl State {
             return;
         };
         evse["status"] = change["status"].clone();
+        self.status_times.insert(
+            (key.0.clone(), key.1.clone(), key.2.clone(), uid.clone()),
+            change["event_time"].clone(),
+        );
         if let Some(t) = when {
             if time_of(evse, "last_updated").is_none_or(|lu| t > lu) {
                 evse["last_updated"] = change["event_time"].clone();
@@ -90,6 +115,11 @@ impl State {
                 loc["last_updated"] = change["event_time"].clone();
             }
         }
+    }
+
+    fn forget_times(&mut self, (cc, pid, id): &Key) {
+        self.status_times
+            .retain(|(c, p, l, _), _| !(c == cc && p == pid && l == id));
     }
 
     /// The status of every EVSE of the replayed Locations.
@@ -123,6 +153,37 @@ pub fn served_statuses(items: &[Value]) -> BTreeMap<EvseKey, String> {
             )
         })
         .collect()
+}
+
+/// The `event_time` of each item of a `GET /v1/status` list.
+pub fn served_status_times(items: &[Value]) -> BTreeMap<EvseKey, Value> {
+    items
+        .iter()
+        .map(|v| {
+            let s = |k: &str| v[k].as_str().unwrap_or("").to_owned();
+            (
+                (
+                    s("country_code"),
+                    s("party_id"),
+                    s("location_id"),
+                    s("evse_uid"),
+                ),
+                v["event_time"].clone(),
+            )
+        })
+        .collect()
+}
+
+/// Whether two DateTime values name the same instant (their text may differ in form).
+pub fn same_instant(a: &Value, b: &Value) -> bool {
+    let t = |v: &Value| {
+        v.as_str()
+            .and_then(|s| s.parse::<evfed_spec::DateTime>().ok())
+    };
+    match (t(a), t(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
 }
 
 /// The value with every `last_updated` member removed, at any depth.
@@ -240,6 +301,27 @@ mod tests {
         assert_eq!(l["evses"][0]["last_updated"], "2026-11-21T10:00:00Z");
         assert_eq!(l["last_updated"], "2026-11-21T10:00:00Z");
         assert!(s.bumps.is_empty());
+        let e1 = ("GB".into(), "ABC".into(), "L1".into(), "E1".into());
+        let e2 = ("GB".into(), "ABC".into(), "L1".into(), "E2".into());
+        assert_eq!(s.status_times[&e1], "2026-11-21T10:00:00Z");
+        // The third entry sets the status back: its time is the EVSE's last_updated there.
+        assert_eq!(
+            State::replay(&entries).status_times[&e1],
+            "2026-11-22T09:00:00Z"
+        );
+        // A location entry that keeps the status keeps its time; a new EVSE takes its own.
+        let mut renamed = loc("B", "2026-11-23T09:00:00Z");
+        renamed["evses"][0]["status"] = "CHARGING".into();
+        let mut added = renamed["evses"][0].clone();
+        added["uid"] = "E2".into();
+        renamed["evses"].as_array_mut().unwrap().push(added);
+        let kept = State::replay(&[
+            entries[0].clone(),
+            entries[1].clone(),
+            entry("location", renamed),
+        ]);
+        assert_eq!(kept.status_times[&e1], "2026-11-21T10:00:00Z");
+        assert_eq!(kept.status_times[&e2], "2026-11-23T09:00:00Z");
         // The third entry sets the status back: a change, not a bump.
         assert!(State::replay(&entries).bumps.is_empty());
         let bump = [
@@ -257,6 +339,7 @@ mod tests {
         ];
         let s = State::replay(&removed);
         assert!(s.locations.is_empty());
+        assert!(s.status_times.is_empty());
         assert_eq!(s.orphan_statuses, [2]);
     }
 

@@ -32,7 +32,8 @@ pub const CASES: &[Case] = &[
         level: Level::Core,
         required: true,
         description: "GET /v1/status serves one status per published EVSE, equal to the replay of \
-                      the public log",
+                      the public log; for a node announcing standard 1.1, each event_time too \
+                      (§10.5)",
         check: status,
     },
     Case {
@@ -72,6 +73,7 @@ pub fn aligned(ctx: &mut Ctx, name: &str) -> Result<(std::rc::Rc<Listing>, State
         if !reads.another(attempt) {
             break;
         }
+        reads.mark(ctx.seen.len());
         let listing = if attempt == 0 {
             ctx.listing(name)?
         } else {
@@ -88,10 +90,7 @@ pub fn aligned(ctx: &mut Ctx, name: &str) -> Result<(std::rc::Rc<Listing>, State
         let entries = entries_upto(ctx, n)?;
         return Ok((listing, State::replay(&entries), n));
     }
-    Err(Stop::Skip(format!(
-        "the log grew during each of {} reads of the {name} list",
-        reads.attempts
-    )))
+    Err(reads.skip(ctx, &format!("the {name} list")))
 }
 
 /// Public entries `0..n`: the cached ones, and the tail beyond the checkpoint when needed.
@@ -144,8 +143,19 @@ fn tariffs(ctx: &mut Ctx) -> CheckResult {
     }
 }
 
-/// Compares `GET /v1/status` with the replayed statuses.
-pub fn compare_status(listing: &Listing, state: &State, n: u64) -> CheckResult {
+/// How `compare_status` treats `event_time`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventTimes {
+    /// Each must equal the replay's (§10.5, standard 1.1).
+    Check,
+    /// Counted and reported, never failed (a node that does not announce 1.1).
+    Report,
+    /// Not looked at.
+    Ignore,
+}
+
+/// Compares `GET /v1/status` with the replayed statuses (and event times, per `times`).
+pub fn compare_status(listing: &Listing, state: &State, n: u64, times: EventTimes) -> CheckResult {
     let served = replay::served_statuses(&listing.items);
     if served.len() != listing.items.len() {
         return Err(Stop::Fail(evidence_of(
@@ -177,18 +187,55 @@ pub fn compare_status(listing: &Listing, state: &State, n: u64) -> CheckResult {
             format!("at tree size {n}: EVSE {k:?} has a status but is not in the log"),
         )));
     }
-    Ok(evidence_of(
-        listing,
-        format!(
-            "{} EVSE statuses equal the replay of {n} entries",
-            want.len()
-        ),
-    ))
+    let mut msg = format!(
+        "{} EVSE statuses equal the replay of {n} entries",
+        want.len()
+    );
+    if times == EventTimes::Ignore {
+        return Ok(evidence_of(listing, msg));
+    }
+    let served_times = replay::served_status_times(&listing.items);
+    let mut differ = Vec::new();
+    for (k, t) in &state.status_times {
+        if let Some(got) = served_times.get(k)
+            && !replay::same_instant(got, t)
+        {
+            differ.push(format!(
+                "EVSE {k:?} has event_time {got} but the log gives {t}"
+            ));
+        }
+    }
+    match (times, differ.first()) {
+        (_, None) => msg.push_str(", event_time included"),
+        (EventTimes::Check, Some(first)) => {
+            return Err(Stop::Fail(evidence_of(
+                listing,
+                format!(
+                    "at tree size {n}: {first} (§10.5; {} of {} differ)",
+                    differ.len(),
+                    state.status_times.len()
+                ),
+            )));
+        }
+        (_, Some(first)) => msg.push_str(&format!(
+            "; event_time not judged, as the node does not announce standard 1.1 (§3.4), but \
+             {} of {} differ from the replay, e.g. {first}",
+            differ.len(),
+            state.status_times.len()
+        )),
+    }
+    Ok(evidence_of(listing, msg))
 }
 
 fn status(ctx: &mut Ctx) -> CheckResult {
+    let strict = ctx.discovery()?.announces(1, 1);
     let (listing, state, n) = aligned(ctx, "status")?;
-    compare_status(&listing, &state, n)
+    let times = if strict {
+        EventTimes::Check
+    } else {
+        EventTimes::Report
+    };
+    compare_status(&listing, &state, n, times)
 }
 
 const TIME_FIELDS: [&str; 4] = [

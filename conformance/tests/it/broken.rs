@@ -281,6 +281,13 @@ fn scenarios(node: &Node) -> Vec<Scenario> {
             still_pass: &["log.entries-root", "discovery.keys", "state.locations"],
         },
         Scenario {
+            name: "one constant event_time for every EVSE on /v1/status (a node announcing 1.1)",
+            level: Level::Core,
+            mutation: Mutation::on_response(constant_event_time),
+            fails: "state.status",
+            still_pass: &["state.locations", "state.tariffs", "log.entries-root"],
+        },
+        Scenario {
             name: "served state that differs from the log",
             level: Level::Core,
             mutation: Mutation::on_response(|req, resp| {
@@ -301,6 +308,17 @@ fn scenarios(node: &Node) -> Vec<Scenario> {
             ],
         },
     ]
+}
+
+/// Every `/v1/status` item carries one constant `event_time`.
+fn constant_event_time(req: &Req, resp: &mut Resp) {
+    if req.path() == "/v1/status" && resp.status == 200 {
+        let mut v: Value = serde_json::from_slice(&resp.body).unwrap();
+        for item in v.as_array_mut().into_iter().flatten() {
+            item["event_time"] = Value::String("2026-01-01T00:00:00Z".into());
+        }
+        resp.body = serde_json::to_vec(&v).unwrap();
+    }
 }
 
 /// A 404 on a read by id becomes a 400.
@@ -351,6 +369,43 @@ fn broken_servers_fail_the_named_case() {
         eprintln!("{}:\n{}\n", s.name, failures(&report));
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Standard 1.1's stricter `event_time` rule (§10.5) holds only a node that announces 1.1: the
+/// same fault from a node without `standard` in its discovery document is reported, and passes.
+#[test]
+fn event_time_is_judged_only_for_nodes_announcing_1_1() {
+    let node = Node::camden();
+    node.load();
+    let as_1_0 = Mutation::on_response(|req, resp| {
+        if req.path() == "/.well-known/evfed" {
+            let mut v: Value = serde_json::from_slice(&resp.body).unwrap();
+            assert_eq!(v["standard"], "1.1", "the reference node announces 1.1");
+            v.as_object_mut().unwrap().remove("standard");
+            resp.body = serde_json::to_vec(&v).unwrap();
+        }
+        constant_event_time(req, resp);
+    });
+    let proxy = Proxy::start(&node.url, as_1_0);
+    let report = run(&proxy.url, Level::Core, KnownList::default());
+    let r = report.result("state.status").unwrap();
+    assert_eq!(r.outcome, Outcome::Pass, "{}", r.evidence.message);
+    assert!(
+        r.evidence.message.contains("not judged"),
+        "{}",
+        r.evidence.message
+    );
+    assert_eq!(report.verdict(), Verdict::Pass, "{}", failures(&report));
+
+    // Unchanged, the reference node's event times equal the replay.
+    let report = run(&node.url, Level::Core, KnownList::default());
+    let r = report.result("state.status").unwrap();
+    assert_eq!(r.outcome, Outcome::Pass, "{}", r.evidence.message);
+    assert!(
+        r.evidence.message.contains("event_time included"),
+        "{}",
+        r.evidence.message
+    );
 }
 
 #[test]

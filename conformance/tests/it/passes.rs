@@ -47,15 +47,46 @@ fn passes_against_a_real_node_directly_and_through_a_proxy() {
         Outcome::Skip
     );
 
-    // A data:write token lacks usage:read: the 403 case runs, the restricted reads skip.
+    // A data:write token lacks usage:read: the 403 case runs, the restricted reads skip
+    // (never fail), saying which token they need.
     let writer = node.token(Some("GB*ABC"), "data:write");
-    let scoped = evfed_conformance::run(&config(&node.url, Level::Usage, Some(writer)));
+    let scoped = evfed_conformance::run(&config(&node.url, Level::Usage, Some(writer.clone())));
     assert_eq!(
         scoped.result("access.wrong-scope").unwrap().outcome,
         Outcome::Pass,
         "{}",
         failures(&scoped)
     );
+    for id in ["access.restricted-log", "access.sessions"] {
+        let r = scoped.result(id).unwrap();
+        assert_eq!(r.outcome, Outcome::Skip, "{id}: {}", r.evidence.message);
+        assert!(
+            r.evidence.message.contains("--wrong-scope-token"),
+            "{}",
+            r.evidence.message
+        );
+    }
+    assert_eq!(
+        scoped.verdict(),
+        Verdict::Incomplete,
+        "{}",
+        failures(&scoped)
+    );
+
+    // Both tokens in one run: every access case runs and the level is claimed.
+    let mut both = config(&node.url, Level::Usage, Some(usage.clone()));
+    both.wrong_scope_token = Some(writer);
+    let both = evfed_conformance::run(&both);
+    assert_eq!(both.verdict(), Verdict::Pass, "{}", failures(&both));
+    for id in [
+        "access.wrong-scope",
+        "access.restricted-log",
+        "access.sessions",
+        "access.unauthenticated",
+        "access.open-with-token",
+    ] {
+        assert_eq!(both.result(id).unwrap().outcome, Outcome::Pass, "{id}");
+    }
 
     // Without a token the usage level cannot be claimed: its token cases skip, with the reason.
     let no_token = evfed_conformance::run(&config(&node.url, Level::Usage, None));
