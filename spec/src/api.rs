@@ -10,6 +10,11 @@ use utoipa::ToSchema;
 pub struct Discovery {
     /// `"1"` for this standard.
     pub spec_version: String,
+    /// The version of the standard the node implements, `"1.1"` (§3.4); absent means 1.0.
+    /// A node that announces 1.1 is held to 1.1's stricter rules (e.g. `/v1/status`
+    /// `event_time`, §10.5). `spec_version` stays `"1"` for every 1.x.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub standard: Option<String>,
     /// The public log's origin.
     pub origin: String,
     /// Verifier keys, current first, then previous keys newest first.

@@ -905,9 +905,12 @@ pub(crate) fn store_location(
     pat: &[PublishTokenType],
     current: Option<&Location>,
 ) -> Result<(), Error> {
+    // A status keeps its event time only within one log (§10.5): a Location entering the
+    // public log (or the restricted one) starts from its EVSEs' `last_updated`, as a replay of
+    // that log alone gives.
     let previous = match current {
-        Some(_) => tx.evses(party, loc.id.as_str())?,
-        None => Vec::new(),
+        Some(c) if c.publish == loc.publish => tx.evses(party, loc.id.as_str())?,
+        _ => Vec::new(),
     };
     let mut evses = Vec::with_capacity(loc.evses.len());
     for e in &loc.evses {

@@ -13,6 +13,7 @@ pub async fn well_known(state: web::Data<AppState>) -> Result<HttpResponse, ApiE
     let c = &state.config;
     let doc = Discovery {
         spec_version: "1".into(),
+        standard: Some("1.1".into()),
         origin: c.origin.to_string(),
         vkeys: state.vkeys.clone(),
         kind: c.kind.as_str().into(),
