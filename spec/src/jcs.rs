@@ -64,9 +64,17 @@ pub fn canonical_members<'a>(bytes: &'a [u8], nested: &'a str) -> Option<Option<
     check::canonical_members(bytes, nested)
 }
 
+/// Whether `bytes` are I-JSON throughout (unknown members included), as every body read from
+/// another system must be (STANDARD.md §13): one pass, no value built.
+pub fn check_ijson(bytes: &[u8]) -> Result<(), IJsonError> {
+    ijson::check(bytes)
+}
+
 pub use check::{MAX_MEMBERS, Members, Objects, plain_str};
+pub use ijson::{IJsonError, MAX_DEPTH};
 
 mod check;
+mod ijson;
 mod ser;
 
 /// serde_json reports our custom errors as `Error::custom(text)`; map them back to variants.

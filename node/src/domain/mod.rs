@@ -45,6 +45,7 @@ impl From<ParseError> for Error {
             ParseError::InvalidJson(e) => {
                 Error::InvalidJson(format!("body is not valid JSON: {e}"))
             }
+            ParseError::NotIJson(e) => Error::InvalidJson(format!("body is not I-JSON: {e}")),
             ParseError::InvalidField { path, message } if path.is_empty() => {
                 Error::InvalidField(message)
             }

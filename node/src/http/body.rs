@@ -1,11 +1,17 @@
 //! The request body extractors: `application/json` only (`JsonBody`), or any type for the OCPI
 //! receiver (`AnyBody`), bounded by `max_body_bytes`, failing with an `ApiError` (actix's own
 //! extractors answer in plain text).
+//!
+//! Every body is checked to be I-JSON whole (`jcs::check_ijson`) before any route reads it:
+//! routes read bodies through serde, which skips unknown members unchecked, and §13 refuses
+//! non-I-JSON anywhere in a body. Checking here covers every write route, whatever parser it
+//! uses, in one place.
 
 use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
+use evfed_spec::jcs::check_ijson;
 use evfed_spec::problem::ProblemCode;
 use futures_util::StreamExt as _;
 
@@ -89,6 +95,13 @@ fn read(req: &HttpRequest, payload: &mut Payload, require_json: bool) -> BodyFut
                 return Err(too_large());
             }
             body.extend_from_slice(&chunk);
+        }
+        // No body is left to the route (a DELETE has none; a PUT without one is refused there).
+        if !body.is_empty() {
+            check_ijson(&body).map_err(|e| ApiError::Problem {
+                code: ProblemCode::InvalidJson,
+                detail: format!("body is not I-JSON: {e}"),
+            })?;
         }
         Ok(body.freeze())
     })

@@ -1,6 +1,7 @@
 //! The node's one integration-test binary.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod bad_input;
 mod edges;
 mod first_steps;
 mod import;

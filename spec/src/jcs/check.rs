@@ -5,8 +5,8 @@
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
-/// Nesting deeper than this is refused, as the parser behind `canonicalize` refuses it.
-const MAX_DEPTH: usize = 127;
+// Nesting deeper than this is refused, as the parser behind `canonicalize` refuses it.
+use super::MAX_DEPTH;
 
 /// Whether `bytes` are exactly the canonical form of some I-JSON value.
 pub(super) fn is_canonical(bytes: &[u8]) -> bool {

@@ -43,6 +43,10 @@ pub enum WarningCode {
 pub enum ParseError {
     /// The bytes are not one well-formed JSON document.
     InvalidJson(#[source] serde_json::Error),
+    /// Well-formed JSON that is not I-JSON somewhere, unknown members included (duplicate
+    /// names, a number a double cannot hold, an unpaired surrogate, nesting beyond
+    /// [`crate::jcs::MAX_DEPTH`]): the same `invalid-json` as malformed text (§13).
+    NotIJson(#[source] crate::jcs::IJsonError),
     /// Well-formed JSON that breaks a rule of the standard at `path` (empty for the whole
     /// document): a required field is missing, a value has the wrong type, is too long, out of
     /// range, or not one of the allowed values.
@@ -50,9 +54,11 @@ pub enum ParseError {
 }
 
 /// Reads one JSON document as `T`, enforcing the standard's rules, ignoring unknown fields and
-/// reporting each as a warning. Trailing non-whitespace after the document is an error. Bounds
-/// nothing about size: callers bound request bodies.
+/// reporting each as a warning. Trailing non-whitespace after the document is an error. The
+/// whole document must be I-JSON first: serde skips an unknown member unchecked. Bounds nothing
+/// about size: callers bound request bodies.
 pub fn parse<T: DeserializeOwned>(json: &[u8]) -> Result<Parsed<T>, ParseError> {
+    crate::jcs::check_ijson(json).map_err(ParseError::NotIJson)?;
     let mut warnings = Vec::new();
     let mut json_de = serde_json::Deserializer::from_slice(json);
     let mut on_ignored = |path: serde_ignored::Path| {
@@ -88,7 +94,7 @@ impl ParseError {
     /// A stable kebab-case code for problem+json bodies.
     pub fn code(&self) -> &'static str {
         match self {
-            ParseError::InvalidJson(_) => "invalid-json",
+            ParseError::InvalidJson(_) | ParseError::NotIJson(_) => "invalid-json",
             ParseError::InvalidField { .. } => "invalid-field",
         }
     }
@@ -97,7 +103,7 @@ impl ParseError {
     /// for malformed JSON.
     pub fn path(&self) -> Option<&str> {
         match self {
-            ParseError::InvalidJson(_) => None,
+            ParseError::InvalidJson(_) | ParseError::NotIJson(_) => None,
             ParseError::InvalidField { path, .. } => Some(path),
         }
     }
@@ -137,6 +143,7 @@ impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ParseError::InvalidJson(e) => write!(f, "not valid JSON: {e}"),
+            ParseError::NotIJson(e) => write!(f, "not I-JSON: {e}"),
             ParseError::InvalidField { path, message } if path.is_empty() => f.write_str(message),
             ParseError::InvalidField { path, message } => write!(f, "{path}: {message}"),
         }
@@ -208,6 +215,28 @@ mod tests {
 
         let e = parse::<DisplayText>(br#"{"language":"en","text":"a""#).unwrap_err();
         assert_eq!((e.code(), e.path()), ("invalid-json", None));
+    }
+
+    /// serde skips an unknown member without looking inside; the standard refuses non-I-JSON
+    /// anywhere, and a half-million-deep array must not reach the stack.
+    #[test]
+    fn non_i_json_inside_unknown_members_is_invalid_json() {
+        let deep = format!(
+            r#"{{"language":"en","text":"a","x":{}}}"#,
+            "[".repeat(500_000)
+        );
+        for body in [
+            &br#"{"language":"en","text":"a","x":{"k":1,"k":2}}"#[..],
+            br#"{"language":"en","text":"a","x":[1e400]}"#,
+            br#"{"language":"en","text":"a","x":"\ud800"}"#,
+            br#"{"language":"en","text":"a","text":"b"}"#,
+            deep.as_bytes(),
+        ] {
+            let e = parse::<DisplayText>(body).unwrap_err();
+            assert!(matches!(e, ParseError::NotIJson(_)), "{e}");
+            assert_eq!((e.code(), e.path()), ("invalid-json", None));
+        }
+        assert!(parse::<DisplayText>(br#"{"language":"en","text":"a","x":[1e300]}"#).is_ok());
     }
 
     #[test]
