@@ -3,6 +3,7 @@
 
 pub mod ocpi;
 mod pull;
+mod verify;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ use crate::store::{self, LogId, Store};
 use crate::tokens::{Issuer, SCOPES};
 
 pub use pull::{PullArgs, pull_ocpi};
+pub use verify::{Verification, verify};
 
 /// Exit status when the node refuses to sign (spec §9.4).
 pub const EXIT_REFUSES_TO_SIGN: i32 = 3;
@@ -350,7 +352,10 @@ fn probe(addr: SocketAddr, plain: bool) -> std::io::Result<()> {
     }
 }
 
+/// Checks the stored log against what was signed (`verify::check_at_start`), then opens the
+/// signer: every command that writes or serves starts here, so none builds on a damaged log.
 fn open_signer(home: &Home, config: &Config, store: &Store) -> Result<Signer, SignError> {
+    verify::check_at_start(home, config.origin.as_str(), store)?;
     let signer = Signer::open(home.clone(), config.origin.as_str(), store, unix_now())?;
     // Cover whatever the log holds before announcing readiness.
     signer.sign_grown(store, unix_now(), false)?;
@@ -397,7 +402,8 @@ pub fn rotate_key(dir: &Path) -> anyhow::Result<String> {
     Ok(new.verifier().to_string())
 }
 
-/// `backup`: an online copy of the database (safe while serving).
+/// `backup`: a consistent snapshot of the database, safe while the node serves at full write
+/// load; a partial copy never appears under `out`.
 pub fn backup(dir: &Path, out: &Path) -> anyhow::Result<[(u64, evfed_spec::merkle::Hash); 2]> {
     let home = Home::new(dir);
     store::backup(&home.database_path(), out)?;

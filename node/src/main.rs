@@ -71,6 +71,15 @@ enum Command {
         dir: PathBuf,
         out: PathBuf,
     },
+    /// Check the whole log: re-hash every entry, recompute every tree hash, check every stored
+    /// checkpoint's signature and root. Exits non-zero when anything differs.
+    Verify {
+        #[arg(long)]
+        dir: PathBuf,
+        /// Check this backup instead of the node's database (with the node's keys).
+        #[arg(long)]
+        database: Option<PathBuf>,
+    },
     /// Replace the database with a backup (the node must be stopped).
     Restore {
         #[arg(long)]
@@ -327,6 +336,16 @@ fn main() -> anyhow::Result<()> {
                 heads[0].0,
                 heads[1].0
             )?;
+        }
+        Command::Verify { dir, database } => {
+            let report = commands::verify(&dir, database.as_deref())?;
+            write!(out, "{}", report.render())?;
+            if !report.ok() {
+                out.flush()?;
+                anyhow::bail!(
+                    "verification failed (see above): restore the newest backup that verifies"
+                );
+            }
         }
         Command::Restore { dir, backup, force } => {
             commands::restore(&dir, &backup, force)?;

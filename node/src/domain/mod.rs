@@ -3,6 +3,7 @@
 
 pub mod boroughs;
 pub mod import;
+pub mod integrity;
 pub mod overview;
 pub mod records;
 pub mod signer;

@@ -10,9 +10,11 @@
 //!
 //! Architecture Invariant: SQL appears only in this module.
 
+mod backup;
 mod ocpi;
 mod pull;
 mod schema;
+mod verify;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,9 +23,11 @@ use std::sync::{Condvar, Mutex};
 use evfed_spec::merkle::{Frontier, Hash, TreeHashes, leaf_hash, node_hash};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
 
+pub use backup::backup;
 pub use ocpi::{CredentialRow, Handshake, OcpiCdrRow, OcpiSessionRow};
 pub use pull::PullCursor;
 pub use schema::VERSION as SCHEMA_VERSION;
+pub use verify::{StoredCheckpoint, inspect};
 
 /// Which of a node's two logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -46,7 +50,7 @@ impl LogId {
 }
 
 /// A store failure. Constraint violations never happen for valid callers; every variant other
-/// than `TooNew`/`NotEvfed` is an internal error to the HTTP layer.
+/// than `TooNew`/`NotEvfed`/`Exists` is an internal error to the HTTP layer.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database: {0}")]
@@ -58,6 +62,16 @@ pub enum StoreError {
     TooNew { found: u32, supported: u32 },
     #[error("{0} is not an evfed-node database")]
     NotEvfed(String),
+    /// A backup's destination exists: backups never overwrite a file.
+    #[error("{0} already exists; backups never overwrite a file, so choose a new name")]
+    Exists(String),
+    /// A file operation around the database (a backup's copy, its rename).
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("the tree is missing a hash at level {level}, index {index}: the database is damaged")]
     MissingHash { level: u32, index: u64 },
     #[error("the store lock was poisoned by a panic")]
@@ -387,26 +401,6 @@ impl Store {
             LogId::Restricted => self.restricted_size.load(Ordering::Acquire),
         }
     }
-}
-
-/// Copies the database at `src` to a new file `dst` with SQLite's online backup, safe while a
-/// node is serving from `src`.
-pub fn backup(src: &Path, dst: &Path) -> Result<(), StoreError> {
-    if dst.exists() {
-        return Err(StoreError::NotEvfed(format!(
-            "{} already exists; backups never overwrite",
-            dst.display()
-        )));
-    }
-    let from = Connection::open_with_flags(src, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    check_application(&from, src)?;
-    let mut to = Connection::open(dst)?;
-    {
-        let backup = rusqlite::backup::Backup::new(&from, &mut to)?;
-        backup.run_to_completion(256, std::time::Duration::from_millis(5), None)?;
-    }
-    to.pragma_update(None, "journal_mode", "DELETE")?;
-    Ok(())
 }
 
 /// The size and root of each log in the database at `path`, read without changing it.

@@ -260,3 +260,205 @@ fn key_rotation_is_announced_in_the_log_and_signed_by_the_old_key() {
     let cp = Checkpoint::parse_text(&opened.text).unwrap();
     assert_eq!(cp.tree_size, 4);
 }
+
+/// Changes one entry's bytes in the database of a stopped node, as a hand edit would.
+fn tamper_entry(db: &std::path::Path, index: i64) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let changed = conn
+        .execute(
+            "UPDATE log_entry SET bytes = CAST(replace(CAST(bytes AS TEXT), 'Camden High', \
+             'Camden Low') AS BLOB) WHERE key = ?1",
+            [index],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+}
+
+#[test]
+fn a_tampered_entry_is_named_by_verify_and_the_node_refuses_to_serve() {
+    let node = NodeDir::camden();
+    let run = node.serve();
+    put_locations(&node, &run, 0, 6);
+    run.wait_for_checkpoint(6);
+    assert!(run.stop().success());
+    let out = cli(&["verify", "--dir", &node.dir_arg()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("public log: 6 entries re-hashed"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\nok: "), "{stdout}");
+    let good = node.tmp.path().join("good.db");
+    assert!(
+        cli(&["backup", "--dir", &node.dir_arg(), good.to_str().unwrap()])
+            .status
+            .success()
+    );
+
+    // Entry 5 is the newest: the start-up check re-hashes it.
+    tamper_entry(&node.path().join("evfed.db"), 5);
+    let out = cli(&["verify", "--dir", &node.dir_arg()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("public log, entry 5: its bytes do not hash"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("DAMAGED"), "{stdout}");
+    let refused = match node.try_serve() {
+        Ok(_) => panic!("a node with a tampered log must not serve"),
+        Err(log) => log,
+    };
+    assert!(refused.contains("exit status: 3"), "{refused}");
+    assert!(refused.contains("refusing to serve"), "{refused}");
+    assert!(refused.contains("entry 5: its bytes"), "{refused}");
+    assert!(refused.contains("evfed-node restore"), "{refused}");
+
+    // The backup verifies with the node's keys, restores, and the node serves again.
+    let out = cli(&[
+        "verify",
+        "--dir",
+        &node.dir_arg(),
+        "--database",
+        good.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = cli(&["restore", "--dir", &node.dir_arg(), good.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = node.serve();
+    assert_eq!(run.tree_size(), 6);
+    assert_eq!(
+        run.json("/v1/locations/GB/LPC/L5")["address"],
+        "5 Camden High Street"
+    );
+}
+
+#[test]
+fn backup_completes_under_a_steady_write_load() {
+    let node = NodeDir::camden();
+    let run = node.serve();
+    // Some megabytes, so that a page-by-page copy needs many steps between writes.
+    let admin = node.token(None, &["admin"]);
+    const SEED: u32 = 4000;
+    for batch in 0..SEED / 1000 {
+        let items: Vec<Value> = (batch * 1000..(batch + 1) * 1000).map(location).collect();
+        let res = run.send(
+            Method::POST,
+            "/v1/admin/locations",
+            Some(&admin),
+            serde_json::to_vec(&items).unwrap().as_slice(),
+        );
+        assert_eq!(res.status(), 200, "{}", res.text().unwrap());
+    }
+    run.wait_for_checkpoint(u64::from(SEED));
+    let db_bytes = std::fs::metadata(node.path().join("evfed.db"))
+        .unwrap()
+        .len();
+
+    let token = node.writer("GB*LPC");
+    let out_dir = node.tmp.path().join("backups");
+    std::fs::create_dir(&out_dir).unwrap();
+    let backup = out_dir.join("under-load.db");
+    let writes = std::sync::atomic::AtomicU64::new(0);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (took, during, rate) = std::thread::scope(|s| {
+        let writer = s.spawn(|| {
+            let started = std::time::Instant::now();
+            let mut k = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                k += 1;
+                let status = if k % 2 == 1 { "CHARGING" } else { "AVAILABLE" };
+                let at = evfed_spec::time::DateTime::from_unix_seconds(1_793_491_200 + k as i64)
+                    .unwrap();
+                let uid = k % 100;
+                let batch = json!([{"country_code": "GB", "party_id": "LPC",
+                    "location_id": format!("L{uid}"), "evse_uid": format!("L{uid}-1"),
+                    "status": status, "event_time": at.to_string()}]);
+                let res = run.send(
+                    Method::POST,
+                    "/v1/status",
+                    Some(&token),
+                    batch.to_string().as_bytes(),
+                );
+                assert_eq!(res.status(), 200);
+                writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            k as f64 / started.elapsed().as_secs_f64()
+        });
+        // The load is running before the backup starts.
+        while writes.load(std::sync::atomic::Ordering::Relaxed) < 50 {
+            std::thread::yield_now();
+        }
+        let before = writes.load(std::sync::atomic::Ordering::Relaxed);
+        let started = std::time::Instant::now();
+        let mut child = Command::new(BIN)
+            .args(["backup", "--dir", &node.dir_arg(), backup.to_str().unwrap()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A backup that cannot finish under load fails here rather than hanging.
+        let deadline = started + std::time::Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                panic!("the backup did not finish within 60 s under load");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        let took = started.elapsed();
+        let during = writes.load(std::sync::atomic::Ordering::Relaxed) - before;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let out = child.wait_with_output().unwrap();
+        assert!(status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        (took, during, writer.join().unwrap())
+    });
+    eprintln!(
+        "backup of {:.1} MB took {} ms while {during} status writes were acknowledged ({rate:.0}/s)",
+        db_bytes as f64 / 1e6,
+        took.as_millis()
+    );
+    assert!(rate >= 100.0, "the write load was only {rate:.0}/s");
+    assert!(during > 0, "writes went on while the backup ran");
+
+    // The backup is a snapshot that verifies with the node's keys: every entry hashes into the
+    // tree its stored checkpoints sign, at least the one covering the seeded locations.
+    let out = cli(&[
+        "verify",
+        "--dir",
+        &node.dir_arg(),
+        "--database",
+        backup.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let [(size, _), _] = evfed_node::store::heads_of(&backup).unwrap();
+    assert!(size >= u64::from(SEED), "backup of size {size}");
+    // Only the backup is left in its directory: no partial copy.
+    let names: Vec<String> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["under-load.db"]);
+    // A second backup to the same name is refused, and says why.
+    let out = cli(&["backup", "--dir", &node.dir_arg(), backup.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("already exists; backups never overwrite"),
+        "{err}"
+    );
+}
