@@ -34,9 +34,9 @@ use evfed_aggregator::london::London;
 use evfed_aggregator::store::{Kind, NewMember, NewSession, SessionRow, Store};
 use evfed_node::commands::{self, OpenNode};
 use evfed_node::config::{Kind as NodeKind, Origin};
-use evfed_node::domain::boroughs::Boroughs;
 use evfed_node::domain::import::{BatchOptions, put_locations};
 use evfed_node::domain::records::post_status;
+use evfed_spec::areas::AreaSet;
 use evfed_spec::ocpi::Location;
 use evfed_spec::time::DateTime;
 use rand::{Rng, SeedableRng};
@@ -108,7 +108,7 @@ fn main() {
 
     // 2. Full sync into a fresh aggregator.
     let agg_dir = tmp.path().join("london");
-    evfed_aggregator::commands::init(&agg_dir, "evfed.london.example").unwrap();
+    evfed_aggregator::commands::init(&agg_dir, "evfed.london.example", None).unwrap();
     let store = Arc::new(Store::open(&agg_dir.join("aggregator.db")).unwrap());
     let usage_token = commands::issue_token(
         &tmp.path().join("node0"),
@@ -458,29 +458,27 @@ fn build_node(
 ) -> BenchNode {
     let dir = root.join(format!("node{i}"));
     let origin: Origin = format!("evfed.bench{i}.example").parse().unwrap();
-    commands::init(&dir, &origin, NodeKind::Cpo, None, &[]).unwrap();
+    commands::init(&dir, &origin, NodeKind::Cpo, None, None, &[]).unwrap();
     let open = commands::open(&dir, None).unwrap();
     let party_id = format!("B{i:02}");
     let party = format!("GB*{party_id}");
-    let boroughs = Boroughs::embedded();
+    let london = AreaSet::london();
     let base = DateTime::now().unix_millis() - 2 * 24 * HOUR_MS;
     let time = |ms: i64| DateTime::from_unix_millis(ms).unwrap().to_string();
     let mut evses = Vec::new();
     let mut items = Vec::new();
     for l in 0..locations {
-        let (lat, lon, gss) = loop {
+        let (lat, lon, ward) = loop {
             let lat = rng.gen_range(51.29..51.70);
             let lon = rng.gen_range(-0.51..0.34);
-            if let Some(b) = boroughs.locate(lat, lon) {
-                break (lat, lon, b.gss_code.as_str().to_owned());
+            if let Some(p) = london.place(lat, lon)
+                && let Some(w) = p.ward
+            {
+                break (lat, lon, w.code.clone());
             }
         };
         let id = format!("{party_id}-{l:05}");
         let uids = [format!("{id}-1"), format!("{id}-2")];
-        let ward = format!(
-            "E05{:06}",
-            gss[3..].parse::<u32>().unwrap() * 20 + (l % 20) as u32
-        );
         let connector = json!({"id": "1", "standard": "IEC_62196_T2", "format": "SOCKET",
             "power_type": "AC_1_PHASE", "max_voltage": 230, "max_amperage": 32,
             "last_updated": time(base)});

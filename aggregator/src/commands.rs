@@ -17,6 +17,7 @@ use crate::http::{AppState, routes};
 use crate::london::London;
 use crate::members::{MemberSpec, ReadmitSpec};
 use crate::store::Store;
+use evfed_node::domain::areas::NodeAreas;
 
 /// `DIR/aggregator.toml`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -65,6 +66,10 @@ pub struct Config {
     /// The dashboard at `/` (`[dashboard]`: basemap tiles, small-number suppression).
     #[serde(default)]
     pub dashboard: crate::dashboard::DashboardConfig,
+    /// The area set locations are placed in (GeoJSON, relative to `DIR`; docs/adopt.md).
+    /// None: London's boroughs and wards, built in.
+    #[serde(default)]
+    pub areas: Option<PathBuf>,
 }
 
 fn default_conformance_interval() -> u64 {
@@ -99,17 +104,38 @@ fn default_concurrency() -> usize {
 const CONFIG: &str = "aggregator.toml";
 const DATABASE: &str = "aggregator.db";
 
-pub fn init(dir: &Path, origin: &str) -> anyhow::Result<()> {
+/// `init`: a new aggregator directory; `areas` is another city's area set (checked, then
+/// copied into the directory), `None` London's.
+pub fn init(dir: &Path, origin: &str, areas: Option<&Path>) -> anyhow::Result<()> {
     if dir.join(CONFIG).exists() {
         bail!("{} already holds an aggregator", dir.display());
     }
     if origin.is_empty() || origin.contains(char::is_whitespace) || origin.contains('+') {
         bail!("origin {origin:?} must be non-empty, without white space or '+'");
     }
+    let set = match areas {
+        Some(file) => Some(NodeAreas::load(file).map_err(anyhow::Error::msg)?),
+        None => None,
+    };
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let areas_line = match set {
+        Some(set) => {
+            write_atomic(&dir.join(AREAS_FILE), set.geojson.as_bytes(), 0o644)?;
+            format!(
+                "# The area set locations are placed in ({}; docs/adopt.md).\nareas = {AREAS_FILE:?}\n",
+                set.set.name
+            )
+        }
+        None => {
+            "# The area set locations are placed in (GeoJSON, docs/adopt.md); default London's.\n\
+                 # areas = \"areas.geojson\"\n"
+                .to_owned()
+        }
+    };
     let text = format!(
         "# evfed-aggregator configuration.\n\
          origin = {origin:?}\n\
+         {areas_line}\
          # listen = \"127.0.0.1:8080\"\n\
          # Pause between harvest rounds (ms) and members harvested at once.\n\
          # harvest_interval_ms = 2000\n\
@@ -154,7 +180,7 @@ pub fn init(dir: &Path, origin: &str) -> anyhow::Result<()> {
     );
     write_atomic(&dir.join(CONFIG), text.as_bytes(), 0o644)?;
     Store::open(&dir.join(DATABASE))?;
-    let vkey = own_log(dir, origin)?;
+    let vkey = own_log(dir, origin, areas.map(|_| dir.join(AREAS_FILE)).as_deref())?;
     crate::oauth::keys::ensure(dir, origin)?;
     println!("aggregator {origin} initialised in {}", dir.display());
     println!("verifier key of its own log: {vkey}");
@@ -168,9 +194,12 @@ pub fn init(dir: &Path, origin: &str) -> anyhow::Result<()> {
 /// The embedded node directory holding the aggregator's own signed log.
 const NODE_DIR: &str = "node";
 
-/// Creates the aggregator's own log (`DIR/node`, a node of kind `aggregator`) unless it
-/// exists; returns its verifier key.
-fn own_log(dir: &Path, origin: &str) -> anyhow::Result<String> {
+/// The name of the aggregator's copy of another city's area set, in its directory.
+const AREAS_FILE: &str = "areas.geojson";
+
+/// Creates the aggregator's own log (`DIR/node`, a node of kind `aggregator`, placing in the
+/// same area set) unless it exists; returns its verifier key.
+fn own_log(dir: &Path, origin: &str, areas: Option<&Path>) -> anyhow::Result<String> {
     let node_dir = dir.join(NODE_DIR);
     let home = evfed_node::home::Home::new(&node_dir);
     if home.config_path().exists() {
@@ -188,6 +217,7 @@ fn own_log(dir: &Path, origin: &str) -> anyhow::Result<String> {
         &origin,
         evfed_node::config::Kind::Aggregator,
         None,
+        areas,
         &[],
     )
 }
@@ -295,7 +325,16 @@ pub fn serve(
 ) -> anyhow::Result<()> {
     init_tracing();
     let (config, store) = load(dir)?;
-    own_log(dir, &config.origin)?;
+    let areas = match &config.areas {
+        Some(file) => NodeAreas::load(&dir.join(file)).map_err(anyhow::Error::msg)?,
+        None => NodeAreas::london(),
+    };
+    crate::domain::places::use_areas(areas).map_err(anyhow::Error::msg)?;
+    own_log(
+        dir,
+        &config.origin,
+        config.areas.as_ref().map(|f| dir.join(f)).as_deref(),
+    )?;
     crate::oauth::keys::ensure(dir, &config.origin)?;
     let issuer = crate::oauth::issuer_of(config.oauth_issuer.as_deref(), &config.origin);
     let (doc, doc_json) = crate::openapi::served(config.compliance_open);

@@ -8,7 +8,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 
-use evfed_node::domain::boroughs::Boroughs;
 use evfed_spec::ext::GssCode;
 use evfed_spec::ocpi::Location;
 use serde::Serialize;
@@ -283,34 +282,32 @@ impl London {
     }
 }
 
-/// How far outside a borough's embedded boundary a location may lie and still be taken to be in
-/// it. The boundaries are simplified (`spec/data/london/boroughs.md`), so near a border the point-in-polygon
-/// answer can be wrong by up to about 100 m; twice that is allowed.
-pub const BOROUGH_TOLERANCE_M: f64 = 200.0;
-
-/// The borough check (STANDARD.md §4.4): a location's claimed borough, and for a borough
-/// member the member's own borough, must contain its coordinates, within
-/// [`BOROUGH_TOLERANCE_M`]. Findings are reported with the copy; the copy is still served (its
-/// publisher knows its street better than a simplified boundary does).
+/// The placement check (STANDARD.md §4.4): a location's claimed authority and ward, and for a
+/// borough member the member's own authority, must contain its coordinates, within the one
+/// tolerance of `evfed_spec::areas::TOLERANCE_M`. Findings are reported with the copy; the copy
+/// is still served (its publisher knows its street better than a generalised boundary does).
 pub fn placement(loc: &Location, member_borough: Option<&GssCode>) -> Vec<String> {
-    let boroughs = Boroughs::embedded();
+    let set = crate::domain::places::area_set();
     let (lat, lon) = (loc.coordinates.lat(), loc.coordinates.lon());
     let located = || {
-        boroughs
-            .locate(lat, lon)
-            .map_or("outside every London borough".to_owned(), |b| {
-                format!("in {} ({})", b.name, b.gss_code)
+        set.place(lat, lon)
+            .map_or(format!("outside {}", set.name), |p| match p.ward {
+                Some(w) => format!(
+                    "in {} ({}), ward {} ({})",
+                    p.authority.name, p.authority.code, w.name, w.code
+                ),
+                None => format!("in {} ({})", p.authority.name, p.authority.code),
             })
     };
     let mut findings = Vec::new();
-    let mut check = |gss: &GssCode, whose: &str| match boroughs.get(gss) {
-        None => findings.push(format!("{whose} {gss} is not a London borough")),
-        Some(b) => {
-            let d = b.distance_outside_m(lat, lon);
-            if d > BOROUGH_TOLERANCE_M {
+    let mut check = |code: &GssCode, whose: &str| match set.get(code.as_str()) {
+        None => findings.push(format!("{whose} {code} is not an area of {}", set.name)),
+        Some(a) => {
+            let d = a.distance_outside_m(lat, lon);
+            if d > evfed_spec::areas::TOLERANCE_M {
                 findings.push(format!(
-                    "{whose} is {} ({gss}) but the coordinates lie {d:.0} m outside it, {}",
-                    b.name,
+                    "{whose} is {} ({code}) but the coordinates lie {d:.0} m outside it, {}",
+                    a.name,
                     located()
                 ));
             }
@@ -318,6 +315,9 @@ pub fn placement(loc: &Location, member_borough: Option<&GssCode>) -> Vec<String
     };
     if let Some(claimed) = &loc.evfed.borough {
         check(claimed, "the location's borough");
+    }
+    if let Some(ward) = &loc.evfed.ward {
+        check(&ward.code, "the location's ward");
     }
     if let Some(own) = member_borough
         && loc.evfed.borough.as_ref() != Some(own)

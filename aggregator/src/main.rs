@@ -30,6 +30,10 @@ enum Command {
         dir: PathBuf,
         #[arg(long)]
         origin: String,
+        /// Another city's area set: a GeoJSON FeatureCollection of authorities and wards
+        /// (docs/adopt.md), checked and copied into DIR. Default: London's, built in.
+        #[arg(long)]
+        areas: Option<PathBuf>,
     },
     /// Serve the London view and harvest members until SIGINT or SIGTERM.
     Serve {
@@ -196,7 +200,7 @@ enum MembersCommand {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Init { dir, origin } => commands::init(&dir, &origin),
+        Command::Init { dir, origin, areas } => commands::init(&dir, &origin, areas.as_deref()),
         Command::Serve {
             dir,
             listen,

@@ -42,6 +42,7 @@ fn main() -> anyhow::Result<()> {
         format: Format::Evfed,
         party: PARTY.parse()?,
         within: None,
+        areas: Default::default(),
         dry_run: false,
         report: None,
     };
@@ -148,7 +149,7 @@ fn init(dir: &Path) -> anyhow::Result<()> {
     let origin: Origin = "evfed.import-bench.example"
         .parse()
         .map_err(anyhow::Error::msg)?;
-    commands::init(dir, &origin, Kind::Cpo, None, &[PARTY.parse()?])?;
+    commands::init(dir, &origin, Kind::Cpo, None, None, &[PARTY.parse()?])?;
     Ok(())
 }
 

@@ -51,7 +51,7 @@ fn main() -> anyhow::Result<()> {
     let origin = "evfed.pull-bench.example"
         .parse()
         .map_err(|e: String| anyhow::anyhow!(e))?;
-    evfed_node::commands::init(&dir, &origin, Kind::Cpo, None, &[])?;
+    evfed_node::commands::init(&dir, &origin, Kind::Cpo, None, None, &[])?;
     let store = Store::open(&dir.join("evfed.db"))?;
     let config = Config::load(&dir.join("config.toml"))?;
     let policy = evfed_node::commands::policy(&config);

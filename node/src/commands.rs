@@ -19,7 +19,6 @@ use evfed_spec::note::SigningKey;
 use evfed_spec::time::DateTime;
 
 use crate::config::{Config, Kind, LogFormat, Origin};
-use crate::domain::boroughs::Boroughs;
 use crate::domain::records::{self, Policy};
 use crate::domain::signer::{SignError, Signer};
 use crate::home::{Home, HomeError, create_new, write_atomic};
@@ -34,15 +33,28 @@ pub use verify::{Verification, verify};
 /// Exit status when the node refuses to sign (spec §9.4).
 pub const EXIT_REFUSES_TO_SIGN: i32 = 3;
 
+/// The name `init` gives its copy of another city's area set, inside the node directory.
+pub const AREAS_FILE: &str = "areas.geojson";
+
 /// `init`: a new node directory. Returns the verifier key.
 pub fn init(
     dir: &Path,
     origin: &Origin,
     kind: Kind,
-    borough: Option<&GssCode>,
+    area: Option<&GssCode>,
+    areas: Option<&Path>,
     parties: &[Party],
 ) -> anyhow::Result<String> {
-    let text = Config::template(origin, kind, borough, parties);
+    // Another city's area set is checked, then copied into the directory, so the node does
+    // not depend on where the file was.
+    let copied = match areas {
+        Some(file) => {
+            crate::domain::areas::NodeAreas::load(file).map_err(|e| anyhow!(e))?;
+            Some(Path::new(AREAS_FILE))
+        }
+        None => None,
+    };
+    let text = Config::template(origin, kind, area, copied, parties);
     // Check the combination before anything is written.
     let probe = dir.join(".config-check.toml");
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -54,9 +66,16 @@ pub fn init(
             dir.display()
         );
     }
+    if let Some(file) = areas {
+        let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+        write_atomic(&dir.join(AREAS_FILE), &bytes, 0o644)?;
+    }
     write_atomic(&probe, text.as_bytes(), 0o644)?;
     let checked = Config::load(&probe);
     let _ = std::fs::remove_file(&probe);
+    if checked.is_err() && areas.is_some() {
+        let _ = std::fs::remove_file(dir.join(AREAS_FILE));
+    }
     checked?;
     let mut rng = rand::rngs::OsRng;
     let key = SigningKey::generate(origin.as_str(), &mut rng)?;
@@ -162,11 +181,27 @@ pub fn open_as(
         }
         Err(e) => return Err(e.into()),
     };
-    let boroughs_ready = Boroughs::embedded().iter().count();
-    tracing::info!(boroughs = boroughs_ready, "borough boundaries loaded");
+    tracing::info!(
+        areas = %config.area_set.set.name,
+        authorities = config.area_set.set.authorities().count(),
+        wards = config.area_set.set.wards().count(),
+        "area set loaded"
+    );
     let issuer = Issuer::new(config.origin.as_str(), &home.issuer_key()?)?;
     let vkeys = home.vkeys()?.iter().map(ToString::to_string).collect();
     let policy = policy(&config);
+    if config.kind != Kind::Aggregator {
+        // Locations written before the node derived wards (or under another area set) are
+        // placed again; the ticker signs what this appends.
+        let now = evfed_spec::time::DateTime::now();
+        let placed = crate::domain::import::place_stored(&store, &policy, now)?;
+        if placed > 0 {
+            tracing::info!(
+                locations = placed,
+                "stored locations placed in their areas again"
+            );
+        }
+    }
     let mut trusted = crate::trust::Trusted::new(&config.issuers, config.origin.as_str());
     for local in local_issuers {
         trusted.add_local(local);
@@ -366,13 +401,9 @@ fn open_signer(home: &Home, config: &Config, store: &Store) -> Result<Signer, Si
 pub fn policy(config: &Config) -> Policy {
     Policy {
         kind: config.kind,
-        borough: config.borough.clone(),
+        area: config.area.clone(),
         parties: config.parties.clone(),
-        locate: |lat, lon| {
-            Boroughs::embedded()
-                .locate(lat, lon)
-                .map(|b| b.gss_code.clone())
-        },
+        areas: config.area_set,
     }
 }
 
@@ -471,10 +502,16 @@ pub fn import(dir: &Path, file: &Path, opts: &ingest::ImportOptions) -> anyhow::
         );
     }
     // Every location outside the node's area is left out and reported, never written.
-    let area = ingest::Area::for_node(config.kind, config.borough.as_ref(), opts.within.as_ref())
-        .map_err(|e| anyhow!(e))?;
+    let area = ingest::Area::for_node(
+        config.kind,
+        config.area.as_ref(),
+        opts.within.as_ref(),
+        &config.area_set,
+    )
+    .map_err(|e| anyhow!(e))?;
     let opts = &ingest::ImportOptions {
         within: Some(area),
+        areas: config.area_set,
         ..opts.clone()
     };
     let prepared = ingest::prepare(file, opts)?;

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use evfed_spec::checkpoint::RESTRICTED_SUFFIX;
 use evfed_spec::ext::GssCode;
+
+use crate::domain::areas::NodeAreas;
 use evfed_spec::ids::Party;
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -55,9 +57,17 @@ pub struct Config {
     /// The public log's origin; names the node everywhere. Set once by `init`.
     pub origin: Origin,
     pub kind: Kind,
-    /// The borough's ONS GSS code; required for `kind = "borough"`, refused otherwise.
+    /// The node's authority, a code of its area set (a London borough's ONS GSS code);
+    /// required for `kind = "borough"`, refused otherwise. `borough` is its older name.
+    #[serde(default, alias = "borough")]
+    pub area: Option<GssCode>,
+    /// The area set (GeoJSON, STANDARD.md §4.4), relative to the node directory. None:
+    /// London's boroughs and wards, embedded.
     #[serde(default)]
-    pub borough: Option<GssCode>,
+    pub areas: Option<PathBuf>,
+    /// The area set as loaded by [`Config::load`].
+    #[serde(skip)]
+    pub area_set: NodeAreas,
     /// Parties whose records the node accepts. Empty: any party holding a trusted `data:write`
     /// token.
     #[serde(default, deserialize_with = "parties")]
@@ -189,25 +199,32 @@ impl Config {
             path: path.display().to_string(),
             source,
         })?;
-        let config: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        let mut config: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse {
             path: path.display().to_string(),
             source: Box::new(source),
         })?;
+        if let Some(file) = &config.areas {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            config.area_set = NodeAreas::load(&dir.join(file)).map_err(ConfigError::Invalid)?;
+        }
         config.check()?;
         Ok(config)
     }
 
     fn check(&self) -> Result<(), ConfigError> {
-        match (self.kind, &self.borough) {
+        match (self.kind, &self.area) {
             (Kind::Borough, None) => Err(ConfigError::Invalid(
-                "kind = \"borough\" needs `borough = \"E09…\"` (the borough's ONS GSS code)".into(),
+                "kind = \"borough\" needs `area = \"CODE\"`: the authority's code in the area \
+                 set (a London borough's ONS GSS code, e.g. E09000007)"
+                    .into(),
             )),
             (Kind::Cpo | Kind::Aggregator, Some(_)) => Err(ConfigError::Invalid(
-                "`borough` is only for kind = \"borough\"; remove it for a CPO node".into(),
+                "`area` (or `borough`) is only for kind = \"borough\"; remove it for a CPO node"
+                    .into(),
             )),
-            (Kind::Borough, Some(b)) if !is_london_borough(b) => Err(ConfigError::Invalid(
-                format!("borough {b} is not a London borough (E09000001 to E09000033)"),
-            )),
+            (Kind::Borough, Some(code)) if self.area_set.authority(code).is_err() => Err(
+                ConfigError::Invalid(self.area_set.authority(code).err().unwrap_or_default()),
+            ),
             _ if self.checkpoint_interval.is_zero() => Err(ConfigError::Invalid(
                 "checkpoint_interval must be above zero, e.g. \"1s\"".into(),
             )),
@@ -235,7 +252,8 @@ impl Config {
     pub fn ocpi_party_for_registration(&self) -> Result<&Party, ConfigError> {
         self.ocpi_party.as_ref().ok_or_else(|| {
             ConfigError::Invalid(
-                "registering an OCPI platform needs this node's own OCPI party: set                  `ocpi_party = \"CC*PID\"` in config.toml (and restart a serving node)"
+                "registering an OCPI platform needs this node's own OCPI party: set \
+                 `ocpi_party = \"CC*PID\"` in config.toml (and restart a serving node)"
                     .into(),
             )
         })
@@ -250,13 +268,18 @@ impl Config {
     pub fn template(
         origin: &Origin,
         kind: Kind,
-        borough: Option<&GssCode>,
+        area: Option<&GssCode>,
+        areas: Option<&Path>,
         parties: &[Party],
     ) -> String {
         let kind = kind.as_str();
-        let borough = match borough {
-            Some(b) => format!("borough = \"{b}\""),
-            None => "# borough = \"E09000007\"".to_owned(),
+        let area = match area {
+            Some(b) => format!("area = \"{b}\""),
+            None => "# area = \"E09000007\"".to_owned(),
+        };
+        let areas = match areas {
+            Some(f) => format!("areas = \"{}\"", f.display()),
+            None => "# areas = \"areas.geojson\"".to_owned(),
         };
         let parties = parties
             .iter()
@@ -270,13 +293,19 @@ impl Config {
 # Set once by `evfed-node init`; never change it or reuse it for another log.
 origin = "{origin}"
 
-# "borough" (hosts several operators' data for one London borough), "cpo" (an operator) or
-# "aggregator" (an aggregator's own log of the view it federates).
+# "borough" (hosts several operators' data for one authority, e.g. a London borough), "cpo" (an
+# operator) or "aggregator" (an aggregator's own log of the view it federates).
 kind = "{kind}"
 
-# The borough's ONS GSS code, for kind = "borough" only. Locations outside it are kept without a
-# borough and flagged `outside_area`.
-{borough}
+# The area set locations are placed in (their authority and ward, from their coordinates): a
+# GeoJSON file relative to this directory (docs/adopt.md). Default: London's 33 boroughs and
+# 704 wards (2022), built in.
+{areas}
+
+# The node's authority, a code of the area set (a London borough's ONS GSS code), for
+# kind = "borough" only. Locations outside it are kept without an authority and flagged
+# `outside_area`. (`borough` is accepted as the older name of this key.)
+{area}
 
 # Parties (CC*PID) whose records this node accepts. Empty: any party with a trusted token.
 parties = [{parties}]
@@ -378,14 +407,6 @@ impl<'de> Deserialize<'de> for Origin {
     }
 }
 
-/// Is `code` one of the 33 London boroughs (E09000001 to E09000033)?
-pub fn is_london_borough(code: &GssCode) -> bool {
-    let s = code.as_str();
-    s.strip_prefix("E09")
-        .and_then(|n| n.parse::<u32>().ok())
-        .is_some_and(|n| (1..=33).contains(&n))
-}
-
 /// Parses "250ms", "1s", "5m", "1h", "7d".
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -462,7 +483,7 @@ mod tests {
         let origin: Origin = "evfed.camden.example".parse().unwrap();
         let borough: GssCode = "E09000007".parse().unwrap();
         let parties = vec!["GB*ABC".parse().unwrap()];
-        let text = Config::template(&origin, Kind::Borough, Some(&borough), &parties);
+        let text = Config::template(&origin, Kind::Borough, Some(&borough), None, &parties);
         let config: Config = toml::from_str(&text).unwrap();
         config.check().unwrap();
         assert_eq!(config.origin, origin);

@@ -40,9 +40,15 @@ enum Command {
         origin: Origin,
         #[arg(long, value_enum)]
         kind: KindArg,
-        /// The borough's ONS GSS code (kind borough), e.g. E09000007.
+        /// The node's authority (kind borough): a code of the area set, e.g. E09000007
+        /// (Camden) in London's. `--borough` is London's name for it.
+        #[arg(long, visible_alias = "borough")]
+        area: Option<GssCode>,
+        /// Another city's area set: a GeoJSON FeatureCollection of authorities and wards
+        /// (docs/adopt.md). It is checked and copied into the node directory. Default:
+        /// London's, built in.
         #[arg(long)]
-        borough: Option<GssCode>,
+        areas: Option<PathBuf>,
         /// Accept records of these parties only (CC*PID; repeat for several).
         #[arg(long = "party")]
         parties: Vec<Party>,
@@ -184,7 +190,8 @@ enum ImportCommand {
         /// Owner of the imported locations, CC*PID (required for evfed; ncr default GB*NCR).
         #[arg(long)]
         party: Option<Party>,
-        /// Keep only locations in Greater London (`london`) or in one borough (its GSS code).
+        /// Keep only locations in the node's area set (`london`, or `all` in any city) or in
+        /// one authority (its code, e.g. a London borough's GSS code).
         #[arg(long, value_parser = parse_area)]
         within_borough: Option<ingest::Area>,
         /// Check everything and print what would happen; write nothing.
@@ -291,14 +298,22 @@ fn main() -> anyhow::Result<()> {
             dir,
             origin,
             kind,
-            borough,
+            area,
+            areas,
             parties,
         } => {
             let kind = match kind {
                 KindArg::Borough => evfed_node::config::Kind::Borough,
                 KindArg::Cpo => evfed_node::config::Kind::Cpo,
             };
-            let vkey = commands::init(&dir, &origin, kind, borough.as_ref(), &parties)?;
+            let vkey = commands::init(
+                &dir,
+                &origin,
+                kind,
+                area.as_ref(),
+                areas.as_deref(),
+                &parties,
+            )?;
             writeln!(
                 out,
                 "initialised {}\nverifier key:\n{vkey}\n",
@@ -429,6 +444,7 @@ fn main() -> anyhow::Result<()> {
                 format,
                 party,
                 within: within_borough,
+                areas: Default::default(),
                 dry_run,
                 report,
             };

@@ -11,9 +11,11 @@
 //! own with [`AreaSet::from_geojson`].
 //!
 //! Placement: where a set has wards, a point is placed in the ward that contains it and its
-//! authority is that ward's parent, so ward totals add up to authority totals. A point in no
-//! ward (e.g. on a river the boundaries exclude) takes the nearest ward within
-//! [`TOLERANCE_M`]; a set without wards places by its authorities' boundaries the same way.
+//! authority is that ward's parent, so ward totals add up to authority totals. A point inside an
+//! authority's outline but in none of its wards (a gap between generalised outlines) takes the
+//! nearest of its wards within [`TOLERANCE_M`]. A point outside every outline is outside the
+//! set, however near its edge (a chargepoint 150 m over London's boundary is in Surrey). A set
+//! without wards places by its authorities' boundaries.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -334,8 +336,8 @@ impl AreaSet {
         self.has_wards
     }
 
-    /// Where a point lies: its ward and authority, or `None` outside every area (beyond
-    /// [`TOLERANCE_M`]) and for non-finite coordinates.
+    /// Where a point lies: its ward and authority, or `None` outside every area and for
+    /// non-finite coordinates.
     pub fn place(&self, lat: f64, lon: f64) -> Option<Place<'_>> {
         if !(lat.is_finite() && lon.is_finite()) {
             return None;
@@ -347,26 +349,34 @@ impl AreaSet {
         };
         let p = Point { x: lon, y: lat };
         let candidates = || self.areas.iter().filter(move |a| a.level == level);
-        let found = candidates().find(|a| a.contains(p)).or_else(|| {
-            // Nearest within the tolerance: only areas whose box is near enough are measured.
-            let margin = TOLERANCE_M / 111_000.0 / lat.to_radians().cos().max(0.1);
-            candidates()
-                .filter(|a| a.bbox.grown(margin).contains(p))
-                .map(|a| (a.distance_outside_m(lat, lon), a))
-                .filter(|(d, _)| *d <= TOLERANCE_M)
-                .min_by(|x, y| x.0.total_cmp(&y.0))
-                .map(|(_, a)| a)
-        })?;
-        match found.level {
-            Level::Authority => Some(Place {
-                authority: found,
-                ward: None,
-            }),
-            Level::Ward => Some(Place {
-                authority: self.get(found.parent.as_deref()?)?,
-                ward: Some(found),
-            }),
+        if let Some(found) = candidates().find(|a| a.contains(p)) {
+            return match found.level {
+                Level::Authority => Some(Place {
+                    authority: found,
+                    ward: None,
+                }),
+                Level::Ward => Some(Place {
+                    authority: self.get(found.parent.as_deref()?)?,
+                    ward: Some(found),
+                }),
+            };
         }
+        if !self.has_wards {
+            return None;
+        }
+        // In no ward, but inside an authority's outline: a gap between generalised ward
+        // outlines. The nearest of its wards within the tolerance, else the authority alone.
+        // A point outside every outline is outside the set, however near its edge.
+        let authority = self.authorities().find(|a| a.contains(p))?;
+        let margin = TOLERANCE_M / 111_000.0 / lat.to_radians().cos().max(0.1);
+        let ward = self
+            .wards_of(&authority.code)
+            .filter(|w| w.bbox.grown(margin).contains(p))
+            .map(|w| (w.distance_outside_m(lat, lon), w))
+            .filter(|(d, _)| *d <= TOLERANCE_M)
+            .min_by(|x, y| x.0.total_cmp(&y.0))
+            .map(|(_, w)| w);
+        Some(Place { authority, ward })
     }
 
     /// The area a user names: a code, or a name (case and spacing aside). A ward's name may
@@ -437,8 +447,15 @@ impl Area {
                 .ok_or_else(|| fail("has no properties".into()))?,
         )
         .map_err(|e| fail(format!("properties: {e}")))?;
-        if props.code.trim().is_empty() || props.code.len() > 36 {
-            return Err(fail("the code must be 1 to 36 characters".into()));
+        if let Err(e) = props.code.parse::<crate::ext::GssCode>() {
+            return Err(fail(e.to_string()));
+        }
+        if let Some(v) = &props.vintage
+            && !(v.len() == 4 && v.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(fail(format!(
+                "the vintage {v:?} is not a year of four digits (e.g. \"2022\")"
+            )));
         }
         if props.name.trim().is_empty() {
             return Err(fail("the name is empty".into()));
@@ -538,6 +555,39 @@ impl Area {
             .flat_map(|ring| ring.windows(2))
             .map(|edge| segment_distance(to_m(edge[0]), to_m(edge[1])))
             .fold(f64::INFINITY, f64::min)
+    }
+
+    /// A point inside the area (latitude, longitude), for labels and for tests: on the line of
+    /// latitude through the middle of its largest polygon, the middle of the widest stretch
+    /// that lies inside it.
+    pub fn inner_point(&self) -> (f64, f64) {
+        let Some(polygon) = self
+            .polygons
+            .iter()
+            .max_by(|a, b| a.area_km2().total_cmp(&b.area_km2()))
+        else {
+            return (0.0, 0.0);
+        };
+        // Off the exact middle, so that the line meets no vertex in practice.
+        let y = polygon.bbox.min.y + (polygon.bbox.max.y - polygon.bbox.min.y) * 0.500_137;
+        let mut xs: Vec<f64> = polygon
+            .rings
+            .iter()
+            .flat_map(|ring| ring.windows(2))
+            .filter(|e| (e[0].y > y) != (e[1].y > y))
+            .map(|e| e[0].x + (y - e[0].y) * (e[1].x - e[0].x) / (e[1].y - e[0].y))
+            .collect();
+        xs.sort_by(f64::total_cmp);
+        let widest = xs
+            .chunks_exact(2)
+            .max_by(|a, b| (a[1] - a[0]).total_cmp(&(b[1] - b[0])));
+        match widest {
+            Some(pair) => (y, (pair[0] + pair[1]) / 2.0),
+            None => (
+                (polygon.bbox.min.y + polygon.bbox.max.y) / 2.0,
+                (polygon.bbox.min.x + polygon.bbox.max.x) / 2.0,
+            ),
+        }
     }
 
     /// Whether the point lies inside the area (holes excluded).
@@ -719,6 +769,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_inner_point_is_placed_in_its_own_area() {
+        let london = AreaSet::london();
+        for area in london.iter() {
+            let (lat, lon) = area.inner_point();
+            assert!(area.contains_point(lat, lon), "{area:?}");
+            let place = london.place(lat, lon).unwrap();
+            let placed = match area.level {
+                Level::Authority => place.authority,
+                Level::Ward => place.ward.unwrap(),
+            };
+            // Wards place strictly; an authority's inner point may sit in a gap between its
+            // wards' generalised outlines, and is then given the nearest ward's authority.
+            assert_eq!(placed.code, area.code, "{area:?}");
+        }
+    }
+
+    #[test]
     fn london_has_its_boroughs_wards_and_census() {
         let london = AreaSet::london();
         assert_eq!(london.name, "London");
@@ -758,9 +825,10 @@ mod tests {
         // Paris is in no London area.
         assert!(london.place(48.8566, 2.3522).is_none());
         assert!(london.place(f64::NAN, 0.0).is_none());
-        // On the Thames (Westminster Bridge), within the tolerance of a riverside ward.
-        let bridge = london.place(51.50085, -0.12185).unwrap();
-        assert!(bridge.ward.is_some());
+        // The Thames below mean high water belongs to no borough (Westminster Bridge).
+        assert!(london.place(51.50085, -0.12185).is_none());
+        // 151 m outside London's boundary is Surrey (an NCR device in Whyteleafe).
+        assert!(london.place(51.309401, -0.081073).is_none());
     }
 
     #[test]
@@ -804,8 +872,12 @@ mod tests {
         let p = utrecht.place(52.05, 5.05).unwrap();
         assert_eq!(p.authority.code, "GM0344");
         assert_eq!(p.ward.unwrap().code, "WK034401");
-        // Outside the only ward but inside the authority: nothing within the tolerance.
-        assert!(utrecht.place(52.15, 5.15).is_none());
+        // Outside the only ward but inside the authority: no ward within the tolerance.
+        let p = utrecht.place(52.15, 5.15).unwrap();
+        assert_eq!(p.authority.code, "GM0344");
+        assert!(p.ward.is_none());
+        // Just outside the authority's outline: outside the set.
+        assert!(utrecht.place(52.1, 5.2001).is_none());
 
         let orphan = set(&square("WK1", "ward", r#","parent":"GM9""#, 0.1));
         let e = AreaSet::from_geojson("x.geojson", &orphan)

@@ -13,8 +13,8 @@ use crate::ocpi::de;
 /// The `evfed` member of a Location.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct LocationExt {
-    /// The local authority the location is in, as an ONS GSS code (London boroughs are
-    /// `E09000001` to `E09000033`).
+    /// The local authority the location is in: a code of the publishing node's area set (in
+    /// London an ONS GSS code, `E09000001` to `E09000033`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub borough: Option<GssCode>,
     /// The electoral ward the location is in.
@@ -40,7 +40,7 @@ pub struct LocationExt {
     pub outside_area: bool,
 }
 
-/// An electoral ward: its GSS code and the year of the ward boundary set the code belongs to.
+/// An electoral ward: its code and the year of the ward boundary set the code belongs to.
 /// Ward codes change when boundaries are reviewed, so a code is read with its vintage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Ward {
@@ -93,19 +93,25 @@ pub enum OcppVersion {
     Ocpp21,
 }
 
-/// An ONS Government Statistical Service code: an upper-case letter and eight digits, e.g.
-/// `E09000033` (Westminster). The first three characters name the kind of area (`E09` London
-/// borough, `E05` ward in England).
+/// An area code from an area set (STANDARD.md §4.4): 1 to 32 upper-case ASCII letters, digits,
+/// `-` or `_`, with at least one digit, so that no word (a name such as `CAMDEN`) is mistaken
+/// for a code. London's are ONS Government Statistical Service codes, an upper-case letter and
+/// eight digits (`E09000033` Westminster, `E05013806` a ward); Utrecht's are CBS codes
+/// (`GM0344` the municipality, `WK034401` a district). Standard 1.0 allowed only GSS codes; every
+/// GSS code is still an area code.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, ToSchema)]
 #[serde(try_from = "String")]
-#[schema(value_type = String, pattern = "^[A-Z][0-9]{8}$", example = "E09000033")]
+#[schema(value_type = String, pattern = "^[A-Z0-9_-]{0,31}[0-9][A-Z0-9_-]{0,31}$", example = "E09000033")]
 pub struct GssCode(String);
 
 crate::ids::serialize_as_str!(GssCode);
 
 /// Why a GSS code was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("GSS code must be an upper-case letter and eight digits (e.g. E09000033), got {0:?}")]
+#[error(
+    "an area code is 1 to 32 upper-case letters, digits, '-' or '_', with at least one digit \
+     (e.g. E09000033), got {0:?}"
+)]
 pub struct GssCodeError(String);
 
 impl LocationExt {
@@ -130,18 +136,16 @@ impl GssCode {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    /// The kind of area, e.g. `E09` for a London borough or `E05` for a ward in England.
-    pub fn entity(&self) -> &str {
-        self.0.get(..3).unwrap_or_default()
-    }
 }
 
 impl TryFrom<String> for GssCode {
     type Error = GssCodeError;
     fn try_from(s: String) -> Result<Self, GssCodeError> {
-        let ok = matches!(s.as_bytes(), [first, digits @ ..]
-            if first.is_ascii_uppercase() && digits.len() == 8 && digits.iter().all(u8::is_ascii_digit));
+        let b = s.as_bytes();
+        let ok = (1..=32).contains(&b.len())
+            && b.iter()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || matches!(c, b'-' | b'_'))
+            && b.iter().any(u8::is_ascii_digit);
         if ok {
             Ok(Self(s))
         } else {
@@ -191,15 +195,16 @@ mod tests {
 
     #[test]
     fn gss_codes() {
-        let westminster: GssCode = "E09000033".parse().unwrap();
-        assert_eq!(westminster.entity(), "E09");
+        for good in ["E09000033", "GM0344", "WK034401", "0180", "E05013806"] {
+            assert!(good.parse::<GssCode>().is_ok(), "{good}");
+        }
         for bad in [
             "e09000033",
-            "E0900003",
-            "E090000333",
-            "E09O00033",
+            "CAMDEN",
+            "Camden",
+            "E09 000033",
             "",
-            "09000033E",
+            "E0900003300000000000000000000000033",
         ] {
             assert!(bad.parse::<GssCode>().is_err(), "{bad}");
         }

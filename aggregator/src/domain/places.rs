@@ -3,14 +3,42 @@
 //! that every location has a ward and ward totals add up to borough totals), and the UK power
 //! classes of its EVSEs.
 
+use std::sync::OnceLock;
+
+use evfed_node::domain::areas::NodeAreas;
 use evfed_spec::areas::AreaSet;
 use evfed_spec::ocpi::{Evse, Location};
 
 pub use crate::compliance::reliability::connector_kw;
 
+/// The aggregator's area set, chosen once per process at start-up (`areas` in
+/// `aggregator.toml`); London's until then.
+static AREAS: OnceLock<NodeAreas> = OnceLock::new();
+
+/// Makes `areas` the set this process places locations in. A process serves one
+/// aggregator, so a second, different set is refused.
+pub fn use_areas(areas: NodeAreas) -> Result<(), String> {
+    let current = AREAS.get_or_init(|| areas);
+    if std::ptr::eq(current.set, areas.set) {
+        Ok(())
+    } else {
+        Err(format!(
+            "this process already serves the area set {:?}; one aggregator per process",
+            current.set.name
+        ))
+    }
+}
+
 /// The area set the aggregator places locations in.
 pub fn area_set() -> &'static AreaSet {
-    AreaSet::london()
+    AREAS.get().map_or_else(AreaSet::london, |a| a.set)
+}
+
+/// The area set as GeoJSON text (served to the dashboard).
+pub fn area_geojson() -> &'static str {
+    AREAS
+        .get()
+        .map_or_else(AreaSet::london_geojson, |a| a.geojson)
 }
 
 /// A location's borough and ward codes; both `None` outside every area.

@@ -293,14 +293,8 @@ pub async fn map_points(
 #[get("/v1/london/areas/boundaries")]
 pub async fn boundaries(req: HttpRequest) -> HttpResponse {
     static BODY: OnceLock<Body> = OnceLock::new();
-    let body = BODY.get_or_init(|| {
-        Body::new(
-            0,
-            evfed_spec::areas::AreaSet::london_geojson()
-                .as_bytes()
-                .to_vec(),
-        )
-    });
+    let body = BODY
+        .get_or_init(|| Body::new(0, crate::domain::places::area_geojson().as_bytes().to_vec()));
     let mut res = cached(&req, body, "application/geo+json");
     res.headers_mut().insert(
         header::CACHE_CONTROL,

@@ -1,16 +1,15 @@
 //! Where synthetic chargepoints go: the 33 London boroughs with a short code for ids, a weight
 //! for how much public charging each has, and points drawn inside each borough's real boundary.
 //!
-//! Points are drawn uniformly in the borough's bounding box and kept only when the node's own
-//! `Boroughs::locate` puts them in that borough, so every location lands where a node will place
-//! it (the Thames, which belongs to no borough, is never chosen).
+//! Points are drawn uniformly in the borough's bounding box and kept only when the area set's
+//! placement (the one nodes use) puts them in that borough, so every location lands where a
+//! node will place it (the Thames, which belongs to no borough, is never chosen).
 
 use std::sync::OnceLock;
 
-use evfed_node::domain::boroughs::Boroughs;
+use evfed_spec::areas::AreaSet;
 use evfed_spec::ext::GssCode;
 use rand::Rng;
-use serde::Deserialize;
 
 use super::SynthError;
 
@@ -65,20 +64,6 @@ const TABLE: [(&str, f64); 33] = [
     ("WST", 3.0), // Westminster
 ];
 
-/// The node's boundary file, read here only for each borough's bounding box.
-static BOUNDARIES: &str = include_str!("../../../spec/data/london/boroughs.json");
-
-#[derive(Deserialize)]
-struct RawFile {
-    boroughs: Vec<RawBorough>,
-}
-
-#[derive(Deserialize)]
-struct RawBorough {
-    gss_code: GssCode,
-    polygons: Vec<Vec<Vec<[f64; 2]>>>,
-}
-
 /// Every London borough in GSS code order.
 pub fn places() -> Result<&'static [Place], SynthError> {
     static PLACES: OnceLock<Result<Vec<Place>, String>> = OnceLock::new();
@@ -94,41 +79,27 @@ pub fn place(gss_code: &GssCode) -> Option<&'static Place> {
 }
 
 fn load() -> Result<Vec<Place>, String> {
-    let raw: RawFile = serde_json::from_str(BOUNDARIES).map_err(|e| e.to_string())?;
-    let boroughs = Boroughs::embedded();
-    if raw.boroughs.len() != TABLE.len() {
-        return Err(format!(
-            "expected {} boroughs, the boundary file has {}",
-            TABLE.len(),
-            raw.boroughs.len()
-        ));
-    }
+    let london = AreaSet::london();
     let mut out = Vec::with_capacity(TABLE.len());
-    for (i, (b, (short, weight))) in raw.boroughs.iter().zip(TABLE).enumerate() {
-        let expected = format!("E09{:06}", i + 1);
-        if b.gss_code.as_str() != expected {
-            return Err(format!("borough {i} is {}, not {expected}", b.gss_code));
-        }
-        let name = boroughs
-            .get(&b.gss_code)
-            .map(|x| x.name.clone())
-            .ok_or_else(|| format!("the node does not know borough {}", b.gss_code))?;
-        let mut bbox = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
-        for [lon, lat] in b.polygons.iter().flatten().flatten() {
-            bbox = [
-                bbox[0].min(*lon),
-                bbox[1].min(*lat),
-                bbox[2].max(*lon),
-                bbox[3].max(*lat),
-            ];
-        }
+    for (i, (short, weight)) in TABLE.into_iter().enumerate() {
+        let code = format!("E09{:06}", i + 1);
+        let area = london
+            .get(&code)
+            .ok_or_else(|| format!("the area set has no borough {code}"))?;
         out.push(Place {
-            gss_code: b.gss_code.clone(),
-            name,
+            gss_code: code.parse().map_err(|e| format!("{e}"))?,
+            name: area.name.clone(),
             short,
             weight,
-            bbox,
+            bbox: area.bbox(),
         });
+    }
+    if london.authorities().count() != TABLE.len() {
+        return Err(format!(
+            "expected {} boroughs, the area set has {}",
+            TABLE.len(),
+            london.authorities().count()
+        ));
     }
     Ok(out)
 }
@@ -144,9 +115,9 @@ impl Place {
             let (Ok(y), Ok(x)) = (lat.parse::<f64>(), lon.parse::<f64>()) else {
                 continue;
             };
-            if Boroughs::embedded()
-                .locate(y, x)
-                .is_some_and(|b| b.gss_code == self.gss_code)
+            if AreaSet::london()
+                .place(y, x)
+                .is_some_and(|p| p.authority.code == self.gss_code.as_str())
             {
                 return Ok((lat, lon));
             }

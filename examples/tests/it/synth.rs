@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use evfed_examples::synth::activity::{Activity, Change, local_hour_minute, local_weekday};
 use evfed_examples::synth::{self, Scale, SiteKind, World};
-use evfed_node::domain::boroughs::Boroughs;
+use evfed_spec::areas::AreaSet;
 use evfed_spec::ocpi::{self, Location, PowerType, Status};
 
 /// 2026-11-23T00:00:00Z, a Monday.
@@ -46,7 +46,7 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
 #[test]
 fn every_location_is_valid_ocpi_inside_its_borough() {
     let world = synth::generate(3, Scale::MEDIUM).unwrap();
-    let boroughs = Boroughs::embedded();
+    let london = AreaSet::london();
     let mut keys = HashSet::new();
     let mut evse_uids = HashSet::new();
     let mut per_borough: BTreeMap<String, usize> = BTreeMap::new();
@@ -55,10 +55,10 @@ fn every_location_is_valid_ocpi_inside_its_borough() {
         let parsed = ocpi::parse::<Location>(&bytes).unwrap();
         assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
         let loc = parsed.value;
-        let found = boroughs
-            .locate(loc.coordinates.lat(), loc.coordinates.lon())
+        let found = london
+            .place(loc.coordinates.lat(), loc.coordinates.lon())
             .unwrap_or_else(|| panic!("{} is in no borough", loc.id));
-        assert_eq!(found.gss_code, site.borough, "{}", loc.id);
+        assert_eq!(found.authority.code, site.borough.as_str(), "{}", loc.id);
         assert_eq!(loc.evfed.borough.as_ref(), Some(&site.borough));
         assert!(!loc.evfed.outside_area);
         let party = loc.party();

@@ -3,7 +3,7 @@
 //! fixtures in `spec/testdata/ocpi/valid/location_*.json`. Seeded, so every run loads the same
 //! data.
 
-use evfed_node::domain::boroughs::{Borough, Boroughs};
+use evfed_spec::areas::{Area, AreaSet};
 use evfed_spec::time::DateTime;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -96,7 +96,7 @@ const STREETS: [&str; 24] = [
 /// 10,000 locations. Times lie between 3 hours and 60 days before `now`.
 pub fn estate(n: usize, now: &DateTime) -> Vec<Fixture> {
     let mut rng = StdRng::seed_from_u64(0x00e7_fed0);
-    let boroughs: Vec<&Borough> = Boroughs::embedded().iter().collect();
+    let boroughs: Vec<&Area> = AreaSet::london().authorities().collect();
     let mut evse_counts: Vec<usize> = (0..n).map(|i| if i < n / 2 { 3 } else { 2 }).collect();
     evse_counts.shuffle(&mut rng);
     let mut next_evse_id = 1u32;
@@ -121,7 +121,7 @@ pub fn estate(n: usize, now: &DateTime) -> Vec<Fixture> {
 fn location(
     rng: &mut StdRng,
     i: usize,
-    borough: &Borough,
+    borough: &Area,
     district: &str,
     evse_count: usize,
     next_evse_id: &mut u32,
@@ -324,16 +324,16 @@ fn evse(
     })
 }
 
-/// A point inside `borough`: jittered around its centroid, the jitter shrinking until the
-/// embedded boundaries place the point in that borough (the centroid itself always is).
-fn point_in(rng: &mut StdRng, borough: &Borough) -> (f64, f64) {
-    let (lat0, lon0) = (borough.centroid.lat, borough.centroid.lon);
+/// A point inside `borough`: jittered around an inner point, the jitter shrinking until the
+/// area set places the point in that borough.
+fn point_in(rng: &mut StdRng, borough: &Area) -> (f64, f64) {
+    let (lat0, lon0) = borough.inner_point();
     let mut radius = 0.03;
     for _ in 0..40 {
         let lat = lat0 + rng.gen_range(-radius..radius);
         let lon = lon0 + rng.gen_range(-radius..radius) * 1.6;
-        let found = Boroughs::embedded().locate(lat, lon);
-        if found.is_some_and(|b| b.gss_code == borough.gss_code) {
+        let found = AreaSet::london().place(lat, lon);
+        if found.is_some_and(|p| p.authority.code == borough.code) {
             return (lat, lon);
         }
         radius *= 0.85;

@@ -62,6 +62,44 @@ pub fn put_locations(
     })
 }
 
+/// Places every stored Location again (§4.4) and writes those whose authority, ward or
+/// `outside_area` changed, as a `PUT` of the same Location would (appending its entries), so a
+/// log written before the node derived wards, or under another area set, gains them. Keeps
+/// each Location's `publish_allowed_to`. Returns how many Locations changed.
+pub fn place_stored(store: &Store, policy: &Policy, now: DateTime) -> Result<u64, Error> {
+    let keys = store.read(|r| {
+        let mut keys = r.location_keys(true)?;
+        keys.extend(r.location_keys(false)?);
+        Ok::<_, Error>(keys)
+    })?;
+    let mut changed = 0;
+    for chunk in keys.chunks(MAX_BATCH) {
+        changed += store.write(|tx| {
+            let mut n = 0;
+            for (party, id) in chunk {
+                let Some(row) = tx.location(party, id)? else {
+                    continue;
+                };
+                let mut loc: Location = decode(&current_body(&row)?)?;
+                let mut placed = loc.clone();
+                policy.place(&mut placed);
+                if placed.evfed == loc.evfed {
+                    continue;
+                }
+                loc.publish_allowed_to = decode_pat(row.publish_allowed_to.as_deref())?;
+                // A Location the rules of today refuse stays as it was.
+                if let Ok(r) = tx.savepoint(|tx| put_one(tx, policy, loc, &now))
+                    && r.appended > 0
+                {
+                    n += 1;
+                }
+            }
+            Ok::<_, Error>(n)
+        })?;
+    }
+    Ok(changed)
+}
+
 /// The problem code an error would get as the answer to its own request (the same mapping as
 /// the HTTP layer's `ApiError`); `None` for failures that are not the item's fault.
 pub fn rejection_code(e: &Error) -> Option<ProblemCode> {
@@ -156,7 +194,6 @@ fn put_one(
 
 #[cfg(test)]
 mod tests {
-    use evfed_spec::ext::GssCode;
     use evfed_spec::ids::Party;
 
     use super::*;
@@ -166,9 +203,9 @@ mod tests {
     fn policy() -> Policy {
         Policy {
             kind: Kind::Cpo,
-            borough: None,
+            area: None,
             parties: vec!["GB*ABC".parse().unwrap()],
-            locate: |lat, _| (lat > 51.0).then(|| "E09000033".parse::<GssCode>().unwrap()),
+            areas: crate::domain::areas::NodeAreas::london(),
         }
     }
 

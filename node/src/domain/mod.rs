@@ -1,7 +1,7 @@
 //! What the node does, independent of HTTP: applying writes with OCPI receiver semantics,
-//! reading state, signing checkpoints, locating boroughs. Testable without a runtime.
+//! reading state, signing checkpoints, placing locations in their areas. Testable without a runtime.
 
-pub mod boroughs;
+pub mod areas;
 pub mod import;
 pub mod integrity;
 pub mod overview;

@@ -3,7 +3,6 @@
 
 use crate::config::{Config, Kind};
 use crate::domain::Error;
-use crate::domain::boroughs::Boroughs;
 use crate::domain::signer::Signer;
 use crate::store::{LogId, RecordCounts, Store};
 
@@ -40,13 +39,14 @@ pub fn overview(config: &Config, store: &Store, signer: &Signer) -> Result<Overv
     })
 }
 
-/// The node's area in words: its borough for a borough node, else Greater London.
+/// The node's area in words: its authority for a borough node, else its whole area set.
 pub fn area(config: &Config) -> String {
-    match (config.kind, &config.borough) {
-        (Kind::Borough, Some(code)) => match Boroughs::embedded().get(code) {
-            Some(b) => format!("{} ({code})", b.name),
+    let set = config.area_set.set;
+    match (config.kind, &config.area) {
+        (Kind::Borough, Some(code)) => match set.get(code.as_str()) {
+            Some(a) => format!("{} ({code})", a.name),
             None => code.to_string(),
         },
-        _ => "Greater London".to_owned(),
+        _ => set.name.clone(),
     }
 }

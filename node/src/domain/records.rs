@@ -22,6 +22,7 @@ use serde_json::Value;
 
 use super::Error;
 use crate::config::Kind;
+use crate::domain::areas::NodeAreas;
 use crate::store::{
     EvseRow, ListFilter, LocationRow, LocationWrite, LogId, Page, StatusApplied, Store, Tx,
 };
@@ -36,12 +37,12 @@ pub const CLOCK_SKEW_MS: i64 = 60_000;
 #[derive(Debug, Clone)]
 pub struct Policy {
     pub kind: Kind,
-    /// The borough of a borough node.
-    pub borough: Option<GssCode>,
+    /// The authority of a borough node (a code of `areas`).
+    pub area: Option<GssCode>,
     /// Parties the node accepts; empty means any.
     pub parties: Vec<Party>,
-    /// The London borough containing a point (latitude, longitude), if any.
-    pub locate: fn(f64, f64) -> Option<GssCode>,
+    /// The area set locations are placed in.
+    pub areas: NodeAreas,
 }
 
 /// A location's key.
@@ -107,26 +108,25 @@ impl Policy {
         Ok(())
     }
 
-    /// Sets the borough and `outside_area` of a location (spec §4.4, issue rules: a location
-    /// outside the node's borough, or outside London, is kept without a borough and flagged).
+    /// Sets the authority, ward and `outside_area` of a location (§4.4): from its
+    /// coordinates, keeping what the writer claimed; a location outside the node's authority,
+    /// or outside the area set, is kept without them and flagged. A claim the coordinates
+    /// contradict is logged, not refused (the conformance suite reports it as a finding).
     pub(crate) fn place(&self, loc: &mut Location) {
-        let found = loc
-            .evfed
-            .borough
-            .clone()
-            .or_else(|| (self.locate)(loc.coordinates.lat(), loc.coordinates.lon()));
-        let inside = match (&found, self.kind, &self.borough) {
-            (None, _, _) => false,
-            (Some(b), Kind::Borough, Some(own)) => b == own,
-            (Some(b), _, _) => crate::config::is_london_borough(b),
+        let own = match self.kind {
+            Kind::Borough => self.area.as_ref(),
+            _ => None,
         };
-        if inside {
-            loc.evfed.borough = found;
-            loc.evfed.outside_area = false;
-        } else {
-            loc.evfed.borough = None;
-            loc.evfed.outside_area = true;
+        let placed = self.areas.place(
+            loc.coordinates.lat(),
+            loc.coordinates.lon(),
+            &loc.evfed,
+            own,
+        );
+        if let Some(d) = &placed.disagreement {
+            tracing::warn!(location = %loc.id, "{d}");
         }
+        loc.evfed = placed.ext;
     }
 }
 
@@ -997,9 +997,9 @@ mod tests {
         let store = Store::create(&dir.path().join("evfed.db")).unwrap();
         let policy = Policy {
             kind: Kind::Cpo,
-            borough: None,
+            area: None,
             parties: Vec::new(),
-            locate: |_, _| None,
+            areas: crate::domain::areas::NodeAreas::london(),
         };
         let party: Party = "GB*RHX".parse().unwrap();
         let key = LocationKey {

@@ -63,13 +63,7 @@ impl ListParams {
                             .map_err(|e| ApiError::query(format!("party: {e}")))?,
                     )
                 }
-                "borough" => {
-                    p.borough = Some(
-                        value
-                            .parse()
-                            .map_err(|e| ApiError::query(format!("borough: {e}")))?,
-                    )
-                }
+                "borough" => p.borough = Some(authority(req, &value)?),
                 "date_from" => {
                     p.from = Some(
                         value
@@ -103,6 +97,31 @@ impl ListParams {
             to_ms: self.to.as_ref().map(DateTime::unix_millis),
             hidden,
         }
+    }
+}
+
+/// The authority a `borough` filter names: a well-formed code as given (one that matches
+/// nothing lists nothing), or the name of an authority of the node's area set
+/// (`Camden`, `camden`). Anything else is `invalid-query`, naming the forms allowed.
+fn authority(req: &HttpRequest, value: &str) -> Result<GssCode, ApiError> {
+    if let Ok(code) = value.parse::<GssCode>() {
+        return Ok(code);
+    }
+    let set = req
+        .app_data::<actix_web::web::Data<super::AppState>>()
+        .map(|s| s.config.area_set.set)
+        .unwrap_or_else(evfed_spec::areas::AreaSet::london);
+    match set.find(value, None) {
+        Ok(a) if a.level == evfed_spec::areas::Level::Authority => a
+            .code
+            .parse()
+            .map_err(|e| ApiError::query(format!("borough: {e}"))),
+        _ => Err(ApiError::query(format!(
+            "borough: {value:?} is neither an area code (e.g. E09000007) nor the name of an \
+             authority of {} (e.g. {:?})",
+            set.name,
+            set.authorities().next().map_or("", |a| a.name.as_str())
+        ))),
     }
 }
 

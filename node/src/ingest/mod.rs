@@ -1,6 +1,6 @@
 //! `evfed-node import csv`: reads a borough asset register (the `evfed` CSV template) or a
 //! National Chargepoint Registry export, turns it into OCPI Locations, optionally keeps only
-//! those inside Greater London or one borough, and writes them through the domain layer
+//! those inside the node's area set or one authority, and writes them through the domain layer
 //! ([`crate::domain::import`]), in process or into a serving node
 //! (`POST /v1/admin/locations`). Every row ends as created, updated, unchanged, rejected or
 //! outside the area, and every rejected or filtered row is reported with its line and reason.
@@ -29,7 +29,7 @@ use evfed_spec::ocpi::Location;
 use evfed_spec::time::DateTime;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::domain::boroughs::Boroughs;
+use crate::domain::areas::NodeAreas;
 use crate::domain::records::MAX_BATCH;
 
 pub use report::{Finding, FindingKind, Report};
@@ -47,13 +47,13 @@ pub enum Format {
     Ncr,
 }
 
-/// Which locations to keep (`--within-borough`).
+/// Which locations to keep (`--within-borough`), judged by the node's area set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Area {
-    /// Inside any of the 33 London boroughs.
-    London,
-    /// Inside this borough.
-    Borough(GssCode),
+    /// Inside any authority of the set (`london`, or `all` in any city).
+    All,
+    /// Inside this authority (a code of the set; a London borough's GSS code).
+    Authority(GssCode),
 }
 
 /// What to import and how.
@@ -63,6 +63,8 @@ pub struct ImportOptions {
     /// Owner of every imported location.
     pub party: Party,
     pub within: Option<Area>,
+    /// The area set `within` is judged by (the node's).
+    pub areas: NodeAreas,
     pub dry_run: bool,
     /// Where to write the per-row report (JSON lines).
     pub report: Option<PathBuf>,
@@ -186,57 +188,62 @@ impl Summary {
 }
 
 impl Area {
-    /// Parses `london` or a London borough's GSS code.
+    /// Parses `london` or `all` (the whole area set), or an authority's code.
     pub fn parse(s: &str) -> Result<Area, String> {
-        if s.eq_ignore_ascii_case("london") {
-            return Ok(Area::London);
+        if s.eq_ignore_ascii_case("london") || s.eq_ignore_ascii_case("all") {
+            return Ok(Area::All);
         }
-        let code: GssCode = s.parse().map_err(|e| format!("{e}, or `london`"))?;
-        if !crate::config::is_london_borough(&code) {
-            return Err(format!(
-                "{code} is not a London borough (E09000001 to E09000033); use `london` for all of them"
-            ));
-        }
-        Ok(Area::Borough(code))
+        let code: GssCode = s
+            .parse()
+            .map_err(|e| format!("{e}; or `london` / `all` for the whole area set"))?;
+        Ok(Area::Authority(code))
     }
 
     /// The area an import into a node keeps: `within` (`--within-borough`) narrowed to the
-    /// node's own area (its borough for a borough node, else Greater London), so an import
-    /// never writes a location the node would flag `outside_area`. `Err` when the two do not
-    /// overlap.
+    /// node's own area (its authority for a borough node, else the whole area set), so an
+    /// import never writes a location the node would flag `outside_area`. `Err` when `within`
+    /// names no authority of the set, or the two do not overlap.
     pub fn for_node(
         kind: crate::config::Kind,
-        borough: Option<&GssCode>,
+        own: Option<&GssCode>,
         within: Option<&Area>,
+        areas: &NodeAreas,
     ) -> Result<Area, String> {
-        let own = match (kind, borough) {
-            (crate::config::Kind::Borough, Some(b)) => Area::Borough(b.clone()),
-            _ => Area::London,
+        if let Some(Area::Authority(code)) = within {
+            areas.authority(code)?;
+        }
+        let own = match (kind, own) {
+            (crate::config::Kind::Borough, Some(b)) => Area::Authority(b.clone()),
+            _ => Area::All,
         };
         match (own, within) {
-            (own, None | Some(Area::London)) => Ok(own),
-            (Area::London, Some(within)) => Ok(within.clone()),
-            (Area::Borough(own), Some(Area::Borough(w))) if &own == w => Ok(Area::Borough(own)),
-            (Area::Borough(own), Some(Area::Borough(w))) => Err(format!(
-                "this node publishes borough {own}; --within-borough {w} would keep nothing \
+            (own, None | Some(Area::All)) => Ok(own),
+            (Area::All, Some(within)) => Ok(within.clone()),
+            (Area::Authority(own), Some(Area::Authority(w))) if &own == w => {
+                Ok(Area::Authority(own))
+            }
+            (Area::Authority(own), Some(Area::Authority(w))) => Err(format!(
+                "this node publishes authority {own}; --within-borough {w} would keep nothing \
                  (a node publishes only its own area's locations)"
             )),
         }
     }
 
     /// Why a point is outside this area, or `None` when it is inside.
-    fn excludes(&self, lat: f64, lon: f64) -> Option<String> {
-        let found = Boroughs::embedded().locate(lat, lon);
+    fn excludes(&self, areas: &NodeAreas, lat: f64, lon: f64) -> Option<String> {
+        let set = areas.set;
+        let found = set.place(lat, lon).map(|p| p.authority);
         match (self, found) {
-            (Area::London, Some(_)) => None,
-            (Area::London, None) => Some(format!("{lat}, {lon} is outside Greater London")),
-            (Area::Borough(code), Some(b)) if &b.gss_code == code => None,
-            (Area::Borough(code), Some(b)) => Some(format!(
+            (Area::All, Some(_)) => None,
+            (Area::All, None) => Some(format!("{lat}, {lon} is outside {}", set.name)),
+            (Area::Authority(code), Some(a)) if a.code == code.as_str() => None,
+            (Area::Authority(code), Some(a)) => Some(format!(
                 "{lat}, {lon} is in {} ({}), not {code}",
-                b.name, b.gss_code
+                a.name, a.code
             )),
-            (Area::Borough(code), None) => Some(format!(
-                "{lat}, {lon} is outside Greater London, so not in {code}"
+            (Area::Authority(code), None) => Some(format!(
+                "{lat}, {lon} is outside {}, so not in {code}",
+                set.name
             )),
         }
     }
@@ -317,7 +324,7 @@ pub fn write(
         let mut batch = Batch::default();
         for c in built.into_iter().flatten() {
             let outside = match (&opts.within, c.point) {
-                (Some(area), Some((lat, lon))) => area.excludes(lat, lon),
+                (Some(area), Some((lat, lon))) => area.excludes(&opts.areas, lat, lon),
                 _ => None,
             };
             if let Some(reason) = outside {

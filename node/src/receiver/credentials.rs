@@ -324,9 +324,9 @@ mod tests {
         let store = Store::create(&dir.path().join("evfed.db")).unwrap();
         let policy = Policy {
             kind: Kind::Cpo,
-            borough: None,
+            area: None,
             parties: vec!["GB*ABC".parse().unwrap(), "GB*XYZ".parse().unwrap()],
-            locate: |_, _| None,
+            areas: crate::domain::areas::NodeAreas::london(),
         };
         (dir, store, policy)
     }

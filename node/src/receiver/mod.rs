@@ -259,9 +259,9 @@ mod tests {
         let store = Store::create(&dir.path().join("evfed.db")).unwrap();
         let policy = Policy {
             kind: Kind::Cpo,
-            borough: None,
+            area: None,
             parties: Vec::new(),
-            locate: |_, _| None,
+            areas: crate::domain::areas::NodeAreas::london(),
         };
         let party: Party = "GB*RHX".parse().unwrap();
         let key = LocationKey {

@@ -210,10 +210,7 @@ fn ncr_fixture_with_the_node_stopped_lands_london_and_a_repeat_appends_nothing()
     assert!(by("outside").iter().all(|l| {
         l["code"] == "outside-area"
             && l["line"].as_u64().unwrap() > 1
-            && l["reason"]
-                .as_str()
-                .unwrap()
-                .contains("outside Greater London")
+            && l["reason"].as_str().unwrap().contains("outside London")
     }));
     let warnings: Vec<&str> = by("warning")
         .iter()
@@ -614,21 +611,46 @@ fn full_ncr_snapshot() {
     let running = node.serve();
     assert_eq!(verified_log(&running).0, 677);
     let placed = boroughs(&running, "GB*NCR");
-    let expected: BTreeMap<String, Option<String>> =
+    let fixture_rows: Vec<(String, String, String)> =
         std::fs::read_to_string(fixture("tests/fixtures/ncr_2017_london_boroughs.csv"))
             .unwrap()
             .lines()
             .skip(1)
             .map(|l| {
-                let (id, code) = l.split_once(',').unwrap();
-                (id.to_owned(), Some(code.to_owned()))
+                let mut cols = l.split(',').map(str::to_owned);
+                let mut next = || cols.next().unwrap();
+                (next(), next(), next())
             })
             .collect();
+    let expected: BTreeMap<String, Option<String>> = fixture_rows
+        .iter()
+        .map(|(id, borough, _)| (id.clone(), Some(borough.clone())))
+        .collect();
+    let expected_wards: BTreeMap<&str, &str> = fixture_rows
+        .iter()
+        .map(|(id, _, ward)| (id.as_str(), ward.as_str()))
+        .collect();
     assert_eq!(expected.len(), 677);
-    assert_eq!(placed, expected, "every London device, in its own borough");
+    assert_eq!(
+        placed, expected,
+        "every London device, in its ward's borough"
+    );
     let page = running.json("/v1/locations?limit=1000");
     let mut connectors = 0;
+    let london = evfed_spec::areas::AreaSet::london();
     for loc in page.as_array().unwrap() {
+        // Every London device has a ward of 2022, inside its borough.
+        let ward = &loc["evfed"]["ward"];
+        assert_eq!(ward["boundary_vintage"], "2022", "{}", loc["id"]);
+        let code = ward["code"].as_str().unwrap();
+        let id = loc["id"].as_str().unwrap();
+        assert_eq!(Some(&code), expected_wards.get(id), "{id}");
+        assert_eq!(
+            london.get(code).and_then(|w| w.parent.as_deref()),
+            loc["evfed"]["borough"].as_str(),
+            "{}",
+            loc["id"]
+        );
         for e in loc["evses"].as_array().unwrap() {
             for c in e["connectors"].as_array().unwrap() {
                 connectors += 1;
@@ -658,14 +680,14 @@ fn a_location_outside_the_nodes_area_is_reported_never_written() {
         (
             cpo(),
             vec!["CAMDEN", "SOHO"],
-            vec![("PARIS", "outside Greater London")],
+            vec![("PARIS", "outside London")],
         ),
         (
             NodeDir::camden(),
             vec!["CAMDEN"],
             vec![
                 ("SOHO", "in Westminster (E09000033), not E09000007"),
-                ("PARIS", "outside Greater London"),
+                ("PARIS", "outside London"),
             ],
         ),
     ] {

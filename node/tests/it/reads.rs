@@ -162,7 +162,8 @@ fn bad_requests_are_problems() {
         "date_from=yesterday",
         "party=GBLPC",
         "date_from=2026-02-01T00:00:00Z&date_to=2026-01-01T00:00:00Z",
-        "borough=Camden",
+        "borough=Narnia",
+        "borough=Abbey",
     ] {
         problem(
             Method::GET,

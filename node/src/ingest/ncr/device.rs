@@ -9,9 +9,9 @@ use evfed_spec::ocpi::{
 use evfed_spec::time::DateTime;
 
 use super::{CHARGE_METHODS, CONNECTOR_TYPES, Columns, DAYS, LOCATION_TYPES, STATUSES};
-use crate::domain::boroughs::Boroughs;
 use crate::ingest::report::Finding;
 use crate::ingest::text::{clean, shorten, time, website};
+use evfed_spec::areas::AreaSet;
 
 /// One device row's fields.
 pub(super) struct Device<'a> {
@@ -197,9 +197,9 @@ impl Device<'_> {
             ),
             (
                 "the London borough it lies in",
-                Boroughs::embedded()
-                    .locate(lat, lon)
-                    .map(|b| b.name.clone()),
+                AreaSet::london()
+                    .place(lat, lon)
+                    .map(|p| p.authority.name.clone()),
             ),
         ]
         .into_iter()
