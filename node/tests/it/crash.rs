@@ -27,7 +27,7 @@ const FIRST_NEW: u32 = 1000;
 /// The status writer's `k`th change: to EVSE `k % EVSES`, alternating per EVSE so every
 /// change is a change, at an event time that only grows.
 fn status_change(k: u64) -> (u64, &'static str, DateTime) {
-    let status = if (k / EVSES) % 2 == 0 {
+    let status = if (k / EVSES).is_multiple_of(2) {
         "CHARGING"
     } else {
         "AVAILABLE"
