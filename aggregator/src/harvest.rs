@@ -21,7 +21,7 @@ use evfed_spec::usage::StatusChange;
 use crate::compliance::reliability;
 use crate::london::London;
 use crate::store::{
-    CopyChange, Evidence, Member, NewSession, SessionRow, State, StatusEvent, Step, Store,
+    CopyChange, Evidence, LeafLog, Member, NewSession, SessionRow, State, StatusEvent, Step, Store,
     StoreError, UsageStep,
 };
 
@@ -150,6 +150,8 @@ impl Harvester {
         let log = Log {
             base: format!("{}/v1/log", member.url.trim_end_matches('/')),
             origin: member.origin.clone(),
+            member: &member.origin,
+            leaves: LeafLog::Public,
             token: None,
             frontier: member.frontier.clone(),
             accepted: member.checkpoint.as_deref(),
@@ -157,6 +159,7 @@ impl Harvester {
         };
         let mut vkeys = member.vkeys.clone();
         self.sync_log(
+            store,
             &log,
             &keys.clone(),
             now_ms,
@@ -230,6 +233,8 @@ impl Harvester {
         let log = Log {
             base: format!("{}/v1/restricted/log", member.url.trim_end_matches('/')),
             origin: format!("{}{RESTRICTED_SUFFIX}", member.origin),
+            member: &member.origin,
+            leaves: LeafLog::Restricted,
             token: Some(token),
             frontier: member.usage.as_ref().map_or(empty, |u| u.frontier.clone()),
             accepted: member.usage.as_ref().and_then(|u| u.checkpoint.as_deref()),
@@ -237,26 +242,32 @@ impl Harvester {
         };
         let keys = parse_keys(&member.vkeys);
         let mut applied = 0;
-        let result = self.sync_log(&log, &keys, now_ms, &mut |batch, next, checkpoint, _| {
-            let (sessions, rejected) = sessions_of(store, member, batch)?;
-            for r in &rejected {
-                store.add_evidence(
+        let result = self.sync_log(
+            store,
+            &log,
+            &keys,
+            now_ms,
+            &mut |batch, next, checkpoint, _| {
+                let (sessions, rejected) = sessions_of(store, member, batch)?;
+                for r in &rejected {
+                    store.add_evidence(
+                        &member.origin,
+                        &evidence(now_ms, "usage-rejected-entry", r, None, None),
+                    )?;
+                }
+                store.apply_usage(
                     &member.origin,
-                    &evidence(now_ms, "usage-rejected-entry", r, None, None),
+                    &UsageStep {
+                        batch,
+                        frontier: next,
+                        checkpoint,
+                        sessions: &sessions,
+                    },
                 )?;
-            }
-            store.apply_usage(
-                &member.origin,
-                &UsageStep {
-                    batch,
-                    frontier: next,
-                    checkpoint,
-                    sessions: &sessions,
-                },
-            )?;
-            applied += batch.entries.len() as u64;
-            Ok(())
-        });
+                applied += batch.entries.len() as u64;
+                Ok(())
+            },
+        );
         if let (Err(_), Some(oauth), Some(_)) = (&result, oauth, &fetched) {
             oauth.forget(&member.origin);
         }
@@ -288,6 +299,7 @@ impl Harvester {
     /// note to record (the new checkpoint once the chunk reaches it, else the accepted one).
     fn sync_log(
         &self,
+        store: &Store,
         log: &Log<'_>,
         keys: &[VerifierKey],
         now_ms: i64,
@@ -327,6 +339,19 @@ impl Harvester {
         let have = log.frontier.size();
         let accepted = log.accepted;
         if new_size < have {
+            // The accepted entries' leaves are kept: a smaller tree whose root is not that of
+            // their prefix is a split view, however short, and as much a fork as a longer one.
+            let prefix = store.prefix_root(log.member, log.leaves, new_size)?;
+            if prefix.is_some_and(|root| root != cp.checkpoint().root) {
+                let why = format!(
+                    "the checkpoint of {new_size} entries is not consistent with the accepted \
+                     one of {have}: the first {new_size} accepted entries have another root"
+                );
+                return Err(Failure::Forked(
+                    why.clone(),
+                    evidence(now_ms, &kind("fork"), &why, Some(&note), accepted),
+                ));
+            }
             let why =
                 format!("the member serves a checkpoint of {new_size} entries after one of {have}");
             return Err(Failure::Stale(
@@ -540,6 +565,10 @@ struct Log<'a> {
     base: String,
     /// The origin its checkpoints must carry.
     origin: String,
+    /// The member's origin, which keys what the store keeps of it.
+    member: &'a str,
+    /// Which of the member's logs this is, for its kept leaf hashes.
+    leaves: LeafLog,
     /// Bearer token for its entries and proofs (the restricted log's `usage:read`).
     token: Option<&'a str>,
     /// What was verified and applied so far.
@@ -556,13 +585,13 @@ fn evidence(
     note: Option<&[u8]>,
     other: Option<&[u8]>,
 ) -> Box<Evidence> {
-    Box::new(Evidence {
-        kind: kind.into(),
-        detail: detail.into(),
-        note: note.map(|n| String::from_utf8_lossy(n).into_owned()),
-        other_note: other.map(|n| String::from_utf8_lossy(n).into_owned()),
-        at_ms: now_ms,
-    })
+    Box::new(Evidence::new(
+        kind.into(),
+        detail.into(),
+        note.map(|n| String::from_utf8_lossy(n).into_owned()),
+        other.map(|n| String::from_utf8_lossy(n).into_owned()),
+        now_ms,
+    ))
 }
 
 /// The sessions of a verified batch of the restricted log, each placed in the borough and ward

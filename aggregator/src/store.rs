@@ -292,6 +292,25 @@ const MIGRATIONS: &[&str] = &[
     -- The member's log entry that last changed each copy (its inclusion proof is the copy's).
     ALTER TABLE location_copy ADD COLUMN entry INTEGER;
 "#,
+    r#"
+    -- A finding seen again (a member kept stale or invalid round after round) updates its row
+    -- instead of adding one: `at_ms` is when it was first seen.
+    ALTER TABLE evidence ADD COLUMN last_seen_ms INTEGER;          -- NULL: seen once, at at_ms
+    ALTER TABLE evidence ADD COLUMN seen_count INTEGER NOT NULL DEFAULT 1;
+    CREATE INDEX evidence_by_kind ON evidence (origin, kind, id);
+
+    -- The leaf hashes of each member log's verified entries, in aligned blocks of 1024
+    -- (store::leaves), so the root of any prefix of what was accepted can be recomputed: a member
+    -- that later signs a smaller tree is judged against it (honestly older, or a fork).
+    CREATE TABLE member_leaves (
+        origin TEXT    NOT NULL,
+        log    INTEGER NOT NULL,                 -- 0 public, 1 restricted
+        block  INTEGER NOT NULL,                 -- leaves [block·LEAF_BLOCK, …)
+        hashes BLOB    NOT NULL,                 -- 32-byte leaf hashes, in log order
+        root   BLOB,                             -- MTH of the block once it is full
+        PRIMARY KEY (origin, log, block)
+    ) STRICT, WITHOUT ROWID;
+"#,
 ];
 
 /// A member kind.
@@ -448,17 +467,6 @@ pub struct HistoryEntry {
     pub at_ms: i64,
 }
 
-/// Evidence kept about a member.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Evidence {
-    pub kind: String,
-    pub detail: String,
-    /// Signed notes as received (UTF-8 text).
-    pub note: Option<String>,
-    pub other_note: Option<String>,
-    pub at_ms: i64,
-}
-
 /// One change to a member's copies, from a verified entry.
 #[derive(Debug, Clone)]
 pub enum CopyChange {
@@ -508,8 +516,12 @@ pub struct Step<'a> {
 mod areas;
 mod clients;
 mod compliance;
+mod evidence;
+mod leaves;
 pub use areas::LocationMonth;
 pub use compliance::{Availability, EvseReliability, LAG_BUCKETS_S, StatusEvent};
+pub use evidence::Evidence;
+pub use leaves::LeafLog;
 
 #[derive(Debug)]
 pub struct Store {
@@ -594,6 +606,7 @@ impl Store {
         }
         tx.execute("DELETE FROM location_copy WHERE origin = ?1", [origin])?;
         tx.execute("DELETE FROM tariff_copy WHERE origin = ?1", [origin])?;
+        tx.execute("DELETE FROM member_leaves WHERE origin = ?1", [origin])?;
         tx.commit()?;
         Ok(())
     }
@@ -647,6 +660,8 @@ impl Store {
         )?;
         tx.execute("DELETE FROM location_copy WHERE origin = ?1", [origin])?;
         tx.execute("DELETE FROM tariff_copy WHERE origin = ?1", [origin])?;
+        // The harvest starts again from an empty log, and so do its leaves.
+        tx.execute("DELETE FROM member_leaves WHERE origin = ?1", [origin])?;
         tx.execute(
             "UPDATE evidence SET origin = ?2 WHERE origin = ?1",
             [origin, new_origin],
@@ -821,42 +836,6 @@ impl Store {
         Ok(())
     }
 
-    pub fn add_evidence(&self, origin: &str, e: &Evidence) -> Result<(), StoreError> {
-        let conn = self.conn()?;
-        conn.prepare_cached(
-            "INSERT INTO evidence (origin, kind, detail, note, other_note, at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?
-        .execute(params![
-            origin,
-            e.kind,
-            e.detail,
-            e.note.as_deref().map(str::as_bytes),
-            e.other_note.as_deref().map(str::as_bytes),
-            e.at_ms
-        ])?;
-        Ok(())
-    }
-
-    pub fn evidence(&self, origin: &str, max: usize) -> Result<Vec<Evidence>, StoreError> {
-        let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT kind, detail, note, other_note, at_ms FROM evidence
-             WHERE origin = ?1 ORDER BY id DESC LIMIT ?2",
-        )?;
-        let text = |b: Option<Vec<u8>>| b.map(|b| String::from_utf8_lossy(&b).into_owned());
-        let rows = stmt.query_map(params![origin, max as i64], |r| {
-            Ok(Evidence {
-                kind: r.get(0)?,
-                detail: r.get(1)?,
-                note: text(r.get(2)?),
-                other_note: text(r.get(3)?),
-                at_ms: r.get(4)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
     /// Applies one verified step of a member's log and advances its cursor, in one
     /// transaction.
     pub fn apply(&self, origin: &str, step: &Step<'_>) -> Result<(), StoreError> {
@@ -905,6 +884,13 @@ impl Store {
             }
         }
         compliance::apply_events(&tx, origin, step.events, step.checkpoint_ms)?;
+        leaves::append(
+            &tx,
+            origin,
+            LeafLog::Public,
+            step.batch.start,
+            &step.batch.entries,
+        )?;
         let frontier: Vec<u8> = step.frontier.hashes().iter().flat_map(|h| h.0).collect();
         let end = step.batch.start + step.batch.entries.len() as u64;
         debug_assert_eq!(end, step.frontier.size());
@@ -987,6 +973,13 @@ impl Store {
             ])?;
         }
         cells.write(&tx)?;
+        leaves::append(
+            &tx,
+            origin,
+            LeafLog::Restricted,
+            step.batch.start,
+            &step.batch.entries,
+        )?;
         let frontier: Vec<u8> = step.frontier.hashes().iter().flat_map(|h| h.0).collect();
         tx.prepare_cached(
             "UPDATE member SET usage_size = ?2, usage_frontier = ?3, usage_checkpoint = ?4,

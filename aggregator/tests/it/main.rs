@@ -14,6 +14,7 @@ mod faults;
 mod matrix;
 mod oauth;
 mod own_log;
+mod split_view;
 mod usage;
 
 const AGGREGATOR: &str = env!("CARGO_BIN_EXE_evfed-aggregator");

@@ -1,0 +1,174 @@
+//! A member that serves a smaller tree than the one accepted: an honest older copy (a restored
+//! backup) is stale, a copy that diverges within that size is a fork however short, and a
+//! finding seen round after round is one evidence row whose `last_seen_ms` advances.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::{AGGREGATOR, Node, Server, add_member_for, log_size, node_bin, put_location_of, run};
+
+fn copy_dir(from: &Path, to: &Path) {
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn note_verifies(note: &str, vkey: &str) -> bool {
+    let key: evfed_spec::note::VerifierKey = vkey.parse().unwrap();
+    evfed_spec::trust::Unverified::new(note.as_bytes().to_vec())
+        .verify_checkpoint(&[key])
+        .is_ok()
+}
+
+fn tree_size(note: &str) -> u64 {
+    note.lines().nth(1).unwrap().parse().unwrap()
+}
+
+/// Polls `origin`'s evidence until `done` holds for it (at most 20 s).
+fn wait_evidence(agg: &Server, origin: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let started = Instant::now();
+    loop {
+        let evidence = agg.json(&format!("/v1/members/{origin}/evidence"));
+        let rows = evidence.as_array().unwrap();
+        if done(rows) {
+            return rows.clone();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "evidence of {origin} never got there: {evidence}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn of_kind<'a>(rows: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    rows.iter().filter(|e| e["kind"] == kind).collect()
+}
+
+/// Waits until the member's state is `state` (at most 20 s).
+fn wait_state(agg: &Server, origin: &str, state: &str) -> Value {
+    crate::wait_member(agg, origin, |m| m["state"] == state)
+}
+
+#[test]
+fn a_shorter_diverging_copy_is_a_fork_and_an_older_honest_one_is_stale_once() {
+    evfed_aggregator::harvest::install_crypto_provider();
+    let root = tempfile::tempdir().unwrap();
+    let agg_dir = root.path().join("london");
+    run(
+        Path::new(AGGREGATOR),
+        &[
+            "init",
+            "--dir",
+            agg_dir.to_str().unwrap(),
+            "--origin",
+            "evfed.london.example",
+        ],
+    );
+    std::fs::write(
+        agg_dir.join("aggregator.toml"),
+        "origin = \"evfed.london.example\"\nharvest_interval_ms = 100\n",
+    )
+    .unwrap();
+
+    // One node's history in three copies of its directory: at 10 entries ("twin"), at 12
+    // ("old"), and the node itself at 15. Same origin, same key.
+    let a = Node::init(root.path(), "split");
+    let mut server = Server::start(&node_bin(), &a.dir);
+    let addr = server.url.strip_prefix("http://").unwrap().to_owned();
+    let token = a.token("GB*SPL");
+    let put = |server: &Server, from: u32, to: u32, lat: &str| {
+        for i in from..to {
+            put_location_of(server, &token, "SPL", &format!("S{i}"), lat);
+        }
+    };
+    put(&server, 0, 10, "51.50000");
+    let at_10 = log_size(&server);
+    server.stop();
+    let twin_dir = root.path().join("split-twin");
+    copy_dir(&a.dir, &twin_dir);
+    server = Server::start_on(&node_bin(), &a.dir, &addr);
+    put(&server, 10, 12, "51.50000");
+    let at_12 = log_size(&server);
+    server.stop();
+    let old_dir = root.path().join("split-old");
+    copy_dir(&a.dir, &old_dir);
+    server = Server::start_on(&node_bin(), &a.dir, &addr);
+    put(&server, 12, 15, "51.50000");
+    let at_15 = log_size(&server);
+    assert!(at_10 < at_12 && at_12 < at_15, "{at_10} {at_12} {at_15}");
+    let vkey = Node::vkey(&server);
+
+    add_member_for(&agg_dir, &a.origin, &server.url, &vkey, "GB*SPL");
+    let agg = Server::start(Path::new(AGGREGATOR), &agg_dir);
+    crate::wait_member(&agg, &a.origin, |m| {
+        m["state"] == "ok" && m["verified_size"].as_u64() == Some(at_15)
+    });
+
+    // A restored backup: its checkpoint of 12 is the accepted tree's prefix. Stale, and over
+    // many harvest rounds one evidence row, seen again and again.
+    server.stop();
+    let old = Server::start_on(&node_bin(), &old_dir, &addr);
+    let m = wait_state(&agg, &a.origin, "stale");
+    assert_eq!(m["verified_size"].as_u64(), Some(at_15));
+    let rows = wait_evidence(&agg, &a.origin, |rows| {
+        of_kind(rows, "older-checkpoint")
+            .first()
+            .is_some_and(|e| e["count"].as_u64() >= Some(5))
+    });
+    let older = of_kind(&rows, "older-checkpoint");
+    assert_eq!(older.len(), 1, "{rows:?}");
+    let first = older[0].clone();
+    assert_eq!(first["at_ms"], first["first_seen_ms"]);
+    assert!(
+        first["last_seen_ms"].as_i64() > first["first_seen_ms"].as_i64(),
+        "{first}"
+    );
+    assert_eq!(tree_size(first["note"].as_str().unwrap()), at_12);
+    assert_eq!(tree_size(first["other_note"].as_str().unwrap()), at_15);
+    // Later rounds advance the same row.
+    let rows = wait_evidence(&agg, &a.origin, |rows| {
+        of_kind(rows, "older-checkpoint")
+            .first()
+            .is_some_and(|e| e["last_seen_ms"].as_i64() > first["last_seen_ms"].as_i64())
+    });
+    let older = of_kind(&rows, "older-checkpoint");
+    assert_eq!(older.len(), 1, "{rows:?}");
+    assert_eq!(older[0]["first_seen_ms"], first["first_seen_ms"]);
+    assert!(older[0]["count"].as_u64() > first["count"].as_u64());
+    assert!(of_kind(&rows, "fork").is_empty(), "{rows:?}");
+    assert_eq!(wait_state(&agg, &a.origin, "stale")["state"], "stale");
+    old.stop();
+
+    // The copy taken at 10 entries goes its own way for 2: 12 entries, the last 2 not the
+    // accepted ones. The accepted tree's first 12 leaves have another root: a fork.
+    let twin = Server::start_on(&node_bin(), &twin_dir, &addr);
+    put(&twin, 10, 12, "51.49000");
+    assert_eq!(log_size(&twin), at_12);
+    let m = wait_state(&agg, &a.origin, "forked");
+    assert!(
+        m["reason"].as_str().unwrap().contains("not consistent"),
+        "{m}"
+    );
+    assert_eq!(m["verified_size"].as_u64(), Some(at_15));
+    let rows = wait_evidence(&agg, &a.origin, |rows| !of_kind(rows, "fork").is_empty());
+    let fork = of_kind(&rows, "fork")[0];
+    let (new_note, old_note) = (
+        fork["note"].as_str().unwrap(),
+        fork["other_note"].as_str().unwrap(),
+    );
+    assert_eq!(tree_size(new_note), at_12);
+    assert_eq!(tree_size(old_note), at_15);
+    assert!(note_verifies(new_note, &vkey) && note_verifies(old_note, &vkey));
+    // What was verified is still served; nothing of the twin's.
+    let s11 = agg.json("/v1/london/locations/GB/SPL/S11");
+    assert_eq!(s11["coordinates"]["latitude"], "51.50000");
+    twin.stop();
+    agg.stop();
+}
