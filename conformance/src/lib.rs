@@ -15,7 +15,6 @@
 //! aggregator's code; what it knows of a target it learns over HTTP.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
-pub mod boroughs;
 pub mod case;
 mod cases;
 pub mod ctx;

@@ -1,10 +1,13 @@
-//! Data plausibility (§4.4, §4.1): coordinates inside the borough a Location claims (or the
-//! node's borough), and connector power consistent with its standard and power type.
+//! Data plausibility (§4.4, §4.1): coordinates inside the authority and ward a Location claims
+//! (or the node's own area), judged by the area set the node publishes, and connector power
+//! consistent with its standard and power type.
 
+use std::borrow::Cow;
+
+use evfed_spec::areas::{AreaSet, Level as AreaLevel, TOLERANCE_M};
 use serde_json::Value;
 
 use super::key_of;
-use crate::boroughs;
 use crate::case::{Case, CheckResult, Level, Stop, note};
 use crate::ctx::{Ctx, Listing};
 
@@ -14,10 +17,20 @@ pub const CASES: &[Case] = &[
         section: "§4.4",
         level: Level::Core,
         required: true,
-        description: "a Location naming a London borough lies inside it; on a borough node, a \
-                      Location not marked outside_area lies inside the node's borough (300 m \
-                      tolerance for simplified boundaries)",
+        description: "a Location naming an authority (`borough`) lies inside it; on a borough \
+                      node, a Location not marked outside_area lies inside the node's area; \
+                      judged by the area set the node publishes (`endpoints.areas`), else \
+                      London's, within the standard's tolerance (§4.4)",
         check: coordinates,
+    },
+    Case {
+        id: "quality.ward",
+        section: "§4.4",
+        level: Level::Core,
+        required: false,
+        description: "a Location naming a ward lies inside it (within the tolerance), and the \
+                      ward belongs to the authority it names; a finding, never a failure of core",
+        check: wards,
     },
     Case {
         id: "quality.power",
@@ -41,64 +54,158 @@ fn ev(listing: &Listing, message: String) -> Stop {
     })
 }
 
+/// The area set placements are judged by, and where it came from: the node's published set
+/// (`endpoints.areas`, standard 1.1), else London's built-in one (a node of standard 1.0 is a
+/// London node).
+fn area_set(ctx: &mut Ctx) -> Result<(Cow<'static, AreaSet>, String), Stop> {
+    let d = ctx.discovery()?;
+    let Some(url) = d.endpoints.get("areas").cloned() else {
+        return Ok((
+            Cow::Borrowed(AreaSet::london()),
+            "London's built-in area set (the node publishes none: no `endpoints.areas`)".into(),
+        ));
+    };
+    let ex = ctx.get(&url)?;
+    if ex.status != 200 {
+        return Err(Stop::fail(format!(
+            "GET {url} (discovery's endpoints.areas) answered {}",
+            ex.status
+        )));
+    }
+    let text = String::from_utf8_lossy(&ex.body);
+    let set = AreaSet::from_geojson(url.as_str(), &text)
+        .map_err(|e| Stop::fail(format!("the node's area set is not usable: {e}")))?;
+    let whence = format!("the node's area set {:?} ({url})", set.name);
+    Ok((Cow::Owned(set), whence))
+}
+
+fn point(l: &Listing, loc: &Value) -> Result<(f64, f64), Stop> {
+    let read = |k: &str| {
+        loc["coordinates"][k]
+            .as_str()
+            .and_then(|s| s.parse::<f64>().ok())
+    };
+    match (read("latitude"), read("longitude")) {
+        (Some(lat), Some(lon)) => Ok((lat, lon)),
+        _ => Err(ev(
+            l,
+            format!("Location {:?} has no readable coordinates", key_of(loc)),
+        )),
+    }
+}
+
 fn coordinates(ctx: &mut Ctx) -> CheckResult {
     let d = ctx.discovery()?;
-    let l = ctx.listing("locations")?;
-    let node_borough = if d.kind == "borough" {
+    let node_area = if d.kind == "borough" {
         d.borough.clone()
     } else {
         None
     };
-    let mut checked = 0;
+    let l = ctx.listing("locations")?;
+    let (set, whence) = area_set(ctx)?;
+    let (mut checked, mut unknown) = (0, Vec::new());
     for loc in &l.items {
-        let lat = loc["coordinates"]["latitude"]
-            .as_str()
-            .and_then(|s| s.parse::<f64>().ok());
-        let lon = loc["coordinates"]["longitude"]
-            .as_str()
-            .and_then(|s| s.parse::<f64>().ok());
-        let (Some(lat), Some(lon)) = (lat, lon) else {
-            return Err(ev(
-                &l,
-                format!("Location {:?} has no readable coordinates", key_of(loc)),
-            ));
-        };
+        let (lat, lon) = point(&l, loc)?;
         let outside = loc["evfed"]["outside_area"] == true;
         let claimed = loc["evfed"]["borough"].as_str();
-        if let Some(code) = claimed
-            && let Some(b) = boroughs::by_code(code)
-        {
+        let mut judge = |code: &str, whose: &str| -> Result<(), Stop> {
+            let Some(area) = set.get(code) else {
+                unknown.push(code.to_owned());
+                return Ok(());
+            };
             checked += 1;
-            if !b.contains(lat, lon) {
+            let d = area.distance_outside_m(lat, lon);
+            if d > TOLERANCE_M {
                 return Err(ev(
                     &l,
                     format!(
-                        "Location {:?} at ({lat}, {lon}) claims borough {code} ({}) but lies outside it",
+                        "Location {:?} at ({lat}, {lon}) lies {d:.0} m outside {whose} {code} ({}), \
+                         judged by {whence}",
                         key_of(loc),
-                        b.name
+                        area.name
                     ),
                 ));
             }
+            Ok(())
+        };
+        if let Some(code) = claimed {
+            judge(code, "the authority it claims")?;
         }
-        if let (Some(nb), false) = (&node_borough, outside)
-            && let Some(b) = boroughs::by_code(nb)
-        {
-            checked += 1;
-            if !b.contains(lat, lon) {
-                return Err(ev(
-                    &l,
-                    format!(
-                        "Location {:?} at ({lat}, {lon}) lies outside the node's borough {nb} ({}) and is not marked outside_area",
-                        key_of(loc),
-                        b.name
-                    ),
-                ));
-            }
+        if let (Some(own), false) = (&node_area, outside) {
+            judge(own, "the node's area, and is not marked outside_area:")?;
         }
     }
+    unknown.sort();
+    unknown.dedup();
+    if checked == 0 && !unknown.is_empty() {
+        return Err(Stop::Skip(format!(
+            "could check nothing: the codes claimed ({}) are not in {whence}",
+            unknown.join(", ")
+        )));
+    }
     Ok(note(format!(
-        "{checked} placements checked over {} Locations",
-        l.items.len()
+        "{checked} placements checked over {} Locations against {whence}{}",
+        l.items.len(),
+        if unknown.is_empty() {
+            String::new()
+        } else {
+            format!("; codes not in it, not judged: {}", unknown.join(", "))
+        }
+    )))
+}
+
+fn wards(ctx: &mut Ctx) -> CheckResult {
+    let l = ctx.listing("locations")?;
+    let (set, whence) = area_set(ctx)?;
+    if !set.has_wards() {
+        return Err(Stop::Skip(format!("{whence} has no wards to judge by")));
+    }
+    let (mut checked, mut claims) = (0, 0);
+    for loc in &l.items {
+        let Some(code) = loc["evfed"]["ward"]["code"].as_str() else {
+            continue;
+        };
+        claims += 1;
+        let (lat, lon) = point(&l, loc)?;
+        let Some(ward) = set.get(code).filter(|a| a.level == AreaLevel::Ward) else {
+            continue;
+        };
+        checked += 1;
+        let d = ward.distance_outside_m(lat, lon);
+        if d > TOLERANCE_M {
+            return Err(ev(
+                &l,
+                format!(
+                    "Location {:?} at ({lat}, {lon}) claims ward {code} ({}) but lies {d:.0} m \
+                     outside it, judged by {whence}",
+                    key_of(loc),
+                    ward.name
+                ),
+            ));
+        }
+        if let Some(authority) = loc["evfed"]["borough"].as_str()
+            && ward.parent.as_deref() != Some(authority)
+        {
+            return Err(ev(
+                &l,
+                format!(
+                    "Location {:?} claims ward {code} ({}), which is not in the authority it \
+                     claims, {authority}",
+                    key_of(loc),
+                    ward.name
+                ),
+            ));
+        }
+    }
+    if checked == 0 {
+        return Err(Stop::Skip(if claims == 0 {
+            format!("no Location names a ward ({} Locations)", l.items.len())
+        } else {
+            format!("could check nothing: none of the {claims} wards claimed is in {whence}")
+        }));
+    }
+    Ok(note(format!(
+        "{checked} ward claims checked against {whence}"
     )))
 }
 
