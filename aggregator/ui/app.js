@@ -132,7 +132,7 @@
       L.tileLayer(state.config.tile_url, { attribution: esc(state.config.tile_attribution || ""), maxZoom: 19 }).addTo(map);
     }
     map.attributionControl.setPrefix(false);
-    map.attributionControl.addAttribution("Boundaries: ONS, OGL v3");
+    map.attributionControl.addAttribution(`Boundaries: ${esc(state.config.area_set)} area set (credits below)`);
     const authorities = { type: "FeatureCollection", features: boundaries.features.filter((f) => f.properties.level === "authority") };
     const wards = { type: "FeatureCollection", features: boundaries.features.filter((f) => f.properties.level === "ward") };
     const renderer = L.canvas({ padding: 0.2 });
@@ -214,6 +214,19 @@
         m.addTo(state.markers);
       }
     }
+  }
+
+  // What the area set calls its authorities ("borough" in London), used in every label.
+  const W = { one: "area", many: "areas", One: "Area", Many: "Areas", census: "census" };
+  function words(c) {
+    const cap = (t) => t.charAt(0).toUpperCase() + t.slice(1);
+    Object.assign(W, { one: c.authority_label, many: c.authorities_label, One: cap(c.authority_label), Many: cap(c.authorities_label), census: c.census_source || "census" });
+    document.querySelectorAll("[data-text]").forEach((el) => {
+      el.textContent = el.dataset.text.replace(/\{(\w+)\}/g, (_, k) => W[k]);
+    });
+    const note = $("needs-note");
+    note.textContent = c.needs_note || "";
+    note.hidden = !c.needs_note;
   }
 
   function setOptions(select, options, keep) {
@@ -330,7 +343,7 @@
     body.innerHTML = `<h3 id="panel-title" tabindex="-1">${esc(l.name || l.address)}</h3>
       <dl>
         <dt>Address</dt><dd>${esc([l.address, l.city, l.postal_code].filter(Boolean).join(", "))}</dd>
-        <dt>Area</dt><dd>${esc(d.ward.name || "no ward")}, ${esc(d.borough.name || "outside every borough")}</dd>
+        <dt>Area</dt><dd>${esc(d.ward.name || "no ward")}, ${esc(d.borough.name || `outside every ${W.one}`)}</dd>
         <dt>Operator</dt><dd>${esc(l.operator ? l.operator.name : `${l.country_code}*${l.party_id}`)} (${esc(`${l.country_code}*${l.party_id}`)})</dd>
         <dt>Site id</dt><dd>${esc(l.id)}</dd>
         <dt>Parking</dt><dd>${esc((l.parking_type || "not given").replaceAll("_", " ").toLowerCase())}</dd>
@@ -385,7 +398,7 @@
     const p = state.points;
     let avail = 0;
     for (const l of p.locations) for (const e of l[10]) if (p.statuses[e[1]] === "AVAILABLE") avail += 1;
-    $("summary").textContent = `${fmt.format(p.location_count)} sites, ${fmt.format(p.evse_count)} chargepoints, ${fmt.format(avail)} available now, across ${state.config.authorities} ${state.config.area_set === "London" ? "boroughs" : "areas"} and ${state.config.wards} wards.`;
+    $("summary").textContent = `${fmt.format(p.location_count)} sites, ${fmt.format(p.evse_count)} chargepoints, ${fmt.format(avail)} available now, across ${state.config.authorities} ${W.many} and ${state.config.wards} wards.`;
   }
 
   // ---------------------------------------------------------------- areas
@@ -439,14 +452,14 @@
       $("areas-back").hidden = false;
       const city = shown.find((r) => r.census_area);
       $("areas-intro").textContent = city
-        ? "Per-resident figures are for the whole borough: most of its wards have too few residents for ward census figures."
+        ? `Per-resident figures are for the whole ${W.one}: most of its wards have too few residents for ward census figures.`
         : "Usage figures resting on fewer than " + state.config.min_sessions + " charging sessions are suppressed, and so is a second figure wherever one could be worked out from a total.";
     } else {
       shown = rows.filter((r) => r.level === "authority" || r.level === "all");
-      caption = `${set}: all boroughs`;
+      caption = `${set}: all ${W.many}`;
       csv = "/v1/london/areas.csv?level=authority";
       $("areas-back").hidden = true;
-      $("areas-intro").textContent = `Choose a borough to see its wards. Usage figures resting on fewer than ${state.config.min_sessions} charging sessions are suppressed.`;
+      $("areas-intro").textContent = `Choose a ${W.one} to see its wards. Usage figures resting on fewer than ${state.config.min_sessions} charging sessions are suppressed.`;
     }
     $("areas-caption").textContent = caption;
     $("areas-csv").href = csv;
@@ -550,7 +563,7 @@
     $("needs-caption").textContent = sel.value
       ? `Wards of ${sel.options[sel.selectedIndex].text}, with their rank across ${state.config.area_set}`
       : `The ${shown.length === needs.length ? "" : `${shown.length} `}wards most in need, of ${fmt.format(needs.length)}`;
-    $("needs-table").tHead.innerHTML = `<tr><th scope="col">Rank</th><th scope="col" class="text">Ward</th><th scope="col" class="text">Borough</th><th scope="col">Car-owning households in flats</th><th scope="col">Public chargepoints</th><th scope="col">Households per chargepoint</th><th scope="col">Time in use (30 days)</th><th scope="col">Area over 400 m from an on-street chargepoint</th><th scope="col">Ranks (households, use, distance)</th></tr>`;
+    $("needs-table").tHead.innerHTML = `<tr><th scope="col">Rank</th><th scope="col" class="text">Ward</th><th scope="col" class="text">${esc(W.One)}</th><th scope="col">Car-owning households in flats</th><th scope="col">Public chargepoints</th><th scope="col">Households per chargepoint</th><th scope="col">Time in use (30 days)</th><th scope="col">Area over 400 m from an on-street chargepoint</th><th scope="col">Ranks (households, use, distance)</th></tr>`;
     $("needs-table").tBodies[0].innerHTML = shown.map((n) => `<tr><td>${n.rank}</td><th scope="row" class="text">${esc(n.name)}</th><td class="text">${esc(n.borough_name)}</td><td>${num(n.car_households_without_driveway)}</td><td>${num(n.evses)}</td><td>${num(n.pressure)}</td><td>${n.occupancy_suppressed ? '<span class="sup">suppressed</span>' : n.occupancy_30d == null ? "none there" : pct(n.occupancy_30d, 1)}</td><td>${pct(n.far_share)}</td><td>${n.pressure_rank}, ${n.occupancy_rank ?? "–"}, ${n.far_rank}</td></tr>`).join("");
   }
 
@@ -596,7 +609,8 @@
   async function start() {
     state.config = await getJson("/v1/london/dashboard");
     $("title").textContent = state.config.title;
-    $("attribution").textContent = state.config.attribution;
+    $("attribution").textContent = state.config.attribution || "";
+    words(state.config);
     const [boundaries] = await Promise.all([getJson("/v1/london/areas/boundaries"), loadPoints()]);
     initMap(boundaries);
     fillFilters();

@@ -6,7 +6,9 @@
 //! MultiPolygons with the properties `code`, `name`, `level` (`"authority"` or `"ward"`),
 //! `parent` (a ward's authority code), and optionally `vintage` (the boundary set, e.g.
 //! `"2022"`) and the census figures `population`, `households`, `households_no_car` and
-//! `share_flats`. London's (the 33 boroughs and the 704 wards of December 2022, with Census 2021
+//! `share_flats`. The collection may carry, beside its `name`, the words for its authorities
+//! (`authority_label`, `authorities_label`, e.g. `"borough"`, `"boroughs"`), `census_source`,
+//! `attribution` and `needs_note`, which the dashboard shows. London's (the 33 boroughs and the 704 wards of December 2022, with Census 2021
 //! figures; `spec/data/london/README.md`) is embedded as the default; another city loads its
 //! own with [`AreaSet::from_geojson`].
 //!
@@ -119,6 +121,17 @@ impl std::fmt::Debug for Area {
 pub struct AreaSet {
     /// The set's name (the collection's `name`, e.g. `London`), for titles.
     pub name: String,
+    /// What one authority is called, e.g. `borough` (`authority_label`; default `area`).
+    pub authority_label: String,
+    /// And several (`authorities_label`; default `areas`).
+    pub authorities_label: String,
+    /// Where the census figures come from, e.g. `Census 2021` (`census_source`).
+    pub census_source: Option<String>,
+    /// The attribution the boundaries and figures require (`attribution`).
+    pub attribution: Option<String>,
+    /// A note for the ranking of wards by need (`needs_note`), e.g. how a city's centre with
+    /// few residents is counted.
+    pub needs_note: Option<String>,
     areas: Vec<Area>,
     by_code: HashMap<String, usize>,
     has_wards: bool,
@@ -175,6 +188,16 @@ struct RawCollection {
     kind: String,
     #[serde(default)]
     name: Option<String>,
+    #[serde(default)]
+    authority_label: Option<String>,
+    #[serde(default)]
+    authorities_label: Option<String>,
+    #[serde(default)]
+    census_source: Option<String>,
+    #[serde(default)]
+    attribution: Option<String>,
+    #[serde(default)]
+    needs_note: Option<String>,
     features: Vec<serde_json::Value>,
 }
 
@@ -239,6 +262,11 @@ impl AreaSet {
         }
         let mut set = AreaSet {
             name: raw.name.unwrap_or_default(),
+            authority_label: raw.authority_label.unwrap_or_else(|| "area".into()),
+            authorities_label: raw.authorities_label.unwrap_or_else(|| "areas".into()),
+            census_source: raw.census_source,
+            attribution: raw.attribution,
+            needs_note: raw.needs_note,
             ..AreaSet::default()
         };
         for (index, feature) in raw.features.into_iter().enumerate() {
@@ -789,6 +817,14 @@ mod tests {
     fn london_has_its_boroughs_wards_and_census() {
         let london = AreaSet::london();
         assert_eq!(london.name, "London");
+        assert_eq!(london.authorities_label, "boroughs");
+        assert!(
+            london
+                .attribution
+                .as_deref()
+                .unwrap()
+                .contains("Open Government Licence")
+        );
         assert_eq!(london.authorities().count(), 33);
         assert_eq!(london.wards().count(), 704);
         assert_eq!(london.wards_of("E09000001").count(), 25);

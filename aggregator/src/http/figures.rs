@@ -524,8 +524,9 @@ pub async fn location_details(
     })))
 }
 
-/// What the page needs to know: the area set's name, the basemap, the suppression threshold
-/// and the attribution its data requires.
+/// What the page needs to know: the area set's name and words (what its authorities are
+/// called, where its census figures come from, the attribution its data requires), the
+/// basemap and the suppression threshold.
 #[utoipa::path(tag = "dashboard", responses((status = 200, body = Object)))]
 #[get("/v1/london/dashboard")]
 pub async fn dashboard_config(state: web::Data<AppState>) -> HttpResponse {
@@ -539,6 +540,10 @@ pub async fn dashboard_config(state: web::Data<AppState>) -> HttpResponse {
         "tile_url": c.tile_url.as_ref().map(|u| u.as_str().replace("%7B", "{").replace("%7D", "}")),
         "tile_attribution": c.tile_attribution,
         "min_sessions": c.min_sessions,
-        "attribution": "Boundaries and Census 2021: Source: Office for National Statistics licensed under the Open Government Licence v.3.0. Contains National Statistics data © Crown copyright and database right 2022–2023. Contains OS data © Crown copyright and database right 2022.",
+        "authority_label": set.authority_label,
+        "authorities_label": set.authorities_label,
+        "census_source": set.census_source,
+        "needs_note": set.needs_note,
+        "attribution": set.attribution,
     }))
 }

@@ -72,11 +72,14 @@ fn document(ctx: &mut Ctx) -> CheckResult {
         );
     }
     match (kind, doc.get("borough")) {
-        ("borough", Some(Value::String(b))) if gss(b) => {}
+        ("borough", Some(Value::String(b))) if area_code(b) => {}
         ("borough", other) => {
             return fail_at(
                 &ex,
-                format!("a borough node names its GSS code in `borough`, got {other:?}"),
+                format!(
+                    "a borough node names its authority's area code in `borough` (§4.4; a \
+                     London borough's GSS code), got {other:?}"
+                ),
             );
         }
         (_, Some(Value::Null)) | (_, None) => {}
@@ -158,10 +161,10 @@ fn origin(ctx: &mut Ctx) -> CheckResult {
     Ok(crate::case::note(format!("origin {o:?}")))
 }
 
-/// An ONS GSS code: an upper-case letter and eight digits.
-pub fn gss(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 9 && b[0].is_ascii_uppercase() && b[1..].iter().all(u8::is_ascii_digit)
+/// An area code (§4.4): every GSS code is one, and so are other cities' codes such as
+/// `GM0344`.
+pub fn area_code(s: &str) -> bool {
+    s.parse::<evfed_spec::ext::GssCode>().is_ok()
 }
 
 fn canonical_party(p: &str) -> bool {

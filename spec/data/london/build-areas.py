@@ -51,7 +51,23 @@ for w in wards:
                        **census.get(p["ward"], {})},
         "geometry": w["geometry"],
     })
-out = ['{"type":"FeatureCollection","name":"London","features":[']
+# Set-wide members (foreign members of the FeatureCollection, read by spec/src/areas.rs): the
+# words for an authority, the census the figures come from, the attribution the data needs and
+# a note for the dashboard's "where more are needed" view.
+meta = {
+    "type": "FeatureCollection",
+    "name": "London",
+    "authority_label": "borough",
+    "authorities_label": "boroughs",
+    "census_source": "Census 2021",
+    "attribution": "Boundaries and Census 2021: Source: Office for National Statistics licensed "
+    "under the Open Government Licence v.3.0. Contains National Statistics data © Crown "
+    "copyright and database right 2022–2023. Contains OS data © Crown copyright and database "
+    "right 2022.",
+    "needs_note": "The City of London counts as one area: most of its wards have too few "
+    "residents for ward figures.",
+}
+out = [json.dumps(meta, ensure_ascii=False, separators=(",", ":"))[:-1] + ',"features":[']
 out.append(",\n".join(json.dumps(f, ensure_ascii=False, separators=(",", ":")) for f in features))
 out.append("]}\n")
 (here / "areas.geojson").write_text("\n".join(out))
