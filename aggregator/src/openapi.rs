@@ -77,6 +77,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.info = own.info.clone();
     doc.merge(own);
     doc.merge(crate::oauth::http::OauthApi::openapi());
+    evfed_node::openapi::complete(&mut doc);
     doc
 }
 
@@ -112,6 +113,7 @@ pub fn served(compliance_open: bool) -> (utoipa::openapi::OpenApi, String) {
             }
         }
     }
+    evfed_node::openapi::complete(&mut doc);
     let json = json_of(&doc);
     (doc, json)
 }

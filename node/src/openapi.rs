@@ -71,6 +71,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         crate::http::routes(actix_web::App::new().into_utoipa_app()).split_for_parts();
     let mut doc = NodeApi::openapi();
     doc.merge(routes);
+    complete(&mut doc);
     doc
 }
 
@@ -80,4 +81,179 @@ pub fn document_json() -> String {
     let mut s = document().to_pretty_json().unwrap_or_default();
     s.push('\n');
     s
+}
+
+/// Documents the answers every operation can give besides its own, from what the operation
+/// declares, so that the document and the behaviour agree without each route listing them:
+///
+/// - a token requirement (`security`): `401`, and `403` when it names scopes (or is an OCPI
+///   credential, which acts for one party);
+/// - a request body: `400` (`invalid-json`, `invalid-field`) and `413`; on `/v1` also `415`
+///   (`http::body` takes only JSON there);
+/// - a path parameter: `404`; a query parameter: `400` (`invalid-query`);
+/// - every operation: `429` from the HTTP edge (`http::edges`).
+///
+/// `/v1` and `/.well-known` answer `application/problem+json`, `/ocpi` OCPI's envelope as
+/// `application/json`; the OAuth token endpoint documents its own RFC 6749 errors. A list's
+/// `limit` is at least 1 (STANDARD.md §11.1: zero is `invalid-query`). Answers an operation
+/// documents itself are kept.
+pub fn complete(doc: &mut utoipa::openapi::OpenApi) {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            complete_operation(path, op);
+        }
+    }
+}
+
+fn complete_operation(path: &str, op: &mut utoipa::openapi::path::Operation) {
+    use serde_json::Value;
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, ResponseBuilder, Schema};
+
+    let ocpi = path.starts_with("/ocpi");
+    let oauth = path.starts_with("/oauth2/");
+    let (media, schema): (&str, RefOr<Schema>) = if ocpi {
+        // OCPI's envelope: an object.
+        ("application/json", ObjectBuilder::new().into())
+    } else {
+        (
+            "application/problem+json",
+            Ref::from_schema_name("Problem").into(),
+        )
+    };
+    let params = op.parameters.as_deref().unwrap_or_default();
+    let has_param = |place: ParameterIn| {
+        params
+            .iter()
+            .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == place))
+    };
+    let (query, in_path) = (has_param(ParameterIn::Query), has_param(ParameterIn::Path));
+    // A requirement's schemes and scopes are private to utoipa; its JSON says them.
+    let security: Vec<Value> = op
+        .security
+        .iter()
+        .flatten()
+        .filter_map(|r| serde_json::to_value(r).ok())
+        .collect();
+    let scoped = security.iter().any(|req| {
+        req.as_object().is_some_and(|r| {
+            r.iter().any(|(scheme, scopes)| {
+                scheme == "ocpi_token" || scopes.as_array().is_some_and(|s| !s.is_empty())
+            })
+        })
+    });
+    let body = op.request_body.is_some();
+    let mut add: Vec<(&str, &str)> = vec![("429", "Too many requests (`rate-limited`)")];
+    if !oauth {
+        if !security.is_empty() {
+            add.push(("401", "No valid token (`unauthorized`)"));
+        }
+        if scoped {
+            add.push((
+                "403",
+                "The token lacks the scope, or acts for another party (`forbidden`, \
+                 `party-mismatch`)",
+            ));
+        }
+        if body {
+            add.push((
+                "400",
+                "The body is not I-JSON or breaks a rule (`invalid-json`, `invalid-field`)",
+            ));
+            add.push((
+                "413",
+                "The body or batch is too large (`payload-too-large`)",
+            ));
+            if !ocpi {
+                add.push((
+                    "415",
+                    "The body is not `application/json` (`unsupported-media-type`)",
+                ));
+            }
+        }
+        if query {
+            add.push((
+                "400",
+                "A query parameter is malformed or out of range (`invalid-query`)",
+            ));
+        }
+        if in_path {
+            add.push(("404", "No such object (`not-found`)"));
+        }
+    }
+    for (status, description) in add {
+        if op.responses.responses.contains_key(status) {
+            continue;
+        }
+        let response = ResponseBuilder::new()
+            .description(description)
+            .content(
+                media,
+                ContentBuilder::new().schema(Some(schema.clone())).build(),
+            )
+            .build();
+        op.responses
+            .responses
+            .insert(status.to_owned(), RefOr::T(response));
+    }
+    for p in op.parameters.iter_mut().flatten() {
+        if let RefOr::T(p) = p
+            && !ocpi
+            && p.parameter_in == ParameterIn::Query
+            && p.name == "limit"
+            && let Some(RefOr::T(Schema::Object(schema))) = &mut p.schema
+        {
+            schema.minimum = Some(utoipa::Number::UInt(1));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_operation_documents_the_answers_it_can_give() {
+        let (_, routes) =
+            crate::http::routes(actix_web::App::new().into_utoipa_app()).split_for_parts();
+        let mut doc = NodeApi::openapi();
+        doc.merge(routes);
+        let before = serde_json::to_value(&doc).unwrap();
+        complete(&mut doc);
+        let after = serde_json::to_value(&doc).unwrap();
+        let put = &after["paths"]["/v1/locations/{country_code}/{party_id}/{location_id}"]["patch"];
+        for status in ["400", "401", "403", "404", "413", "415", "429"] {
+            let content = &put["responses"][status]["content"];
+            assert!(
+                content["application/problem+json"].is_object(),
+                "{status}: {put}"
+            );
+        }
+        let sessions = &after["paths"]["/v1/sessions"]["get"];
+        let limit = sessions["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "limit")
+            .unwrap();
+        assert_eq!(limit["schema"]["minimum"], 1);
+        // What an operation documents itself is kept.
+        let own = &before["paths"]["/readyz"]["get"]["responses"]["503"];
+        assert_eq!(&after["paths"]["/readyz"]["get"]["responses"]["503"], own);
+        // The OCPI surface answers in OCPI's envelope.
+        let ocpi = &after["paths"]["/ocpi/2.2.1/credentials"]["delete"]["responses"]["401"];
+        assert_eq!(
+            ocpi["content"]["application/json"]["schema"]["type"],
+            "object"
+        );
+    }
 }

@@ -10,7 +10,9 @@ use crate::store::Store;
 /// Most periods × areas one usage answer holds; a longer answer asks for a coarser bucket.
 const MAX_FIGURES: usize = 50_000;
 
-fn usage_query(query: &str, store: &Store) -> Result<crate::usage::Query, ApiError> {
+/// The query `query` asks for; `None` when it leaves `from` to the first data and there is
+/// none before `to`: an empty answer, not a range that ends before it starts.
+fn usage_query(query: &str, store: &Store) -> Result<Option<crate::usage::Query>, ApiError> {
     use crate::usage::{Area, Bucket, Query, parse_time};
     let mut q = Query {
         from_ms: i64::MIN,
@@ -56,14 +58,15 @@ fn usage_query(query: &str, store: &Store) -> Result<crate::usage::Query, ApiErr
     q.from_ms = match from {
         Some(f) => f,
         // From the first data: monthly trends have no cap.
-        None => store
-            .read(crate::usage::extent)?
-            .map_or(q.to_ms, |(first, _)| first),
+        None => match store.read(crate::usage::extent)? {
+            Some((first, _)) if first < q.to_ms => first,
+            _ => return Ok(None),
+        },
     };
     if q.from_ms >= q.to_ms {
         return Err(ApiError::Query("from must be before to".into()));
     }
-    Ok(q)
+    Ok(Some(q))
 }
 
 async fn usage_answer(
@@ -74,7 +77,9 @@ async fn usage_answer(
     caller.require("usage:read")?;
     let st = state.clone();
     let figures = blocking(move || {
-        let q = usage_query(&query, &st.store)?;
+        let Some(q) = usage_query(&query, &st.store)? else {
+            return Ok(Vec::new());
+        };
         let counts = st.london.evses_by_area();
         let figures = st.store.read(|c| {
             crate::usage::figures(c, &q, &|area| counts.get(area).copied().unwrap_or(0))

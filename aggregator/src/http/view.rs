@@ -480,13 +480,17 @@ pub async fn status(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(json!({"locations": count, "evses": evses, "by_status": by_status}))
 }
 
-#[derive(Debug, Default, Serialize)]
-struct BoroughStats {
+/// One borough's figures in `GET /v1/london/stats/boroughs`.
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+pub(crate) struct BoroughStats {
+    /// The borough's GSS code, or `none` for locations outside every borough.
     borough: String,
     /// The borough's name.
     name: String,
     locations: u64,
     evses: u64,
+    /// Connectors by power class (`slow`, `fast`, `rapid`, `ultra`).
+    #[schema(value_type = BTreeMap<String, u64>)]
     connectors: BTreeMap<&'static str, u64>,
     evses_available: u64,
     /// Share of EVSEs available now.
@@ -507,7 +511,7 @@ pub fn power_class(kw: f64) -> &'static str {
 
 /// Per borough (placed by coordinates; `none` for locations outside every borough): name,
 /// locations, EVSEs, connectors by power class, availability now, smart-charging share.
-#[utoipa::path(tag = "london", responses((status = 200, body = Object)))]
+#[utoipa::path(tag = "london", responses((status = 200, body = Vec<BoroughStats>)))]
 #[get("/v1/london/stats/boroughs")]
 pub async fn borough_stats(state: web::Data<AppState>) -> HttpResponse {
     let mut stats: BTreeMap<String, (BoroughStats, u64)> = BTreeMap::new();
