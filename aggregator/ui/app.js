@@ -613,6 +613,8 @@
     words(state.config);
     const [boundaries] = await Promise.all([getJson("/v1/london/areas/boundaries"), loadPoints()]);
     initMap(boundaries);
+    const ward = boundaries.features.find((f) => f.properties.level === "ward");
+    if (ward) $("f-text").placeholder = `e.g. ${ward.properties.name}`;
     fillFilters();
     buildIndex();
     updateSummary();
