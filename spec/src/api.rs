@@ -21,8 +21,13 @@ pub struct Discovery {
     pub vkeys: Vec<String>,
     /// `borough`, `cpo` or `aggregator`.
     pub kind: String,
-    /// The borough's ONS GSS code for `kind: "borough"`, else null.
+    /// The authority's code for `kind: "borough"` (a London borough's ONS GSS code), else
+    /// null. The same as `area.code`.
     pub borough: Option<String>,
+    /// The node's area for `kind: "borough"`: its authority in the node's area set (§4.4).
+    /// Absent from nodes of standard 1.0 and from other kinds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub area: Option<AreaRef>,
     /// Parties (`CC*PID`) whose records the node holds or accepts; informative only.
     pub parties: Vec<String>,
     pub endpoints: Endpoints,
@@ -42,6 +47,21 @@ pub struct Endpoints {
     pub restricted_log: String,
     pub ocpi_versions: String,
     pub openapi: String,
+    /// The node's area set, the boundaries it places locations by (§4.4), as a GeoJSON
+    /// FeatureCollection. Absent from nodes of standard 1.0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub areas: Option<String>,
+}
+
+/// An area of an area set (§4.4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AreaRef {
+    /// The area's code, e.g. `E09000007` (London) or `GM0344` (Utrecht).
+    pub code: String,
+    /// e.g. `Camden`.
+    pub name: String,
+    /// `authority` or `ward`.
+    pub level: String,
 }
 
 /// The answer to `POST /v1/status` and `POST /v1/sessions`.

@@ -232,6 +232,7 @@ where
 /// Registers every route (also used, without state, to generate the OpenAPI document).
 pub fn routes<A: Register>(app: A) -> A {
     app.service(discovery::well_known)
+        .service(discovery::areas)
         .service(locations::list)
         .service(locations::get_location)
         .service(locations::get_evse)
