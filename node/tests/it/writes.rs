@@ -100,7 +100,7 @@ fn project_fixtures_round_trip() {
     // evfed members written by the operator are kept on a CPO node inside London.
     let v = run.json("/v1/locations/GB/LPC/LPC-WCC-00417");
     assert_eq!(v["evfed"]["borough"], "E09000033");
-    assert_eq!(v["evfed"]["ward"]["code"], "E05013806");
+    assert_eq!(v["evfed"]["ward"]["code"], "E05013801");
     assert_eq!(v["evfed"]["dps_contract"], "LEVI-WCC-2025-003");
     // The unpublished depot is invisible without a token, and so is its publish_allowed_to.
     assert_eq!(
