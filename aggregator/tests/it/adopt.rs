@@ -136,7 +136,7 @@ fn another_city_runs_evfed_with_its_own_areas() {
         discovery["area"],
         json!({"code": "LM01", "name": "Lindmouth Noord", "level": "authority"})
     );
-    let published = server.json(&discovery["endpoints"]["areas"].as_str().unwrap().to_owned());
+    let published = server.json(discovery["endpoints"]["areas"].as_str().unwrap());
     assert_eq!(published["name"], "Lindmouth");
     let mut wards: Vec<(String, String, String)> = server
         .json("/v1/locations")

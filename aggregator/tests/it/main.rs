@@ -415,8 +415,9 @@ fn harvests_verified_data_and_refuses_tampering() {
         "application/problem+json"
     );
 
-    // A node whose stored entry was altered while it was stopped: its signed root no longer
-    // matches the entries it serves, and the aggregator stores none of them.
+    // A node whose stored entry was altered under it while it serves (a node checks its own log
+    // when it starts, so altered while stopped it would refuse to serve): its signed root no
+    // longer matches the entries it serves, and the aggregator stores none of them.
     let tam = Node::init(root.path(), "tam");
     let tam_server = Server::start(&node_bin(), &tam.dir);
     let tam_token = tam.token("GB*TAM");
@@ -424,8 +425,8 @@ fn harvests_verified_data_and_refuses_tampering() {
     put_location_of(&tam_server, &tam_token, "TAM", "T2", "51.54100");
     let tam_size = log_size(&tam_server);
     let tam_vkey = Node::vkey(&tam_server);
-    tam_server.stop();
     let db = rusqlite::Connection::open(tam.dir.join("evfed.db")).unwrap();
+    db.busy_timeout(Duration::from_secs(10)).unwrap();
     let n = db
         .execute(
             "UPDATE log_entry SET bytes = CAST(replace(CAST(bytes AS TEXT), '1 Test Street', \
@@ -435,7 +436,6 @@ fn harvests_verified_data_and_refuses_tampering() {
         .unwrap();
     assert_eq!(n, 1);
     drop(db);
-    let tam_server = Server::start(&node_bin(), &tam.dir);
     assert_eq!(log_size(&tam_server), tam_size);
     add_member_for(&agg_dir, &tam.origin, &tam_server.url, &tam_vkey, "GB*TAM");
     let m = wait_member(&agg, &tam.origin, |m| m["state"] == "invalid");

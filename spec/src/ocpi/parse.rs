@@ -143,6 +143,9 @@ impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ParseError::InvalidJson(e) => write!(f, "not valid JSON: {e}"),
+            ParseError::NotIJson(
+                e @ (crate::jcs::IJsonError::Syntax(_) | crate::jcs::IJsonError::NotUtf8(_)),
+            ) => write!(f, "not valid JSON: {e}"),
             ParseError::NotIJson(e) => write!(f, "not I-JSON: {e}"),
             ParseError::InvalidField { path, message } if path.is_empty() => f.write_str(message),
             ParseError::InvalidField { path, message } => write!(f, "{path}: {message}"),
