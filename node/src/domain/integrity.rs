@@ -247,24 +247,37 @@ pub fn verify_log(
         }
         let leaf = leaf_hash(bytes);
         report.entries += 1;
-        // The subtrees this leaf completes, as `Tx::append` stores them, computed from entries.
-        let siblings = frontier.hashes();
-        let (mut hash, mut i, mut level) = (leaf, index, 0u32);
-        loop {
+        // The stored hashes this leaf completes (as `Tx::append` stores them): the leaf must be
+        // the entry's hash, and each parent the hash of its two stored children, so a changed
+        // entry is reported once, as itself, and a damaged hash as that hash.
+        let read = |report: &mut LogReport, level: u32, i: u64| match tree.subtree(level, i) {
+            Ok(h) => Ok(Some(h)),
+            Err(StoreError::MissingHash { .. }) => {
+                report.add(Finding::MissingNode { level, index: i });
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        };
+        report.nodes += 1;
+        let mut below = read(&mut report, 0, index)?;
+        if below.is_some_and(|stored| stored != leaf) {
+            report.add(Finding::EntryHash { index });
+        }
+        let (mut i, mut level) = (index, 0u32);
+        while i & 1 == 1 {
+            // Read before: its absence was reported when it was completed.
+            let left = tree.subtree(level, i - 1).ok();
             report.nodes += 1;
-            match tree.subtree(level, i) {
-                Ok(stored) if stored == hash => {}
-                Ok(_) if level == 0 => report.add(Finding::EntryHash { index }),
-                Ok(_) => report.add(Finding::NodeHash { level, index: i }),
-                Err(StoreError::MissingHash { .. }) => {
-                    report.add(Finding::MissingNode { level, index: i })
-                }
-                Err(e) => return Err(e),
+            let parent = read(&mut report, level + 1, i >> 1)?;
+            if let (Some(l), Some(r), Some(p)) = (left, below, parent)
+                && node_hash(&l, &r) != p
+            {
+                report.add(Finding::NodeHash {
+                    level: level + 1,
+                    index: i >> 1,
+                });
             }
-            if i & 1 == 0 {
-                break;
-            }
-            hash = node_hash(&siblings[siblings.len() - 1 - level as usize], &hash);
+            below = parent;
             i >>= 1;
             level += 1;
         }
@@ -599,6 +612,25 @@ mod tests {
             Finding::EntryHash { index: 3 }
         );
         assert_eq!(start(&store, &key), Some(Finding::EntryHash { index: 3 }));
+    }
+
+    #[test]
+    fn a_damaged_interior_hash_is_named() {
+        let (_d, store, key) = node(37, &[37]);
+        let conn = rusqlite::Connection::open(store.path()).unwrap();
+        conn.execute(
+            "UPDATE tree_node SET hash = zeroblob(32) WHERE log = 0 AND level = 2 AND idx = 3",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        assert_eq!(
+            full(&store, &key).findings,
+            vec![
+                Finding::NodeHash { level: 2, index: 3 },
+                Finding::NodeHash { level: 3, index: 1 }
+            ]
+        );
     }
 
     #[test]

@@ -380,7 +380,8 @@ fn backup_completes_under_a_steady_write_load() {
         .unwrap()
         .len();
 
-    // Status changes from three clients, each on its own EVSEs, as fast as the node answers.
+    // Status changes from three clients, each on its own EVSEs, as fast as the node answers;
+    // every visit to an EVSE flips its status, so every write appends an entry.
     const WRITERS: u64 = 3;
     let token = node.writer("GB*LPC");
     let out_dir = node.tmp.path().join("backups");
@@ -396,7 +397,11 @@ fn backup_completes_under_a_steady_write_load() {
                 let mut k = 0u64;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     k += 1;
-                    let status = if k % 2 == 1 { "CHARGING" } else { "AVAILABLE" };
+                    let status = if (k / 100).is_multiple_of(2) {
+                        "CHARGING"
+                    } else {
+                        "AVAILABLE"
+                    };
                     let at =
                         evfed_spec::time::DateTime::from_unix_seconds(1_793_491_200 + k as i64)
                             .unwrap();
@@ -468,7 +473,14 @@ fn backup_completes_under_a_steady_write_load() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     let [(size, _), _] = evfed_node::store::heads_of(&backup).unwrap();
-    assert!(size >= u64::from(SEED), "backup of size {size}");
+    assert!(
+        size > u64::from(SEED),
+        "the load appended before the copy: size {size}"
+    );
+    assert!(
+        run.tree_size() > size,
+        "the load went on appending after the snapshot"
+    );
     // Only the backup is left in its directory: no partial copy.
     let names: Vec<String> = std::fs::read_dir(&out_dir)
         .unwrap()
