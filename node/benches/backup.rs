@@ -83,12 +83,14 @@ fn main() -> anyhow::Result<()> {
     );
 
     let idle_out = tmp.path().join("idle.db");
-    let idle = timed(|| cli(&["backup", "--dir", &dir_arg, idle_out.to_str().unwrap()]))?;
+    let idle_arg = idle_out.to_str().context("temporary path")?.to_owned();
+    let idle = timed(|| cli(&["backup", "--dir", &dir_arg, &idle_arg]))?;
     figure("backup.idle", idle, &idle_out, "no writes");
 
     let stop = AtomicBool::new(false);
     let writes = AtomicU64::new(0);
     let load_out = tmp.path().join("load.db");
+    let load_arg = load_out.to_str().context("temporary path")?.to_owned();
     let (under_load, during) = std::thread::scope(|s| -> anyhow::Result<(Duration, u64)> {
         for t in 0..writers {
             let (http, url, writer, stop, writes) = (&http, &node.url, &writer, &stop, &writes);
@@ -97,7 +99,7 @@ fn main() -> anyhow::Result<()> {
         // The load is steady before the copy starts.
         std::thread::sleep(Duration::from_secs(2));
         let before = writes.load(Ordering::Relaxed);
-        let took = timed(|| cli(&["backup", "--dir", &dir_arg, load_out.to_str().unwrap()]));
+        let took = timed(|| cli(&["backup", "--dir", &dir_arg, &load_arg]));
         let during = writes.load(Ordering::Relaxed) - before;
         stop.store(true, Ordering::Relaxed);
         Ok((took?, during))
@@ -112,15 +114,7 @@ fn main() -> anyhow::Result<()> {
             during as f64 / under_load.as_secs_f64()
         ),
     );
-    let verify = timed(|| {
-        cli(&[
-            "verify",
-            "--dir",
-            &dir_arg,
-            "--database",
-            load_out.to_str().unwrap(),
-        ])
-    })?;
+    let verify = timed(|| cli(&["verify", "--dir", &dir_arg, "--database", &load_arg]))?;
     figure(
         "verify.backup",
         verify,
