@@ -441,12 +441,24 @@ pub fn backup(dir: &Path, out: &Path) -> anyhow::Result<[(u64, evfed_spec::merkl
     Ok(store::heads_of(out)?)
 }
 
-/// `restore`: replaces the database with a backup. Refuses (unless `force`) a backup older than
-/// the last signed checkpoint, since the node would then refuse to sign.
+/// `restore`: replaces the database with a backup. Refuses a backup that does not verify in
+/// full (`verify`), and (unless `force`) one older than the last signed checkpoint, since the
+/// node would then refuse to sign.
 pub fn restore(dir: &Path, backup: &Path, force: bool) -> anyhow::Result<()> {
     let home = Home::new(dir);
     let _lock = home.lock()?;
     let heads = store::heads_of(backup).with_context(|| format!("reading {}", backup.display()))?;
+    // A damaged backup would be served (or refused at start) as a damaged log: never restore it.
+    let checked = verify(dir, Some(backup))?;
+    if !checked.ok() {
+        bail!(
+            "{} does not verify with this node's keys, so it is not restored:\n{}\
+             Choose another backup (`evfed-node verify --dir {} --database FILE` checks one).",
+            backup.display(),
+            checked.render(),
+            dir.display()
+        );
+    }
     if let Some(signed) = home.signed_state()? {
         for (log, name, last) in [
             (0, "public", signed.public),

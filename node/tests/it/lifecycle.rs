@@ -315,6 +315,19 @@ fn a_tampered_entry_is_named_by_verify_and_the_node_refuses_to_serve() {
     assert!(refused.contains("entry 5: its bytes"), "{refused}");
     assert!(refused.contains("evfed-node restore"), "{refused}");
 
+    // A damaged backup is not restored.
+    let bad = node.tmp.path().join("bad.db");
+    std::fs::copy(&good, &bad).unwrap();
+    tamper_entry(&bad, 2);
+    let out = cli(&["restore", "--dir", &node.dir_arg(), bad.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("does not verify with this node's keys"),
+        "{err}"
+    );
+    assert!(err.contains("entry 2: its bytes"), "{err}");
+
     // The backup verifies with the node's keys, restores, and the node serves again.
     let out = cli(&[
         "verify",
