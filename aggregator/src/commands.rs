@@ -439,6 +439,7 @@ pub fn serve(
             let (store, london, stop) = (store.clone(), london.clone(), stop.clone());
             let node_state = node_state.clone();
             let interval = Duration::from_millis(config.harvest_interval_ms);
+            let connect = Duration::from_millis(config.harvest_connect_timeout_ms);
             let concurrency = config.harvest_concurrency.max(1);
             std::thread::spawn(move || {
                 let round = Round {
@@ -446,6 +447,7 @@ pub fn serve(
                     london: &london,
                     harvester: &harvester,
                     own: &node_state,
+                    connect,
                 };
                 harvest_loop(&round, &stop, interval, concurrency)
             })
@@ -485,15 +487,23 @@ struct Round<'a> {
     harvester: &'a Harvester,
     /// The aggregator's own log.
     own: &'a evfed_node::http::AppState,
+    /// Longest wait for a member to accept a connection (its follower's too).
+    connect: Duration,
 }
 
+/// Harvests every member each `interval` (a round: public and usage logs, then the
+/// aggregator's own log), and in between, at once, each member whose follower saw it sign
+/// more entries (`crate::follow`).
 fn harvest_loop(round: &Round<'_>, stop: &AtomicBool, interval: Duration, concurrency: usize) {
     let Round {
         store,
         london,
         harvester,
         own,
+        connect,
     } = *round;
+    let wake = Arc::new(crate::follow::Wakeups::default());
+    let mut followers = crate::follow::Followers::default();
     // Each member's verified size last round: a smaller one means an administrator reset its
     // log (re-admission, possibly from another process), so its old copies go.
     let mut sizes: HashMap<String, u64> = HashMap::new();
@@ -509,6 +519,7 @@ fn harvest_loop(round: &Round<'_>, stop: &AtomicBool, interval: Duration, concur
                         london.forget(&m.origin);
                     }
                 }
+                followers.sync(&members, &wake, connect);
                 crate::harvest::bounded(&members, concurrency, |m| {
                     if stop.load(Ordering::Relaxed) {
                         return;
@@ -521,6 +532,7 @@ fn harvest_loop(round: &Round<'_>, stop: &AtomicBool, interval: Duration, concur
                     }
                 });
                 if stop.load(Ordering::Relaxed) {
+                    followers.stop_all();
                     return;
                 }
             }
@@ -541,10 +553,28 @@ fn harvest_loop(round: &Round<'_>, stop: &AtomicBool, interval: Duration, concur
             }
         }
         let until = std::time::Instant::now() + interval;
-        while std::time::Instant::now() < until && !stop.load(Ordering::Relaxed) {
-            std::thread::sleep(Duration::from_millis(50));
+        loop {
+            let due = wake.wait(until, stop);
+            if due.is_empty() {
+                break;
+            }
+            match store.members() {
+                Ok(members) => {
+                    let due: Vec<_> = members
+                        .into_iter()
+                        .filter(|m| due.contains(&m.origin))
+                        .collect();
+                    crate::harvest::bounded(&due, concurrency, |m| {
+                        if let Err(e) = harvester.harvest(store, london, m, unix_ms()) {
+                            tracing::error!(origin = %m.origin, error = %e, "harvest not recorded");
+                        }
+                    });
+                }
+                Err(e) => tracing::error!(error = %e, "reading members"),
+            }
         }
     }
+    followers.stop_all();
 }
 
 pub fn unix_ms() -> i64 {

@@ -8,6 +8,7 @@ pub mod conformance;
 pub mod dashboard;
 pub mod domain;
 pub mod exports;
+pub mod follow;
 pub mod harvest;
 pub mod http;
 pub mod london;

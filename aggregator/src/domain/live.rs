@@ -43,6 +43,8 @@ pub enum Read {
 #[derive(Debug, Default)]
 pub struct Feed {
     inner: Mutex<Ring>,
+    /// Wakes the readers waiting for changes (the status stream's subscribers).
+    pushed: tokio::sync::Notify,
 }
 
 #[derive(Debug, Default)]
@@ -64,6 +66,14 @@ impl Feed {
             }
             ring.events.push_back(e);
         }
+        drop(ring);
+        self.pushed.notify_waiters();
+    }
+
+    /// Notified after every [`Feed::push`]: wait on it (enabled before reading, so that no
+    /// push between the read and the wait is missed) instead of polling.
+    pub fn pushed(&self) -> &tokio::sync::Notify {
+        &self.pushed
     }
 
     /// The sequence number of the last change (0: none yet).

@@ -303,8 +303,8 @@ pub async fn boundaries(req: HttpRequest) -> HttpResponse {
     res
 }
 
-/// How often a stream looks for new changes, and sends a heartbeat when there are none.
-const STREAM_POLL: Duration = Duration::from_millis(200);
+/// A stream wakes when the view's feed has new changes, and sends a heartbeat after this long
+/// without any.
 const HEARTBEAT: Duration = Duration::from_secs(15);
 /// Most events one read of the feed sends.
 const STREAM_BATCH: usize = 1_000;
@@ -390,6 +390,10 @@ pub async fn status_stream(
                     return None;
                 }
                 loop {
+                    // Enabled before the read, so a change pushed in between still wakes it.
+                    let pushed = london.feed().pushed().notified();
+                    tokio::pin!(pushed);
+                    pushed.as_mut().enable();
                     match london.feed().read(s.after, STREAM_BATCH, &keep) {
                         Read::Behind => {
                             s.done = true;
@@ -417,8 +421,10 @@ pub async fn status_stream(
                         Read::Events(_, upto) => {
                             // A filtered reader moves past what it does not keep.
                             s.after = upto;
-                            actix_web::rt::time::sleep(STREAM_POLL).await;
-                            s.quiet += STREAM_POLL;
+                            let waited = std::time::Instant::now();
+                            let _ = tokio::time::timeout(HEARTBEAT.saturating_sub(s.quiet), pushed)
+                                .await;
+                            s.quiet += waited.elapsed();
                             if s.quiet >= HEARTBEAT {
                                 s.quiet = Duration::ZERO;
                                 return Some((Ok(web::Bytes::from_static(b": heartbeat\n\n")), s));

@@ -15,6 +15,7 @@ mod faults;
 mod matrix;
 mod oauth;
 mod own_log;
+mod realtime;
 mod split_view;
 mod usage;
 

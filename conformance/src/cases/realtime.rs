@@ -40,6 +40,17 @@ pub const CASES: &[Case] = &[
         check: read_your_log,
     },
     Case {
+        id: "realtime.checkpoint-wait",
+        section: "§10.6",
+        level: Level::Realtime,
+        required: false,
+        description: "a node that offers the checkpoint wait (Evfed-Checkpoint-Wait) answers \
+                      ?newer_than below its size at once, holds ?newer_than=size&wait=1 about a \
+                      second and then serves the latest checkpoint, and refuses a wait above \
+                      its maximum with invalid-query",
+        check: checkpoint_wait,
+    },
+    Case {
         id: "realtime.status-freshness",
         section: "§1.6 RT-2",
         level: Level::Realtime,
@@ -52,6 +63,91 @@ pub const CASES: &[Case] = &[
 
 /// How long RT-1 allows between a served size and a checkpoint covering it.
 const RT1_BOUND: Duration = Duration::from_secs(7);
+
+/// The signed size in a checkpoint response.
+fn signed_size(ex: &crate::http::Exchange) -> Option<u64> {
+    evfed_spec::note::parse(&ex.body)
+        .ok()
+        .and_then(|(t, _)| evfed_spec::checkpoint::Checkpoint::parse_text(&t).ok())
+        .map(|c| c.tree_size)
+}
+
+fn checkpoint_wait(ctx: &mut Ctx) -> CheckResult {
+    let base = ctx.endpoint("log", "v1/log")?;
+    let ex = ctx.get(&Ctx::log_url(&base, "checkpoint")?)?;
+    let Some(max) = ex
+        .headers
+        .get("evfed-checkpoint-wait")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    else {
+        return Err(Stop::Skip(
+            "the node offers no checkpoint wait (no Evfed-Checkpoint-Wait): followers poll it, \
+             which the standard allows"
+                .into(),
+        ));
+    };
+    let Some(size) = signed_size(&ex) else {
+        return super::fail_at(&ex, "unreadable checkpoint");
+    };
+    // Already newer: at once.
+    if size > 0 {
+        let url = Ctx::log_url(&base, &format!("checkpoint?newer_than={}&wait=5", size - 1))?;
+        let started = Instant::now();
+        let ex = ctx.get(&url)?;
+        if ex.status != 200 || signed_size(&ex).is_none_or(|s| s < size) {
+            return super::fail_at(
+                &ex,
+                format!("expected a checkpoint of at least {size} entries"),
+            );
+        }
+        if started.elapsed() > Duration::from_secs(3) {
+            return super::fail_at(
+                &ex,
+                format!(
+                    "a checkpoint newer than {} existed, yet the answer took {:.1} s",
+                    size - 1,
+                    started.elapsed().as_secs_f64()
+                ),
+            );
+        }
+    }
+    // Not newer: held for the wait (unless the log grows meanwhile), then the latest.
+    let url = Ctx::log_url(&base, &format!("checkpoint?newer_than={size}&wait=1"))?;
+    let started = Instant::now();
+    let ex = ctx.get(&url)?;
+    let held = started.elapsed();
+    let Some(now) = signed_size(&ex).filter(|_| ex.status == 200) else {
+        return super::fail_at(&ex, "expected 200 with a checkpoint after the wait");
+    };
+    if now == size && held < Duration::from_millis(900) {
+        return super::fail_at(
+            &ex,
+            format!(
+                "?newer_than={size}&wait=1 answered after {} ms with the same size",
+                held.as_millis()
+            ),
+        );
+    }
+    let url = Ctx::log_url(
+        &base,
+        &format!("checkpoint?newer_than={size}&wait={}", max + 1),
+    )?;
+    let ex = ctx.get(&url)?;
+    if ex.status != 400 {
+        return super::fail_at(
+            &ex,
+            format!(
+                "a wait above the maximum {max} s answered {}, not 400",
+                ex.status
+            ),
+        );
+    }
+    Ok(note(format!(
+        "waits up to {max} s; held {} ms for nothing newer",
+        held.as_millis()
+    )))
+}
 
 fn signing_cadence(ctx: &mut Ctx) -> CheckResult {
     let url = Ctx::log_url(&ctx.endpoint("log", "v1/log")?, "checkpoint")?;

@@ -42,6 +42,9 @@ pub struct Signer {
     co_signer: Option<SigningKey>,
     state: Mutex<SignedState>,
     notes: RwLock<[Arc<Vec<u8>>; 2]>,
+    /// The signed size of each log (public, restricted), for readers that wait for a newer
+    /// checkpoint (`GET …/checkpoint?newer_than=N`).
+    signed: tokio::sync::watch::Sender<[u64; 2]>,
     /// Set once a check failed: the node stays unready and signs nothing more.
     refused: RwLock<Option<String>>,
 }
@@ -73,6 +76,7 @@ impl Signer {
             }
             Ok::<_, StoreError>(notes)
         })?;
+        let sizes = [state.public.size, state.restricted.size];
         let signer = Self {
             home,
             origin: origin.to_owned(),
@@ -80,6 +84,7 @@ impl Signer {
             co_signer,
             state: Mutex::new(state),
             notes: RwLock::new(notes),
+            signed: tokio::sync::watch::Sender::new(sizes),
             refused: RwLock::new(None),
         };
         for log in LogId::BOTH {
@@ -125,6 +130,11 @@ impl Signer {
             Ok(n) => n[log as usize].clone(),
             Err(p) => p.into_inner()[log as usize].clone(),
         }
+    }
+
+    /// Signed sizes `[public, restricted]` as they change.
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<[u64; 2]> {
+        self.signed.subscribe()
     }
 
     /// Why the node refuses to sign, once it has.
@@ -189,6 +199,7 @@ impl Signer {
             if let Ok(mut notes) = self.notes.write() {
                 notes[log as usize] = Arc::new(note.note_bytes().to_vec());
             }
+            self.signed.send_modify(|sizes| sizes[log as usize] = size);
             signed += 1;
         }
         Ok(signed)

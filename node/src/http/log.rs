@@ -17,14 +17,34 @@ pub const MAX_ENTRIES: u64 = 1000;
 /// Most bytes in one page of entries (at least one entry is always sent).
 pub const MAX_ENTRY_PAGE_BYTES: usize = 4 * 1024 * 1024;
 
-/// The latest signed checkpoint of the public log.
+/// Most seconds a reader may wait for a newer checkpoint (`?newer_than=N&wait=S`).
+pub const MAX_WAIT_SECONDS: u64 = 60;
+/// The wait when `newer_than` is given without `wait`.
+const DEFAULT_WAIT_SECONDS: u64 = 30;
+
+/// The latest signed checkpoint of the public log. With `newer_than=N`, answers as soon as a
+/// checkpoint of more than `N` entries is signed, or after `wait` seconds (default 30, at most
+/// 60) with the latest one: a follower learns of new entries at once instead of polling
+/// (STANDARD.md §10.6). Every answer carries `Evfed-Checkpoint-Wait` (the longest wait
+/// allowed), which tells a reader the node offers this.
 #[utoipa::path(
     tag = "log",
-    responses((status = 200, description = "C2SP signed note", content_type = "text/plain; charset=utf-8", body = String))
+    params(
+        ("newer_than" = Option<u64>, Query, description = "Wait for a checkpoint of more entries than this"),
+        ("wait" = Option<u64>, Query, minimum = 0, maximum = 60, description = "Longest wait in seconds (default 30, at most 60)"),
+    ),
+    responses(
+        (status = 200, description = "C2SP signed note", content_type = "text/plain; charset=utf-8", body = String,
+            headers(("Evfed-Checkpoint-Wait" = u64, description = "The longest wait this node allows, in seconds"))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+    )
 )]
 #[get("/v1/log/checkpoint")]
-pub async fn checkpoint(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    note(&state, LogId::Public)
+pub async fn checkpoint(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    note_when(&state, &req, LogId::Public).await
 }
 
 /// Public log entries `start ≤ i < end` as NDJSON, exactly the bytes hashed into the tree.
@@ -72,14 +92,26 @@ pub async fn consistency(
     consistency_of(state, &req, LogId::Public).await
 }
 
-/// The latest signed checkpoint of the restricted log (open: it reveals a count and a hash).
+/// The latest signed checkpoint of the restricted log (open: it reveals a count and a hash);
+/// `newer_than` and `wait` as for the public log's.
 #[utoipa::path(
     tag = "log",
-    responses((status = 200, description = "C2SP signed note", content_type = "text/plain; charset=utf-8", body = String))
+    params(
+        ("newer_than" = Option<u64>, Query, description = "Wait for a checkpoint of more entries than this"),
+        ("wait" = Option<u64>, Query, minimum = 0, maximum = 60, description = "Longest wait in seconds (default 30, at most 60)"),
+    ),
+    responses(
+        (status = 200, description = "C2SP signed note", content_type = "text/plain; charset=utf-8", body = String,
+            headers(("Evfed-Checkpoint-Wait" = u64, description = "The longest wait this node allows, in seconds"))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+    )
 )]
 #[get("/v1/restricted/log/checkpoint")]
-pub async fn restricted_checkpoint(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    note(&state, LogId::Restricted)
+pub async fn restricted_checkpoint(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    note_when(&state, &req, LogId::Restricted).await
 }
 
 /// Restricted log entries; needs `usage:read`.
@@ -135,6 +167,47 @@ pub async fn restricted_consistency(
 ) -> Result<HttpResponse, ApiError> {
     caller.require("usage:read")?;
     consistency_of(state, &req, LogId::Restricted).await
+}
+
+/// The checkpoint, once one of more than `newer_than` entries is signed (or the wait ends).
+async fn note_when(
+    state: &AppState,
+    req: &HttpRequest,
+    log: LogId,
+) -> Result<HttpResponse, ApiError> {
+    let pairs = pairs(req.query_string())?;
+    let number = |name: &str| -> Result<Option<u64>, ApiError> {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| {
+                v.parse()
+                    .map_err(|_| ApiError::query(format!("{name} must be a whole number ≥ 0")))
+            })
+            .transpose()
+    };
+    let newer_than = number("newer_than")?;
+    let wait = number("wait")?.unwrap_or(DEFAULT_WAIT_SECONDS);
+    if wait > MAX_WAIT_SECONDS {
+        return Err(ApiError::query(format!(
+            "wait is at most {MAX_WAIT_SECONDS} seconds"
+        )));
+    }
+    if let Some(n) = newer_than {
+        let mut signed = state.signer.watch();
+        // A timeout, or a node shutting down, answers with the latest checkpoint.
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(wait),
+            signed.wait_for(|sizes| sizes[log as usize] > n),
+        )
+        .await;
+    }
+    let mut res = note(state, log)?;
+    res.headers_mut().insert(
+        actix_web::http::header::HeaderName::from_static("evfed-checkpoint-wait"),
+        actix_web::http::header::HeaderValue::from(MAX_WAIT_SECONDS),
+    );
+    Ok(res)
 }
 
 fn note(state: &AppState, log: LogId) -> Result<HttpResponse, ApiError> {

@@ -186,6 +186,8 @@ pub struct Store {
     wal: Mutex<Connection>,
     public_size: AtomicU64,
     restricted_size: AtomicU64,
+    /// Woken when a commit grows either log, so the checkpoint signer signs at once.
+    grown: tokio::sync::Notify,
 }
 
 /// At most [`MAX_READERS`] read connections; a request waits for a free one rather than
@@ -280,6 +282,7 @@ impl Store {
             path: path.to_owned(),
             public_size: AtomicU64::new(heads[0].size()),
             restricted_size: AtomicU64::new(heads[1].size()),
+            grown: tokio::sync::Notify::new(),
             writer: Mutex::new(Writer { conn, heads }),
             readers: Mutex::new(Readers::default()),
             reader_freed: Condvar::new(),
@@ -312,11 +315,19 @@ impl Store {
         let Tx { tx, heads } = tx;
         tx.commit().map_err(StoreError::from)?;
         writer.heads = heads;
-        self.public_size
-            .store(writer.heads[0].size(), Ordering::Release);
-        self.restricted_size
-            .store(writer.heads[1].size(), Ordering::Release);
+        let (public, restricted) = (writer.heads[0].size(), writer.heads[1].size());
+        let before_public = self.public_size.swap(public, Ordering::AcqRel);
+        let before_restricted = self.restricted_size.swap(restricted, Ordering::AcqRel);
+        if public != before_public || restricted != before_restricted {
+            // One stored permit when no one waits: a wake-up is never lost.
+            self.grown.notify_one();
+        }
         Ok(value)
+    }
+
+    /// Notified after each commit that grew a log (see `commands::checkpoint_loop`).
+    pub fn grown(&self) -> &tokio::sync::Notify {
+        &self.grown
     }
 
     /// Runs `f` on a read-only connection. Blocking: call it off the async executor.
