@@ -1,6 +1,6 @@
 //! Bodies of the node API that are not OCPI objects (spec §3.4, §10): the discovery document,
-//! batch results, proofs, the OCPI response envelope, and the node-operations bodies of
-//! `/v1/admin`.
+//! batch results, proofs, and the node-operations bodies of `/v1/admin`. The `/ocpi`
+//! surface's envelope and its other answers are in [`crate::ocpi`].
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -78,18 +78,6 @@ pub struct BatchResult {
 pub struct Proof {
     /// Base64 SHA-256 hashes in RFC 9162 order.
     pub hashes: Vec<String>,
-}
-
-/// The OCPI 2.2.1 response envelope (OCPI §4.1.6), used only on the `/ocpi` surface.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct OcpiResponse<T> {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data: Option<T>,
-    /// 1000 for success; 2xxx client errors, 3xxx server errors (OCPI §5).
-    pub status_code: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_message: Option<String>,
-    pub timestamp: crate::time::DateTime,
 }
 
 /// One item's result in the answer to `POST /v1/admin/locations`, a node-operations endpoint

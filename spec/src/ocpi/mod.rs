@@ -9,6 +9,9 @@
 //! - Personal data (`publish_allowed_to`) is split off with
 //!   [`Location::take_publish_allowed_to`].
 //! - evfed's additions live in one `evfed` member per object (see [`crate::ext`]).
+//!
+//! The answers of the `/ocpi` surface around these objects (envelope, versions, credentials)
+//! are in `surface`.
 
 mod common;
 pub(crate) mod de;
@@ -18,6 +21,7 @@ mod geo;
 mod hours;
 mod location;
 mod parse;
+mod surface;
 mod tariff;
 
 pub use common::{BusinessDetails, DisplayText, Image, Price};
@@ -31,4 +35,8 @@ pub use geo::{AdditionalGeoLocation, GeoError, GeoLocation};
 pub use hours::{ExceptionalPeriod, Hours, RegularHours};
 pub use location::{Connector, Evse, Location, PublishTokenType, StatusSchedule};
 pub use parse::{ParseError, Parsed, Warning, WarningCode, parse};
+pub use surface::{
+    Credentials, CredentialsRole, Endpoint, InterfaceRole, OcpiAck, OcpiErrorResponse,
+    OcpiResponse, Version, VersionDetails,
+};
 pub use tariff::{PriceComponent, Tariff, TariffElement, TariffRestrictions};
