@@ -109,6 +109,7 @@ pub fn verify(dir: &Path, database: Option<&Path>) -> anyhow::Result<Verificatio
 /// The start-up check (`integrity::check_head`) of both logs: `Err(SignError::Inconsistent)`
 /// with what differs and what to do, so every caller refuses as it refuses an inconsistent log.
 pub fn check_at_start(home: &Home, origin: &str, store: &Store) -> Result<(), SignError> {
+    let started = std::time::Instant::now();
     let keys = home.vkeys()?;
     let signed = home.signed_state()?;
     let found = store.read(|r| {
@@ -125,6 +126,10 @@ pub fn check_at_start(home: &Home, origin: &str, store: &Store) -> Result<(), Si
         Ok::<_, store::StoreError>(None)
     })?;
     let Some((log, finding)) = found else {
+        tracing::info!(
+            check_ms = started.elapsed().as_millis() as u64,
+            "the newest entries and checkpoints match what this node signed"
+        );
         return Ok(());
     };
     let dir = home.dir().display();

@@ -174,61 +174,56 @@ pub fn verify_log(
         findings: Vec::new(),
         more: 0,
     };
-    // The roots to meet along the way: each stored checkpoint's (once its note verifies), and
-    // the signed state's.
-    let mut targets: Vec<(u64, Hash, Target)> = Vec::new();
-    for cp in r.checkpoints(log)? {
-        report.checkpoints += 1;
-        report.latest_checkpoint = Some(cp.tree_size);
-        match checkpoint_root(&cp, log, expected) {
-            Ok(root) if cp.tree_size <= size => {
-                targets.push((cp.tree_size, root, Target::Checkpoint))
-            }
-            Ok(_) => report.add(Finding::CheckpointBeyondLog {
-                tree_size: cp.tree_size,
-                size,
-            }),
-            Err(reason) => report.add(Finding::CheckpointNote {
-                tree_size: cp.tree_size,
-                reason,
-            }),
-        }
-    }
-    if let Some(signed) = expected.signed {
-        if signed.size > size {
+    // The roots to meet along the way: each stored checkpoint's (read a page at a time: a
+    // node that signs every second stores tens of thousands a day), and the signed state's.
+    let mut checkpoints = Checkpoints::new(r, log);
+    let mut signed = match expected.signed {
+        Some(s) if s.size > size => {
             report.add(Finding::ShorterThanSigned {
                 size,
-                signed: signed.size,
+                signed: s.size,
             });
-        } else {
-            targets.push((signed.size, signed.root, Target::Signed));
+            None
         }
-    }
-    targets.sort_by_key(|t| t.0);
-    let mut targets = targets.into_iter().peekable();
+        other => other,
+    };
     let mut matched = 0u64;
-    let mut meet = |report: &mut LogReport, frontier: &Frontier| {
-        while let Some((at, root, what)) = targets.next_if(|t| t.0 <= frontier.size()) {
-            if at < frontier.size() {
-                continue; // Only reachable after missing entries; already reported.
+    let mut meet = |report: &mut LogReport, frontier: &Frontier| -> Result<(), StoreError> {
+        let at = frontier.size();
+        if let Some(s) = signed.filter(|s| s.size == at) {
+            if frontier.root() != s.root {
+                report.add(Finding::SignedRoot { tree_size: at });
             }
-            if frontier.root() == root {
-                matched = at;
-            } else {
-                report.add(match what {
-                    Target::Checkpoint => Finding::CheckpointRoot {
-                        tree_size: at,
-                        since: matched,
-                    },
-                    Target::Signed => Finding::SignedRoot { tree_size: at },
-                });
+            signed = None;
+        }
+        while let Some(cp) = checkpoints.next_up_to(at)? {
+            report.checkpoints += 1;
+            report.latest_checkpoint = Some(cp.tree_size);
+            match checkpoint_root(&cp, log, expected) {
+                // Smaller sizes are only left behind by missing entries, already reported.
+                Ok(root) if cp.tree_size == at => {
+                    if frontier.root() == root {
+                        matched = at;
+                    } else {
+                        report.add(Finding::CheckpointRoot {
+                            tree_size: at,
+                            since: matched,
+                        });
+                    }
+                }
+                Ok(_) => {}
+                Err(reason) => report.add(Finding::CheckpointNote {
+                    tree_size: cp.tree_size,
+                    reason,
+                }),
             }
         }
+        Ok(())
     };
 
     let tree = r.tree(log);
     let mut frontier = Frontier::new();
-    meet(&mut report, &frontier);
+    meet(&mut report, &frontier)?;
     let mut broken = false;
     r.scan_entries(log, 0, |index, bytes| {
         if index >= size {
@@ -282,7 +277,7 @@ pub fn verify_log(
             level += 1;
         }
         frontier.push(leaf);
-        meet(&mut report, &frontier);
+        meet(&mut report, &frontier)?;
         Ok::<_, StoreError>(())
     })?;
     if !broken && frontier.size() < size {
@@ -290,6 +285,17 @@ pub fn verify_log(
             from: frontier.size(),
             to: size,
         });
+    }
+    // What is left is larger than the log (or lies past missing entries).
+    while let Some(cp) = checkpoints.next_up_to(u64::MAX)? {
+        report.checkpoints += 1;
+        report.latest_checkpoint = Some(cp.tree_size);
+        if cp.tree_size > size {
+            report.add(Finding::CheckpointBeyondLog {
+                tree_size: cp.tree_size,
+                size,
+            });
+        }
     }
     let stored = r.tree_node_count(log)?;
     let expected_nodes = nodes_in_tree(size);
@@ -302,10 +308,44 @@ pub fn verify_log(
     Ok(report)
 }
 
-#[derive(Debug, Clone, Copy)]
-enum Target {
-    Checkpoint,
-    Signed,
+/// A log's stored checkpoints in size order, read [`Checkpoints::PAGE`] at a time.
+struct Checkpoints<'a, 'r> {
+    r: &'a Reader<'r>,
+    log: LogId,
+    page: std::collections::VecDeque<StoredCheckpoint>,
+    /// The size of the last checkpoint read.
+    after: Option<u64>,
+    done: bool,
+}
+
+impl<'a, 'r> Checkpoints<'a, 'r> {
+    /// Small in unit tests, so that their few checkpoints span pages.
+    const PAGE: u64 = if cfg!(test) { 2 } else { 1000 };
+
+    fn new(r: &'a Reader<'r>, log: LogId) -> Self {
+        Self {
+            r,
+            log,
+            page: Default::default(),
+            after: None,
+            done: false,
+        }
+    }
+
+    /// The next checkpoint, if its size is at most `size`.
+    fn next_up_to(&mut self, size: u64) -> Result<Option<StoredCheckpoint>, StoreError> {
+        if self.page.is_empty() && !self.done {
+            let page = self.r.checkpoints(self.log, self.after, Self::PAGE)?;
+            self.done = (page.len() as u64) < Self::PAGE;
+            self.after = page.last().map(|c| c.tree_size).or(self.after);
+            self.page.extend(page);
+        }
+        if self.page.front().is_some_and(|c| c.tree_size <= size) {
+            Ok(self.page.pop_front())
+        } else {
+            Ok(None)
+        }
+    }
 }
 
 /// The root a stored checkpoint signs, once its note verifies with `keys` and names this log.
@@ -372,7 +412,8 @@ pub fn check_head(
         }
     }
     // The newest checkpoint is what the node serves first: it must verify and sign this tree.
-    if let Some(cp) = r.checkpoints(log)?.pop() {
+    if let Some((tree_size, note)) = r.latest_checkpoint(log)? {
+        let cp = StoredCheckpoint { tree_size, note };
         if cp.tree_size > size {
             return Ok(Some(Finding::CheckpointBeyondLog {
                 tree_size: cp.tree_size,

@@ -90,12 +90,20 @@ impl Reader<'_> {
             .query_row([log as i64], |r| get_u64(r, 0))?)
     }
 
-    /// Every stored checkpoint of `log`, smallest first.
-    pub fn checkpoints(&self, log: LogId) -> Result<Vec<StoredCheckpoint>, StoreError> {
+    /// Up to `limit` stored checkpoints of `log` larger than `after` (all when `None`),
+    /// smallest first.
+    pub fn checkpoints(
+        &self,
+        log: LogId,
+        after: Option<u64>,
+        limit: u64,
+    ) -> Result<Vec<StoredCheckpoint>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT tree_size, note FROM checkpoint WHERE log = ?1 ORDER BY tree_size",
+            "SELECT tree_size, note FROM checkpoint WHERE log = ?1 AND tree_size > ?2
+             ORDER BY tree_size LIMIT ?3",
         )?;
-        let rows = stmt.query_map([log as i64], |r| {
+        let after = after.map_or(-1, |a| a as i64);
+        let rows = stmt.query_map(params![log as i64, after, limit as i64], |r| {
             Ok(StoredCheckpoint {
                 tree_size: get_u64(r, 0)?,
                 note: r.get(1)?,
