@@ -14,6 +14,7 @@ pub enum ProblemCode {
     InvalidField,
     InvalidQuery,
     PayloadTooLarge,
+    HeadersTooLarge,
     NotFound,
     Unauthorized,
     Forbidden,
@@ -27,11 +28,12 @@ pub enum ProblemCode {
 }
 
 impl ProblemCode {
-    pub const ALL: [ProblemCode; 14] = [
+    pub const ALL: [ProblemCode; 15] = [
         Self::InvalidJson,
         Self::InvalidField,
         Self::InvalidQuery,
         Self::PayloadTooLarge,
+        Self::HeadersTooLarge,
         Self::NotFound,
         Self::Unauthorized,
         Self::Forbidden,
@@ -50,6 +52,7 @@ impl ProblemCode {
             Self::InvalidField => "invalid-field",
             Self::InvalidQuery => "invalid-query",
             Self::PayloadTooLarge => "payload-too-large",
+            Self::HeadersTooLarge => "headers-too-large",
             Self::NotFound => "not-found",
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
@@ -75,6 +78,7 @@ impl ProblemCode {
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::RateLimited => 429,
+            Self::HeadersTooLarge => 431,
             Self::Internal => 500,
             Self::Unavailable => 503,
         }
@@ -87,6 +91,7 @@ impl ProblemCode {
             Self::InvalidField => "A field is missing or invalid",
             Self::InvalidQuery => "Query string is invalid",
             Self::PayloadTooLarge => "Request body is too large",
+            Self::HeadersTooLarge => "Request header fields are too large",
             Self::NotFound => "No such resource",
             Self::Unauthorized => "A valid bearer token is required",
             Self::Forbidden => "The token does not allow this",
