@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use actix_web::{HttpServer, web};
+use actix_web::web;
 use anyhow::{Context as _, bail};
 use evfed_node::home::write_atomic;
 use serde::{Deserialize, Serialize};
@@ -395,7 +395,7 @@ pub fn serve(
         // Built once, inside the runtime: both workers count in the same limits.
         let edges = evfed_node::http::Edges::new(config.limits, tls.is_some())
             .with_open_reads(crate::http::open_reads(config.compliance_open));
-        let server = HttpServer::new(move || {
+        let server = evfed_node::http::listen::Listener::new(node_state.clone(), move || {
             let (agg, oauth) = (app_state.clone(), oauth.clone());
             evfed_node::http::app_with(
                 app_node.clone(),
@@ -409,11 +409,9 @@ pub fn serve(
             )
         })
         .workers(2);
-        let server = match tls {
-            Some(tls) => server.bind_rustls_0_23(addr, tls),
-            None => server.bind(addr),
-        }
-        .with_context(|| format!("binding {addr}"))?;
+        let server = server
+            .bind(addr, tls)
+            .with_context(|| format!("binding {addr}"))?;
         let bound = server
             .addrs()
             .first()

@@ -259,7 +259,7 @@ pub fn serve(dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
         // Built once, inside the runtime: every worker counts in the same limits.
         let edges = http::Edges::new(limits, tls.is_some());
         let allowed = http::route_table();
-        let server = actix_web::HttpServer::new(move || {
+        let server = http::listen::Listener::new(state.clone(), move || {
             // The operator's page at `/` is the node's own: an embedding aggregator has its own.
             http::app_with(
                 app_state.clone(),
@@ -268,11 +268,9 @@ pub fn serve(dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
                 http::home_page,
             )
         });
-        let server = match tls {
-            Some(tls) => server.bind_rustls_0_23(listen, tls),
-            None => server.bind(listen),
-        }
-        .with_context(|| format!("cannot listen on {listen}"))?;
+        let server = server
+            .bind(listen, tls)
+            .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = server
             .addrs()
             .first()

@@ -1,7 +1,8 @@
 //! The aggregator's HTTP edge: its `[limits]`, security headers, CORS on the London view but
-//! not on usage analytics, the admin API or the token endpoint, and HTTPS from `[tls]`.
+//! not on usage analytics, the admin API or the token endpoint, HTTPS from `[tls]`, and request
+//! heads over the bounds answered as problem+json.
 
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
 use std::time::Duration;
@@ -194,4 +195,53 @@ fn the_aggregator_serves_https_from_its_tls_table() {
         Some("max-age=31536000")
     );
     assert_eq!(header(&res, "access-control-allow-origin"), Some("*"));
+}
+
+#[test]
+fn a_request_head_with_1000_fields_gets_problem_json() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = aggregator(root.path());
+    let agg = Server::start(Path::new(AGGREGATOR), &dir);
+    let mut req = "GET /v1/london/locations HTTP/1.1\r\nhost: localhost\r\n".to_owned();
+    for i in 0..1000 {
+        req.push_str(&format!("x-filler-{i}: {i}\r\n"));
+    }
+    req.push_str("\r\n");
+    let mut conn = std::net::TcpStream::connect(agg.url.trim_start_matches("http://")).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    conn.write_all(req.as_bytes()).unwrap();
+    let mut got = Vec::new();
+    conn.read_to_end(&mut got).unwrap();
+    let got = String::from_utf8(got).unwrap();
+    let (head, body) = got.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.split("\r\n");
+    assert_eq!(
+        lines.next(),
+        Some("HTTP/1.1 431 Request Header Fields Too Large")
+    );
+    let fields: Vec<(String, &str)> = lines
+        .map(|l| {
+            let (n, v) = l.split_once(':').unwrap();
+            (n.to_ascii_lowercase(), v.trim())
+        })
+        .collect();
+    let field = |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
+    assert_eq!(field("content-type"), Some("application/problem+json"));
+    assert_eq!(
+        field("content-length"),
+        Some(body.len().to_string().as_str())
+    );
+    assert_eq!(field("x-content-type-options"), Some("nosniff"));
+    assert!(field("evfed-tree-size").is_some());
+    let problem: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(problem["code"], "headers-too-large");
+    assert_eq!(problem["status"], 431);
+    // A request on a fresh connection is served as before.
+    evfed_aggregator::harvest::install_crypto_provider();
+    let res = Client::new()
+        .get(format!("{}/v1/london/locations", agg.url))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 200);
 }

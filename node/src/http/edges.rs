@@ -311,6 +311,20 @@ fn preflight(headers: &HeaderMap) -> Option<HttpResponse> {
     )
 }
 
+/// The headers of a problem+json answer given before routing (`listen`, a request head over
+/// the bounds): those of any API response, and never cached.
+pub(crate) fn unrouted_headers(https: bool) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    let edges = Edges {
+        limiter: None,
+        https,
+        open_extra: None,
+    };
+    finish(&edges, &mut headers, true, false, false);
+    headers
+}
+
 /// The headers every response gets, and CORS on open reads.
 fn finish(edges: &Edges, headers: &mut HeaderMap, authorized: bool, cors: bool, docs: bool) {
     let html = headers

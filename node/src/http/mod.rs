@@ -13,6 +13,7 @@ mod body;
 mod discovery;
 mod edges;
 mod home;
+pub mod listen;
 mod locations;
 mod log;
 mod ocpi;

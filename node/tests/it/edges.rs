@@ -1,7 +1,9 @@
 //! The HTTP edge of a real node: request limits per address and per client, security headers,
-//! CORS only on open reads, and HTTPS served directly with rustls.
+//! CORS only on open reads, HTTPS served directly with rustls, and request heads over the
+//! bounds answered as problem+json.
 
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::time::Duration;
 
@@ -291,6 +293,33 @@ fn serves_https_with_hsts_from_a_configured_certificate() {
     assert_eq!(header(&res, "access-control-allow-origin"), Some("*"));
     let discovery: Value = res.json().unwrap();
     assert_eq!(discovery["origin"], "evfed.camden.example");
+    // A head over actix-http's bounds is answered as problem+json over TLS too.
+    let mut fields = reqwest::header::HeaderMap::new();
+    for i in 0..1000 {
+        let name = format!("x-filler-{i}");
+        fields.insert(
+            reqwest::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            reqwest::header::HeaderValue::from(i),
+        );
+    }
+    let res = run
+        .http
+        .get(format!("{}/v1/locations", run.url))
+        .headers(fields)
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 431);
+    assert_eq!(
+        header(&res, "content-type"),
+        Some("application/problem+json")
+    );
+    assert_eq!(
+        header(&res, "strict-transport-security"),
+        Some("max-age=31536000")
+    );
+    let problem: Value = res.json().unwrap();
+    assert_eq!(problem["code"], "headers-too-large");
+    assert_eq!(run.get("/healthz").status(), 200);
     // Plain HTTP to the same port is not answered as HTTP.
     let plain = reqwest::blocking::Client::new()
         .get(run.url.replace("https://", "http://") + "/healthz")
@@ -310,4 +339,129 @@ fn a_tls_key_readable_by_others_is_refused_with_a_hint() {
     let err = node.try_serve().err().expect("serve refuses a loose key");
     assert!(err.contains("chmod 600"), "{err}");
     assert!(err.contains("key.pem"), "{err}");
+}
+
+/// One HTTP/1.1 response read off a raw connection.
+struct Raw {
+    status: u16,
+    /// Names in lower case, in the order sent.
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Raw {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Sends `bytes` on a fresh connection to the node, reads until the node closes it, and splits
+/// what came back into responses (each framed by its `content-length`).
+fn exchange(run: &Running, bytes: &[u8]) -> Vec<Raw> {
+    let mut conn = TcpStream::connect(run.url.trim_start_matches("http://")).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    conn.write_all(bytes).unwrap();
+    let mut got = Vec::new();
+    conn.read_to_end(&mut got).unwrap();
+    let mut responses = Vec::new();
+    let mut rest = &got[..];
+    while !rest.is_empty() {
+        let end = rest
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap_or_else(|| panic!("not a response: {}", String::from_utf8_lossy(rest)));
+        let head = std::str::from_utf8(&rest[..end]).unwrap();
+        let mut lines = head.split("\r\n");
+        let status = lines.next().unwrap().split(' ').nth(1).unwrap();
+        let headers: Vec<(String, String)> = lines
+            .map(|l| {
+                let (n, v) = l.split_once(':').unwrap();
+                (n.to_ascii_lowercase(), v.trim().to_owned())
+            })
+            .collect();
+        let raw = Raw {
+            status: status.parse().unwrap(),
+            body: Vec::new(),
+            headers,
+        };
+        let len: usize = raw
+            .header("content-length")
+            .map_or(0, |v| v.parse().unwrap());
+        let body = rest[end + 4..end + 4 + len].to_vec();
+        rest = &rest[end + 4 + len..];
+        responses.push(Raw { body, ..raw });
+    }
+    responses
+}
+
+/// `GET path` with a `host` field, `fillers` more and the lines of `extra`.
+fn get_with_fields(path: &str, fillers: usize, extra: &str) -> Vec<u8> {
+    let mut req = format!("GET {path} HTTP/1.1\r\nhost: localhost\r\n");
+    for i in 0..fillers {
+        req.push_str(&format!("x-filler-{i}: {i}\r\n"));
+    }
+    req.push_str(extra);
+    req.push_str("\r\n");
+    req.into_bytes()
+}
+
+fn assert_headers_too_large(res: &Raw, detail: &str) {
+    assert_eq!(res.status, 431);
+    assert_eq!(res.header("content-type"), Some("application/problem+json"));
+    assert_eq!(res.header("connection"), Some("close"));
+    assert_eq!(res.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(res.header("cache-control"), Some("no-store"));
+    assert!(res.header("evfed-tree-size").is_some());
+    assert!(res.header("date").is_some());
+    let problem: Value = serde_json::from_slice(&res.body).unwrap();
+    assert_eq!(problem["code"], "headers-too-large");
+    assert_eq!(problem["status"], 431);
+    assert_eq!(problem["type"], "urn:evfed:problem:headers-too-large");
+    let said = problem["detail"].as_str().unwrap();
+    assert!(said.contains(detail), "{said}");
+}
+
+#[test]
+fn a_request_head_over_the_bounds_gets_problem_json() {
+    let node = NodeDir::camden();
+    let run = node.serve();
+    // 1,000 header fields: actix-http's own answer was an empty 431.
+    let got = exchange(&run, &get_with_fields("/v1/locations", 1000, ""));
+    assert_eq!(got.len(), 1);
+    assert_headers_too_large(&got[0], "more than 96 header fields");
+    // 96 fields are within the bounds.
+    let got = exchange(
+        &run,
+        &get_with_fields("/healthz", 94, "connection: close\r\n"),
+    );
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].status, 200);
+    // A head not complete within 128 KiB, with few fields.
+    let long = format!("x-long: {}\r\n", "a".repeat(140_000));
+    let got = exchange(&run, &get_with_fields("/v1/locations", 0, &long));
+    assert_eq!(got.len(), 1);
+    assert_headers_too_large(&got[0], "not complete within 131072 bytes");
+    // On a kept-alive connection, the requests before the refused head are answered first,
+    // a body included.
+    let status = b"POST /v1/status HTTP/1.1\r\nhost: localhost\r\n\
+        content-type: application/json\r\ncontent-length: 2\r\n\r\n[]";
+    let got = exchange(
+        &run,
+        &[
+            get_with_fields("/healthz", 0, ""),
+            status.to_vec(),
+            get_with_fields("/v1/locations", 1000, ""),
+        ]
+        .concat(),
+    );
+    let statuses: Vec<u16> = got.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [200, 401, 431]);
+    assert_headers_too_large(&got[2], "more than 96 header fields");
+    // The node goes on serving.
+    assert_eq!(run.get("/v1/locations").status(), 200);
+    assert!(run.stop().success());
 }
