@@ -2,7 +2,7 @@
 //! shared schemas, and committed as `spec/openapi/node.json` (a test fails when the two differ).
 
 use evfed_spec::api::{BatchResult, Discovery, Endpoints, Proof};
-use evfed_spec::ocpi::{Connector, Evse, Location, Tariff};
+use evfed_spec::ocpi::{Connector, Evse, Location, OcpiErrorResponse, Tariff};
 use evfed_spec::problem::{Problem, ProblemCode};
 use evfed_spec::usage::{StatusChange, UsageRecord};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -30,7 +30,8 @@ use utoipa_actix_web::AppExt as _;
         Discovery,
         Endpoints,
         BatchResult,
-        Proof
+        Proof,
+        OcpiErrorResponse
     )),
     modifiers(&BearerAuth)
 )]
@@ -72,6 +73,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = NodeApi::openapi();
     doc.merge(routes);
     complete(&mut doc);
+    reference_ocpi_data(&mut doc);
     doc
 }
 
@@ -93,8 +95,9 @@ pub fn document_json() -> String {
 /// - a path parameter: `404`; a query parameter: `400` (`invalid-query`);
 /// - every operation: `429` from the HTTP edge (`http::edges`).
 ///
-/// `/v1` and `/.well-known` answer `application/problem+json`, `/ocpi` OCPI's envelope as
-/// `application/json`; the OAuth token endpoint documents its own RFC 6749 errors. A list's
+/// `/v1` and `/.well-known` answer `application/problem+json`, `/ocpi` OCPI's error envelope
+/// (`OcpiErrorResponse`) as `application/json`, except for the edge's `429`, which is
+/// problem+json everywhere; the OAuth token endpoint documents its own RFC 6749 errors. A list's
 /// `limit` is at least 1 (STANDARD.md §11.1: zero is `invalid-query`). Answers an operation
 /// documents itself are kept.
 pub fn complete(doc: &mut utoipa::openapi::OpenApi) {
@@ -117,18 +120,22 @@ pub fn complete(doc: &mut utoipa::openapi::OpenApi) {
 fn complete_operation(path: &str, op: &mut utoipa::openapi::path::Operation) {
     use serde_json::Value;
     use utoipa::openapi::path::ParameterIn;
-    use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, RefOr, ResponseBuilder, Schema};
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder, Schema};
 
     let ocpi = path.starts_with("/ocpi");
     let oauth = path.starts_with("/oauth2/");
-    let (media, schema): (&str, RefOr<Schema>) = if ocpi {
-        // OCPI's envelope: an object.
-        ("application/json", ObjectBuilder::new().into())
-    } else {
-        (
-            "application/problem+json",
-            Ref::from_schema_name("Problem").into(),
-        )
+    let answer = |status: &str| -> (&str, RefOr<Schema>) {
+        if ocpi && status != "429" {
+            (
+                "application/json",
+                Ref::from_schema_name("OcpiErrorResponse").into(),
+            )
+        } else {
+            (
+                "application/problem+json",
+                Ref::from_schema_name("Problem").into(),
+            )
+        }
     };
     let params = op.parameters.as_deref().unwrap_or_default();
     let has_param = |place: ParameterIn| {
@@ -194,12 +201,10 @@ fn complete_operation(path: &str, op: &mut utoipa::openapi::path::Operation) {
         if op.responses.responses.contains_key(status) {
             continue;
         }
+        let (media, schema) = answer(status);
         let response = ResponseBuilder::new()
             .description(description)
-            .content(
-                media,
-                ContentBuilder::new().schema(Some(schema.clone())).build(),
-            )
+            .content(media, ContentBuilder::new().schema(Some(schema)).build())
             .build();
         op.responses
             .responses
@@ -213,6 +218,45 @@ fn complete_operation(path: &str, op: &mut utoipa::openapi::path::Operation) {
             && let Some(RefOr::T(Schema::Object(schema))) = &mut p.schema
         {
             schema.minimum = Some(utoipa::Number::UInt(1));
+        }
+    }
+}
+
+/// Makes the `data` of each OCPI success envelope (`OcpiResponse_Location`, …) a `$ref` to the
+/// object's own schema where utoipa inlined a copy of it, so that the document says "a
+/// Location" once instead of repeating the Location schema in every envelope.
+pub fn reference_ocpi_data(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::schema::ArrayItems;
+    use utoipa::openapi::{Ref, RefOr, Schema};
+
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    let named: Vec<(String, RefOr<Schema>)> = components
+        .schemas
+        .iter()
+        .map(|(name, schema)| (name.clone(), schema.clone()))
+        .collect();
+    let reference = |schema: &mut RefOr<Schema>| {
+        if let Some((name, _)) = named.iter().find(|(_, s)| s == schema) {
+            *schema = Ref::from_schema_name(name.as_str()).into();
+        }
+    };
+    for (name, schema) in components.schemas.iter_mut() {
+        let RefOr::T(Schema::Object(envelope)) = schema else {
+            continue;
+        };
+        if !name.starts_with("OcpiResponse_") {
+            continue;
+        }
+        match envelope.properties.get_mut("data") {
+            Some(RefOr::T(Schema::Array(list))) => {
+                if let ArrayItems::RefOrSchema(items) = &mut list.items {
+                    reference(items);
+                }
+            }
+            Some(data) => reference(data),
+            None => {}
         }
     }
 }
@@ -249,11 +293,15 @@ mod tests {
         // What an operation documents itself is kept.
         let own = &before["paths"]["/readyz"]["get"]["responses"]["503"];
         assert_eq!(&after["paths"]["/readyz"]["get"]["responses"]["503"], own);
-        // The OCPI surface answers in OCPI's envelope.
-        let ocpi = &after["paths"]["/ocpi/2.2.1/credentials"]["delete"]["responses"]["401"];
+        // The OCPI surface answers in OCPI's error envelope, but for the edge's problem+json 429.
+        let ocpi = &after["paths"]["/ocpi/2.2.1/credentials"]["delete"]["responses"];
         assert_eq!(
-            ocpi["content"]["application/json"]["schema"]["type"],
-            "object"
+            ocpi["401"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/OcpiErrorResponse"
+        );
+        assert_eq!(
+            ocpi["429"]["content"]["application/problem+json"]["schema"]["$ref"],
+            "#/components/schemas/Problem"
         );
     }
 }

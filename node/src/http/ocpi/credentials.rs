@@ -4,6 +4,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
+use evfed_spec::ocpi::{Credentials, OcpiAck, OcpiErrorResponse, OcpiResponse};
 use evfed_spec::time::DateTime;
 use serde_json::{Value, json};
 
@@ -23,9 +24,9 @@ const NODE_ROLE: &str = "NAP";
     tag = "ocpi-receiver",
     operation_id = "ocpi_get_credentials",
     responses(
-        (status = 200, description = "OCPI response with the node's credentials object", body = serde_json::Value),
-        (status = 401, body = serde_json::Value),
-        (status = 405, description = "Not registered yet", body = serde_json::Value),
+        (status = 200, description = "OCPI response with the node's credentials object", body = OcpiResponse<Credentials>),
+        (status = 401, description = "No valid token", body = OcpiErrorResponse),
+        (status = 405, description = "Not registered yet", body = OcpiErrorResponse),
     ),
     security(("ocpi_token" = []))
 )]
@@ -48,11 +49,11 @@ pub async fn get_credentials(
     operation_id = "ocpi_post_credentials",
     request_body(content = serde_json::Value, description = "The client's OCPI 2.2.1 credentials object"),
     responses(
-        (status = 200, description = "OCPI response with the node's credentials object (token C)", body = serde_json::Value),
-        (status = 400, description = "OCPI 2001: not a valid credentials object", body = serde_json::Value),
-        (status = 401, body = serde_json::Value),
-        (status = 403, description = "The roles do not include the registered party", body = serde_json::Value),
-        (status = 405, description = "Already registered: use PUT", body = serde_json::Value),
+        (status = 200, description = "OCPI response with the node's credentials object (token C)", body = OcpiResponse<Credentials>),
+        (status = 400, description = "OCPI 2001: not a valid credentials object", body = OcpiErrorResponse),
+        (status = 401, description = "No valid token", body = OcpiErrorResponse),
+        (status = 403, description = "The roles do not include the registered party", body = OcpiErrorResponse),
+        (status = 405, description = "Already registered: use PUT", body = OcpiErrorResponse),
     ),
     security(("ocpi_token" = []))
 )]
@@ -73,9 +74,9 @@ pub async fn post_credentials(
     operation_id = "ocpi_put_credentials",
     request_body(content = serde_json::Value, description = "The client's OCPI 2.2.1 credentials object"),
     responses(
-        (status = 200, description = "OCPI response with the node's credentials object (a new token C)", body = serde_json::Value),
-        (status = 400, body = serde_json::Value),
-        (status = 405, description = "Not registered yet: use POST", body = serde_json::Value),
+        (status = 200, description = "OCPI response with the node's credentials object (a new token C)", body = OcpiResponse<Credentials>),
+        (status = 400, description = "OCPI 2001: the body or a path segment is invalid; nothing was written", body = OcpiErrorResponse),
+        (status = 405, description = "Not registered yet: use POST", body = OcpiErrorResponse),
     ),
     security(("ocpi_token" = []))
 )]
@@ -94,7 +95,7 @@ pub async fn put_credentials(
 #[utoipa::path(
     tag = "ocpi-receiver",
     operation_id = "ocpi_delete_credentials",
-    responses((status = 200, body = serde_json::Value), (status = 405, description = "Not registered", body = serde_json::Value)),
+    responses((status = 200, description = "OCPI response without data: the credential no longer works", body = OcpiAck), (status = 405, description = "Not registered", body = OcpiErrorResponse)),
     security(("ocpi_token" = []))
 )]
 #[delete("/ocpi/2.2.1/credentials")]

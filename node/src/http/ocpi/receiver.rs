@@ -9,7 +9,9 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use evfed_spec::ids::{ConnectorId, EvseUid, LocationId, Party, SessionId, TariffId};
-use evfed_spec::ocpi::{Connector, Evse, Location, Tariff};
+use evfed_spec::ocpi::{
+    Connector, Evse, Location, OcpiAck, OcpiErrorResponse, OcpiResponse, Tariff,
+};
 use evfed_spec::time::DateTime;
 use serde_json::Value;
 
@@ -28,10 +30,10 @@ use crate::receiver::{self, Accepted, SessionKey};
     params(("country_code" = String, Path), ("party_id" = String, Path), ("location_id" = String, Path)),
     request_body = Location,
     responses(
-        (status = 200, description = "OCPI response, status_code 1000", body = serde_json::Value),
-        (status = 400, description = "OCPI 2001: the body or a path segment is invalid; nothing was written", body = serde_json::Value),
-        (status = 401, description = "No valid token C", body = serde_json::Value),
-        (status = 403, description = "Another party's path", body = serde_json::Value),
+        (status = 200, description = "OCPI response, status_code 1000", body = OcpiAck),
+        (status = 400, description = "OCPI 2001: the body or a path segment is invalid; nothing was written", body = OcpiErrorResponse),
+        (status = 401, description = "No valid token C", body = OcpiErrorResponse),
+        (status = 403, description = "Another party's path", body = OcpiErrorResponse),
     ),
     security(("ocpi_token" = []))
 )]
@@ -53,7 +55,7 @@ pub async fn put_location(
     operation_id = "ocpi_receiver_patch_location",
     params(("country_code" = String, Path), ("party_id" = String, Path), ("location_id" = String, Path)),
     request_body(content = serde_json::Value, description = "Members to change, with last_updated"),
-    responses((status = 200, body = serde_json::Value), (status = 404, description = "OCPI 2003: unknown location", body = serde_json::Value)),
+    responses((status = 200, description = "OCPI response without data, status_code 1000; status_message names any deviation repaired", body = OcpiAck), (status = 404, description = "OCPI 2003: unknown location", body = OcpiErrorResponse)),
     security(("ocpi_token" = []))
 )]
 #[patch("/ocpi/2.2.1/receiver/locations/{country_code}/{party_id}/{location_id}")]
@@ -73,7 +75,7 @@ pub async fn patch_location(
     tag = "ocpi-receiver",
     operation_id = "ocpi_receiver_get_location",
     params(("country_code" = String, Path), ("party_id" = String, Path), ("location_id" = String, Path)),
-    responses((status = 200, description = "OCPI response with the Location", body = serde_json::Value), (status = 404, body = serde_json::Value)),
+    responses((status = 200, description = "OCPI response with the Location as the node holds it (also when unpublished), without any `evfed` member", body = OcpiResponse<Location>), (status = 404, description = "OCPI 2003: unknown location", body = OcpiErrorResponse)),
     security(("ocpi_token" = []))
 )]
 #[get("/ocpi/2.2.1/receiver/locations/{country_code}/{party_id}/{location_id}")]
@@ -93,7 +95,7 @@ pub async fn get_location(
     operation_id = "ocpi_receiver_put_evse",
     params(("country_code" = String, Path), ("party_id" = String, Path), ("location_id" = String, Path), ("evse_uid" = String, Path)),
     request_body = Evse,
-    responses((status = 200, body = serde_json::Value), (status = 404, description = "OCPI 2003: unknown location", body = serde_json::Value)),
+    responses((status = 200, description = "OCPI response without data, status_code 1000; status_message names any deviation repaired", body = OcpiAck), (status = 404, description = "OCPI 2003: unknown location", body = OcpiErrorResponse)),
     security(("ocpi_token" = []))
 )]
 #[put("/ocpi/2.2.1/receiver/locations/{country_code}/{party_id}/{location_id}/{evse_uid}")]
@@ -115,7 +117,7 @@ pub async fn put_evse(
     operation_id = "ocpi_receiver_patch_evse",
     params(("country_code" = String, Path), ("party_id" = String, Path), ("location_id" = String, Path), ("evse_uid" = String, Path)),
     request_body(content = serde_json::Value, description = "Members to change, with last_updated"),
-    responses((status = 200, body = serde_json::Value), (status = 404, description = "OCPI 2003: unknown location", body = serde_json::Value)),
+    responses((status = 200, description = "OCPI response without data, status_code 1000; status_message names any deviation repaired", body = OcpiAck), (status = 404, description = "OCPI 2003: unknown location", body = OcpiErrorResponse)),
     security(("ocpi_token" = []))
 )]
 #[patch("/ocpi/2.2.1/receiver/locations/{country_code}/{party_id}/{location_id}/{evse_uid}")]
@@ -136,7 +138,7 @@ pub async fn patch_evse(
     tag = "ocpi-receiver",
     operation_id = "ocpi_receiver_get_evse",
     params(("country_code" = String, Path), ("party_id" = String, Path), ("location_id" = String, Path), ("evse_uid" = String, Path)),
-    responses((status = 200, body = serde_json::Value), (status = 404, body = serde_json::Value)),
+    responses((status = 200, description = "OCPI response with the object as the node holds it, without any `evfed` member", body = OcpiResponse<Evse>), (status = 404, description = "OCPI 2003: unknown location or EVSE", body = OcpiErrorResponse)),
     security(("ocpi_token" = []))
 )]
 #[get("/ocpi/2.2.1/receiver/locations/{country_code}/{party_id}/{location_id}/{evse_uid}")]
@@ -157,7 +159,7 @@ pub async fn get_evse(
     operation_id = "ocpi_receiver_put_connector",
     params(("country_code" = String, Path), ("party_id" = String, Path), ("location_id" = String, Path), ("evse_uid" = String, Path), ("connector_id" = String, Path)),
     request_body = Connector,
-    responses((status = 200, body = serde_json::Value), (status = 404, description = "OCPI 2003: unknown location", body = serde_json::Value)),
+    responses((status = 200, description = "OCPI response without data, status_code 1000; status_message names any deviation repaired", body = OcpiAck), (status = 404, description = "OCPI 2003: unknown location", body = OcpiErrorResponse)),
     security(("ocpi_token" = []))
 )]
 #[put(
@@ -181,7 +183,7 @@ pub async fn put_connector(
     operation_id = "ocpi_receiver_patch_connector",
     params(("country_code" = String, Path), ("party_id" = String, Path), ("location_id" = String, Path), ("evse_uid" = String, Path), ("connector_id" = String, Path)),
     request_body(content = serde_json::Value, description = "Members to change, with last_updated"),
-    responses((status = 200, body = serde_json::Value), (status = 404, description = "OCPI 2003: unknown location", body = serde_json::Value)),
+    responses((status = 200, description = "OCPI response without data, status_code 1000; status_message names any deviation repaired", body = OcpiAck), (status = 404, description = "OCPI 2003: unknown location", body = OcpiErrorResponse)),
     security(("ocpi_token" = []))
 )]
 #[patch(
@@ -204,7 +206,7 @@ pub async fn patch_connector(
     tag = "ocpi-receiver",
     operation_id = "ocpi_receiver_get_connector",
     params(("country_code" = String, Path), ("party_id" = String, Path), ("location_id" = String, Path), ("evse_uid" = String, Path), ("connector_id" = String, Path)),
-    responses((status = 200, body = serde_json::Value), (status = 404, body = serde_json::Value)),
+    responses((status = 200, description = "OCPI response with the object as the node holds it, without any `evfed` member", body = OcpiResponse<Connector>), (status = 404, description = "OCPI 2003: unknown location, EVSE or Connector", body = OcpiErrorResponse)),
     security(("ocpi_token" = []))
 )]
 #[get(
@@ -227,7 +229,7 @@ pub async fn get_connector(
     operation_id = "ocpi_receiver_put_tariff",
     params(("country_code" = String, Path), ("party_id" = String, Path), ("tariff_id" = String, Path)),
     request_body = Tariff,
-    responses((status = 200, body = serde_json::Value), (status = 400, body = serde_json::Value)),
+    responses((status = 200, description = "OCPI response without data, status_code 1000; status_message names any deviation repaired", body = OcpiAck), (status = 400, description = "OCPI 2001: the body or a path segment is invalid; nothing was written", body = OcpiErrorResponse)),
     security(("ocpi_token" = []))
 )]
 #[put("/ocpi/2.2.1/receiver/tariffs/{country_code}/{party_id}/{tariff_id}")]
@@ -259,7 +261,7 @@ pub async fn put_tariff(
     tag = "ocpi-receiver",
     operation_id = "ocpi_receiver_get_tariff",
     params(("country_code" = String, Path), ("party_id" = String, Path), ("tariff_id" = String, Path)),
-    responses((status = 200, body = serde_json::Value), (status = 404, body = serde_json::Value)),
+    responses((status = 200, description = "OCPI response with the Tariff, without any `evfed` member", body = OcpiResponse<Tariff>), (status = 404, description = "OCPI 2000: no such Tariff of this party", body = OcpiErrorResponse)),
     security(("ocpi_token" = []))
 )]
 #[get("/ocpi/2.2.1/receiver/tariffs/{country_code}/{party_id}/{tariff_id}")]
@@ -284,7 +286,7 @@ pub async fn get_tariff(
     tag = "ocpi-receiver",
     operation_id = "ocpi_receiver_delete_tariff",
     params(("country_code" = String, Path), ("party_id" = String, Path), ("tariff_id" = String, Path)),
-    responses((status = 200, body = serde_json::Value), (status = 404, body = serde_json::Value)),
+    responses((status = 200, description = "OCPI response without data, status_code 1000", body = OcpiAck), (status = 404, description = "OCPI 2000: no such Tariff of this party", body = OcpiErrorResponse)),
     security(("ocpi_token" = []))
 )]
 #[delete("/ocpi/2.2.1/receiver/tariffs/{country_code}/{party_id}/{tariff_id}")]
@@ -315,7 +317,7 @@ pub async fn delete_tariff(
     operation_id = "ocpi_receiver_put_session",
     params(("country_code" = String, Path), ("party_id" = String, Path), ("session_id" = String, Path)),
     request_body(content = serde_json::Value, description = "An OCPI 2.2.1 Session"),
-    responses((status = 200, body = serde_json::Value), (status = 400, body = serde_json::Value)),
+    responses((status = 200, description = "OCPI response without data, status_code 1000; status_message names any deviation repaired", body = OcpiAck), (status = 400, description = "OCPI 2001: the body or a path segment is invalid; nothing was written", body = OcpiErrorResponse)),
     security(("ocpi_token" = []))
 )]
 #[put("/ocpi/2.2.1/receiver/sessions/{country_code}/{party_id}/{session_id}")]
@@ -348,7 +350,7 @@ pub async fn put_session(
     operation_id = "ocpi_receiver_patch_session",
     params(("country_code" = String, Path), ("party_id" = String, Path), ("session_id" = String, Path)),
     request_body(content = serde_json::Value, description = "Members to change, with last_updated"),
-    responses((status = 200, body = serde_json::Value), (status = 404, body = serde_json::Value)),
+    responses((status = 200, description = "OCPI response without data, status_code 1000; status_message names any deviation repaired", body = OcpiAck), (status = 404, description = "OCPI 2000: no such Session of this party", body = OcpiErrorResponse)),
     security(("ocpi_token" = []))
 )]
 #[patch("/ocpi/2.2.1/receiver/sessions/{country_code}/{party_id}/{session_id}")]
@@ -382,9 +384,9 @@ pub async fn patch_session(
     operation_id = "ocpi_receiver_post_cdr",
     request_body(content = serde_json::Value, description = "An OCPI 2.2.1 CDR"),
     responses(
-        (status = 200, description = "OCPI response; header Location", body = serde_json::Value),
-        (status = 400, body = serde_json::Value),
-        (status = 409, description = "The CDR was received before with other figures", body = serde_json::Value),
+        (status = 200, description = "OCPI response; header Location", body = OcpiAck),
+        (status = 400, description = "OCPI 2001: the body or a path segment is invalid; nothing was written", body = OcpiErrorResponse),
+        (status = 409, description = "The CDR was received before with other figures", body = OcpiErrorResponse),
     ),
     security(("ocpi_token" = []))
 )]
@@ -420,7 +422,7 @@ pub async fn post_cdr(
     tag = "ocpi-receiver",
     operation_id = "ocpi_receiver_get_cdr",
     params(("country_code" = String, Path), ("party_id" = String, Path), ("cdr_id" = String, Path)),
-    responses((status = 200, body = serde_json::Value), (status = 404, body = serde_json::Value)),
+    responses((status = 200, description = "OCPI response with the CDR as the node keeps it: its id, party, `last_updated`, `start_date_time`, `cdr_location` and figures in CDR member names, without driver data", body = OcpiResponse<serde_json::Value>), (status = 404, description = "OCPI 2000: no such CDR of this party", body = OcpiErrorResponse)),
     security(("ocpi_token" = []))
 )]
 #[get("/ocpi/2.2.1/receiver/cdrs/{country_code}/{party_id}/{cdr_id}")]

@@ -5,7 +5,11 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, web};
-use serde_json::{Value, json};
+use evfed_spec::ocpi::{
+    Connector, Endpoint, Evse, InterfaceRole, Location, OcpiErrorResponse, OcpiResponse, Tariff,
+    Version, VersionDetails,
+};
+use serde_json::Value;
 
 use super::envelope::{
     INVALID_PARAMETERS, SERVER_ERROR, SUCCESS, UNKNOWN_LOCATION, base_url, envelope, without_evfed,
@@ -16,49 +20,50 @@ use crate::http::{ApiError, AppState, blocking};
 use crate::store::Hidden;
 
 /// OCPI versions endpoint.
-#[utoipa::path(tag = "ocpi", responses((status = 200, description = "OCPI response with the version list", body = serde_json::Value)))]
+#[utoipa::path(tag = "ocpi", responses((status = 200, description = "OCPI response with the version list", body = OcpiResponse<Vec<Version>>)))]
 #[get("/ocpi/versions")]
 pub async fn versions(req: HttpRequest) -> HttpResponse {
-    let base = base_url(&req);
-    envelope(
-        StatusCode::OK,
-        SUCCESS,
-        None,
-        Some(json!([{"version": "2.2.1", "url": format!("{base}/ocpi/2.2.1")}])),
-    )
+    let versions = [Version {
+        version: "2.2.1".into(),
+        url: format!("{}/ocpi/2.2.1", base_url(&req)),
+    }];
+    envelope(StatusCode::OK, SUCCESS, None, Some(data(&versions)))
 }
 
 /// OCPI 2.2.1 version details: Locations and Tariffs as SENDER (open); credentials, and
 /// Locations, Tariffs, Sessions and CDRs as RECEIVER (for registered operators).
-#[utoipa::path(tag = "ocpi", responses((status = 200, description = "OCPI response with the endpoint list", body = serde_json::Value)))]
+#[utoipa::path(tag = "ocpi", responses((status = 200, description = "OCPI response with the endpoint list", body = OcpiResponse<VersionDetails>)))]
 #[get("/ocpi/2.2.1")]
 pub async fn version_details(req: HttpRequest) -> HttpResponse {
     let base = base_url(&req);
-    let module = |identifier: &str, role: &str, path: &str| json!({"identifier": identifier, "role": role, "url": format!("{base}/ocpi/2.2.1/{path}")});
-    envelope(
-        StatusCode::OK,
-        SUCCESS,
-        None,
-        Some(json!({
-            "version": "2.2.1",
-            "endpoints": [
-                module("credentials", "SENDER", "credentials"),
-                module("locations", "SENDER", "locations"),
-                module("tariffs", "SENDER", "tariffs"),
-                module("locations", "RECEIVER", "receiver/locations"),
-                module("tariffs", "RECEIVER", "receiver/tariffs"),
-                module("sessions", "RECEIVER", "receiver/sessions"),
-                module("cdrs", "RECEIVER", "receiver/cdrs"),
-            ]
-        })),
-    )
+    let module = |identifier: &str, role, path: &str| Endpoint {
+        identifier: identifier.into(),
+        role,
+        url: format!("{base}/ocpi/2.2.1/{path}"),
+    };
+    use InterfaceRole::{Receiver, Sender};
+    let details = VersionDetails {
+        version: "2.2.1".into(),
+        endpoints: vec![
+            module("credentials", Sender, "credentials"),
+            module("locations", Sender, "locations"),
+            module("tariffs", Sender, "tariffs"),
+            module("locations", Receiver, "receiver/locations"),
+            module("tariffs", Receiver, "receiver/tariffs"),
+            module("sessions", Receiver, "receiver/sessions"),
+            module("cdrs", Receiver, "receiver/cdrs"),
+        ],
+    };
+    envelope(StatusCode::OK, SUCCESS, None, Some(data(&details)))
 }
 
 /// Published locations, OCPI-paginated.
 #[utoipa::path(
     tag = "ocpi",
     params(("offset" = Option<u64>, Query), ("limit" = Option<u64>, Query), ("date_from" = Option<String>, Query), ("date_to" = Option<String>, Query)),
-    responses((status = 200, description = "OCPI response; headers Link, X-Total-Count, X-Limit", body = serde_json::Value))
+    responses((status = 200, description = "OCPI response with a page of published Locations, \
+                                            without `publish_allowed_to` or any `evfed` member; \
+                                            headers Link, X-Total-Count, X-Limit", body = OcpiResponse<Vec<Location>>))
 )]
 #[get("/ocpi/2.2.1/locations")]
 pub async fn locations(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
@@ -66,14 +71,20 @@ pub async fn locations(state: web::Data<AppState>, req: HttpRequest) -> HttpResp
 }
 
 /// One published location by id.
-#[utoipa::path(tag = "ocpi", params(("location_id" = String, Path)), responses((status = 200, body = serde_json::Value), (status = 404, body = serde_json::Value)))]
+#[utoipa::path(tag = "ocpi", params(("location_id" = String, Path)), responses(
+    (status = 200, description = "OCPI response with the Location, without `publish_allowed_to` or any `evfed` member", body = OcpiResponse<Location>),
+    (status = 404, description = "OCPI 2003: no published Location with this id, or several parties publish one", body = OcpiErrorResponse),
+))]
 #[get("/ocpi/2.2.1/locations/{location_id}")]
 pub async fn location(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
     one(state, path.into_inner(), None, None).await
 }
 
 /// One EVSE of a published location.
-#[utoipa::path(tag = "ocpi", params(("location_id" = String, Path), ("evse_uid" = String, Path)), responses((status = 200, body = serde_json::Value), (status = 404, body = serde_json::Value)))]
+#[utoipa::path(tag = "ocpi", params(("location_id" = String, Path), ("evse_uid" = String, Path)), responses(
+    (status = 200, description = "OCPI response with the EVSE, without any `evfed` member", body = OcpiResponse<Evse>),
+    (status = 404, description = "OCPI 2003: no such published Location or EVSE", body = OcpiErrorResponse),
+))]
 #[get("/ocpi/2.2.1/locations/{location_id}/{evse_uid}")]
 pub async fn evse(state: web::Data<AppState>, path: web::Path<(String, String)>) -> HttpResponse {
     let (lid, uid) = path.into_inner();
@@ -81,7 +92,10 @@ pub async fn evse(state: web::Data<AppState>, path: web::Path<(String, String)>)
 }
 
 /// One connector of a published location.
-#[utoipa::path(tag = "ocpi", params(("location_id" = String, Path), ("evse_uid" = String, Path), ("connector_id" = String, Path)), responses((status = 200, body = serde_json::Value), (status = 404, body = serde_json::Value)))]
+#[utoipa::path(tag = "ocpi", params(("location_id" = String, Path), ("evse_uid" = String, Path), ("connector_id" = String, Path)), responses(
+    (status = 200, description = "OCPI response with the Connector, without any `evfed` member", body = OcpiResponse<Connector>),
+    (status = 404, description = "OCPI 2003: no such published Location, EVSE or Connector", body = OcpiErrorResponse),
+))]
 #[get("/ocpi/2.2.1/locations/{location_id}/{evse_uid}/{connector_id}")]
 pub async fn connector(
     state: web::Data<AppState>,
@@ -95,7 +109,8 @@ pub async fn connector(
 #[utoipa::path(
     tag = "ocpi",
     params(("offset" = Option<u64>, Query), ("limit" = Option<u64>, Query), ("date_from" = Option<String>, Query), ("date_to" = Option<String>, Query)),
-    responses((status = 200, description = "OCPI response; headers Link, X-Total-Count, X-Limit", body = serde_json::Value))
+    responses((status = 200, description = "OCPI response with a page of Tariffs, without any \
+                                            `evfed` member; headers Link, X-Total-Count, X-Limit", body = OcpiResponse<Vec<Tariff>>))
 )]
 #[get("/ocpi/2.2.1/tariffs")]
 pub async fn tariffs(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
@@ -212,6 +227,11 @@ fn strip_evfed(body: &[u8]) -> Option<Value> {
         obj.remove("publish_allowed_to");
     }
     Some(v)
+}
+
+/// A wire type as the envelope's `data`. Serialising these plain structs cannot fail.
+fn data(value: &impl serde::Serialize) -> Value {
+    serde_json::to_value(value).unwrap_or_default()
 }
 
 fn server_error(e: ApiError) -> HttpResponse {
