@@ -195,4 +195,41 @@ mod tests {
             None
         );
     }
+
+    #[test]
+    fn ocpi_answers_are_checked_against_the_envelope_and_the_object() {
+        let mut s = Schemas::new();
+        let mut check = |path: &str, status: u16, body: &str| {
+            s.check("GET", path, status, "application/json", body.as_bytes())
+        };
+        let at = r#""timestamp": "2026-11-21T10:00:00Z""#;
+        let empty = format!(r#"{{"data": [], "status_code": 1000, {at}}}"#);
+        assert_eq!(check("/ocpi/2.2.1/locations", 200, &empty), Some(Ok(())));
+        let no_code = format!(r#"{{"data": [], {at}}}"#);
+        assert!(matches!(
+            check("/ocpi/2.2.1/tariffs", 200, &no_code),
+            Some(Err(_))
+        ));
+        let not_a_location = format!(r#"{{"data": [{{"id": "L1"}}], "status_code": 1000, {at}}}"#);
+        let bad = check("/ocpi/2.2.1/locations", 200, &not_a_location);
+        assert!(
+            matches!(bad, Some(Err(ref m)) if m.contains("/data/0")),
+            "{bad:?}"
+        );
+        let versions = format!(
+            r#"{{"data": [{{"version": "2.2.1", "url": "https://n.example/ocpi/2.2.1"}}],
+                 "status_code": 1000, {at}}}"#
+        );
+        assert_eq!(check("/ocpi/versions", 200, &versions), Some(Ok(())));
+        let unknown = format!(r#"{{"status_code": 2003, "status_message": "unknown", {at}}}"#);
+        assert_eq!(
+            check("/ocpi/2.2.1/locations/L1", 404, &unknown),
+            Some(Ok(()))
+        );
+        let success = format!(r#"{{"status_code": 1000, {at}}}"#);
+        assert!(matches!(
+            check("/ocpi/2.2.1/locations/L1", 404, &success),
+            Some(Err(_))
+        ));
+    }
 }
