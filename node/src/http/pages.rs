@@ -143,21 +143,26 @@ pub fn next_query(query: &str, offset: u64) -> String {
     parts.join("&")
 }
 
-/// A rendered page of a `/v1` list: a bare JSON array and its pagination headers.
+/// A rendered list page: its items as one JSON array and what its pagination headers need.
+/// `/v1` lists answer the array as it is; the OCPI sender answers it as the envelope's `data`.
 #[derive(Debug)]
 pub struct RenderedPage {
     total: u64,
     /// The public log size the page was read at (spec §10.1, RT-4).
     tree_size: u64,
-    link: Option<String>,
+    /// `path?query` of the next page, when there is one.
+    next: Option<String>,
     body: web::Bytes,
 }
 
 impl RenderedPage {
-    /// Renders `items` (each already JSON), read when the public log had `tree_size` entries.
+    /// Renders `items` (each already JSON) of the list at `path` asked with `query` (whose
+    /// `offset` is `offset`), read when the public log had `tree_size` entries. `read` is how
+    /// many rows the page read (the next page starts after them), usually `items.len()`.
     pub fn new(
-        req: &HttpRequest,
-        params: &ListParams,
+        target: (&str, &str),
+        offset: u64,
+        read: usize,
         total: u64,
         tree_size: u64,
         items: &[Vec<u8>],
@@ -171,31 +176,48 @@ impl RenderedPage {
             body.extend_from_slice(item);
         }
         body.push(b']');
-        let next = params.offset + items.len() as u64;
-        let link = (next < total && !items.is_empty()).then(|| {
-            format!(
-                "<{}?{}>; rel=\"next\"",
-                req.path(),
-                next_query(req.query_string(), next)
-            )
-        });
+        let (path, query) = target;
+        let next = offset + read as u64;
+        let next =
+            (next < total && read > 0).then(|| format!("{path}?{}", next_query(query, next)));
         Self {
             total,
             tree_size,
-            link,
+            next,
             body: body.into(),
         }
     }
 
+    /// The `/v1` response: the bare array, `X-Total-Count`, `Evfed-Tree-Size` and a relative
+    /// `Link: rel="next"`.
     pub fn response(&self) -> HttpResponse {
         let mut res = HttpResponse::build(StatusCode::OK);
         res.content_type("application/json");
         res.insert_header(("X-Total-Count", self.total.to_string()));
         res.insert_header((super::TREE_SIZE_HEADER, self.tree_size.to_string()));
-        if let Some(link) = &self.link {
-            res.insert_header(("Link", link.as_str()));
+        if let Some(next) = &self.next {
+            res.insert_header(("Link", format!("<{next}>; rel=\"next\"")));
         }
         res.body(self.body.clone())
+    }
+
+    /// Objects matching the list's filters, on every page.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    pub fn tree_size(&self) -> u64 {
+        self.tree_size
+    }
+
+    /// `path?query` of the next page.
+    pub fn next(&self) -> Option<&str> {
+        self.next.as_deref()
+    }
+
+    /// The items as one JSON array.
+    pub fn body(&self) -> &[u8] {
+        &self.body
     }
 }
 
@@ -206,7 +228,15 @@ pub fn array_response(
     params: &ListParams,
     page: &Page<Vec<u8>>,
 ) -> HttpResponse {
-    RenderedPage::new(req, params, page.total, page.tree_size, &page.items).response()
+    RenderedPage::new(
+        (req.path(), req.query_string()),
+        params.offset,
+        page.items.len(),
+        page.total,
+        page.tree_size,
+        &page.items,
+    )
+    .response()
 }
 
 /// Rendered anonymous list pages, valid for one public log size. Every change an anonymous
@@ -263,22 +293,39 @@ pub async fn cached_list(
     params: &ListParams,
     load: impl FnOnce(&Store) -> Result<Page<Vec<u8>>, ApiError> + Send + 'static,
 ) -> Result<HttpResponse, ApiError> {
+    let (path, query) = (req.path().to_owned(), req.query_string().to_owned());
+    let offset = params.offset;
+    let page = cached(state, req.uri().to_string(), move |store| {
+        let page = load(store)?;
+        Ok(RenderedPage::new(
+            (&path, &query),
+            offset,
+            page.items.len(),
+            page.total,
+            page.tree_size,
+            &page.items,
+        ))
+    })
+    .await?;
+    Ok(page.response())
+}
+
+/// The page cached under `key` (a request's path and query) at the current public log size,
+/// or the one `render` makes (blocking work, run off the executor), which is then cached
+/// under the size it was read at. Only pages everyone may see belong here.
+pub async fn cached(
+    state: &web::Data<AppState>,
+    key: String,
+    render: impl FnOnce(&Store) -> Result<RenderedPage, ApiError> + Send + 'static,
+) -> Result<Arc<RenderedPage>, ApiError> {
     let size = state.store.public_size();
-    let key = req.uri().to_string();
     if let Some(page) = state.pages.get(&key, size) {
-        return Ok(page.response());
+        return Ok(page);
     }
     let st = state.clone();
-    let page = blocking(move || load(&st.store)).await?;
-    let rendered = Arc::new(RenderedPage::new(
-        req,
-        params,
-        page.total,
-        page.tree_size,
-        &page.items,
-    ));
-    state.pages.put(key, rendered.tree_size, rendered.clone());
-    Ok(rendered.response())
+    let page = Arc::new(blocking(move || render(&st.store)).await?);
+    state.pages.put(key, page.tree_size, page.clone());
+    Ok(page)
 }
 
 #[cfg(test)]

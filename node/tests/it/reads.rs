@@ -418,3 +418,189 @@ fn a_status_page_is_the_state_at_its_tree_size() {
         "the log moved under the reads ({moved} of {pages} pages)"
     );
 }
+
+/// One answer of an OCPI list: the envelope's `data` as sent, and the headers a cache could get
+/// wrong.
+#[derive(Debug, PartialEq)]
+struct OcpiPage {
+    data: String,
+    total: String,
+    limit: String,
+    link: Option<String>,
+    tree_size: String,
+}
+
+fn ocpi_page(res: reqwest::blocking::Response) -> OcpiPage {
+    assert_eq!(res.status(), 200);
+    let header = |name: &str| {
+        res.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let page = OcpiPage {
+        data: String::new(),
+        total: header("x-total-count").unwrap(),
+        limit: header("x-limit").unwrap(),
+        link: header("link"),
+        tree_size: header("evfed-tree-size").unwrap(),
+    };
+    OcpiPage {
+        data: raw_data(&res.text().unwrap()),
+        ..page
+    }
+}
+
+/// The envelope's `data` exactly as the node wrote it.
+fn raw_data(text: &str) -> String {
+    let members: std::collections::HashMap<String, Box<serde_json::value::RawValue>> =
+        serde_json::from_str(text).unwrap();
+    assert!(members.contains_key("timestamp"), "{text}");
+    members["data"].get().to_owned()
+}
+
+/// The OCPI sender's pages are cached like anonymous `/v1` pages: every answer, cached or
+/// not, is the page an uncached render gives (the objects exactly as the uncached
+/// single-location route writes them, the pagination headers, the size the page was read
+/// at), and every write shows on the next request.
+#[test]
+fn ocpi_pages_are_cached_and_show_every_write() {
+    let node = NodeDir::camden();
+    let run = node.serve();
+    load(&node, &run, 7);
+    let token = node.writer("GB*LPC");
+    let url = "/ocpi/2.2.1/locations?limit=3&offset=2";
+    // What an uncached render of these locations gives, one by one.
+    let rendered = |ids: &[&str]| {
+        let items: Vec<String> = ids
+            .iter()
+            .map(|id| {
+                raw_data(
+                    &run.get(&format!("/ocpi/2.2.1/locations/{id}"))
+                        .text()
+                        .unwrap(),
+                )
+            })
+            .collect();
+        format!("[{}]", items.join(","))
+    };
+    let expect = |page: &OcpiPage, ids: &[&str], total: u64| {
+        assert_eq!(page.data, rendered(ids));
+        assert_eq!(page.total, total.to_string());
+        assert_eq!(page.limit, "3");
+        assert_eq!(page.tree_size, run.tree_size().to_string());
+        assert_eq!(
+            page.link.as_deref(),
+            Some(
+                format!(
+                    "<{}/ocpi/2.2.1/locations?limit=3&offset=5>; rel=\"next\"",
+                    run.url
+                )
+                .as_str()
+            )
+        );
+    };
+
+    let first = ocpi_page(run.get(url));
+    expect(&first, &["L2", "L3", "L4"], 7);
+    let again = ocpi_page(run.get(url));
+    assert_eq!(
+        again, first,
+        "the cached answer is the first one, timestamp aside"
+    );
+    // The link names the host each request was sent to, not the first one's.
+    let elsewhere = run
+        .http
+        .get(format!("{}{url}", run.url))
+        .header("host", "feed.example")
+        .send()
+        .unwrap();
+    let link = elsewhere.headers()["link"].to_str().unwrap().to_owned();
+    assert_eq!(
+        link,
+        "<http://feed.example/ocpi/2.2.1/locations?limit=3&offset=5>; rel=\"next\""
+    );
+
+    // A location on the page changes.
+    let mut moved = location(3);
+    moved["address"] = json!("3 Camden Road");
+    moved["last_updated"] = json!("2026-10-20T12:00:00Z");
+    let res = run.send(
+        Method::PUT,
+        "/v1/locations/GB/LPC/L3",
+        Some(&token),
+        moved.to_string().as_bytes(),
+    );
+    assert!(res.status().is_success());
+    let page = ocpi_page(run.get(url));
+    expect(&page, &["L2", "L3", "L4"], 7);
+    assert!(page.data.contains("3 Camden Road"), "{}", page.data);
+
+    // An EVSE's status changes (spliced into the body until the ticker folds it in).
+    let change = json!([{"country_code": "GB", "party_id": "LPC", "location_id": "L4",
+        "evse_uid": "L4-1", "status": "CHARGING", "event_time": "2026-10-21T12:00:00Z"}]);
+    let res = run.send(
+        Method::POST,
+        "/v1/status",
+        Some(&token),
+        change.to_string().as_bytes(),
+    );
+    assert_eq!(res.status(), 200);
+    let page = ocpi_page(run.get(url));
+    expect(&page, &["L2", "L3", "L4"], 7);
+    let v: Value = serde_json::from_str(&page.data).unwrap();
+    assert_eq!(v[2]["evses"][0]["status"], "CHARGING");
+
+    // A location on the page is withdrawn: the page moves up and the total falls.
+    let mut hidden = location(2);
+    hidden["publish"] = json!(false);
+    hidden["last_updated"] = json!("2026-10-22T12:00:00Z");
+    let res = run.send(
+        Method::PUT,
+        "/v1/locations/GB/LPC/L2",
+        Some(&token),
+        hidden.to_string().as_bytes(),
+    );
+    assert!(res.status().is_success());
+    let page = ocpi_page(run.get(url));
+    expect(&page, &["L3", "L4", "L5"], 6);
+    let last = ocpi_page(run.get("/ocpi/2.2.1/locations?limit=3&offset=5"));
+    assert_eq!(last.data, rendered(&["L6"]));
+    assert_eq!(last.link, None, "the last page links nowhere");
+
+    // Tariffs: the same cache, and a changed tariff shows at once.
+    let tariff = |price: f64, updated: &str| {
+        json!({"country_code": "GB", "party_id": "LPC", "id": "T1", "currency": "GBP",
+            "elements": [{"price_components": [{"type": "ENERGY", "price": price, "step_size": 1}]}],
+            "last_updated": updated})
+    };
+    let tariffs = |expected_price: f64| {
+        let res = run.get("/ocpi/2.2.1/tariffs");
+        let tree_size = res.headers()["evfed-tree-size"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let v: Value = res.json().unwrap();
+        assert_eq!(v["status_code"], 1000);
+        assert_eq!(v["data"].as_array().unwrap().len(), 1);
+        assert_eq!(
+            v["data"][0]["elements"][0]["price_components"][0]["price"],
+            expected_price
+        );
+        assert!(v["data"][0].get("evfed").is_none());
+        assert_eq!(tree_size, run.tree_size().to_string());
+    };
+    for (price, updated) in [
+        (0.45, "2026-10-01T00:00:00Z"),
+        (0.49, "2026-10-02T00:00:00Z"),
+    ] {
+        let res = run.send(
+            Method::PUT,
+            "/v1/tariffs/GB/LPC/T1",
+            Some(&token),
+            tariff(price, updated).to_string().as_bytes(),
+        );
+        assert!(res.status().is_success(), "{}", res.text().unwrap());
+        tariffs(price);
+        tariffs(price);
+    }
+}

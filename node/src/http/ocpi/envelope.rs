@@ -160,6 +160,38 @@ pub fn envelope(
         .body(body.to_string())
 }
 
+/// A success response around `data`, JSON already rendered: the bytes `envelope` gives for
+/// the same `data`, with the `timestamp` of now. A cached page is kept as its `data` only, so
+/// the envelope of every answer says when that answer was made.
+pub fn success_around(data: &[u8]) -> HttpResponse {
+    // The envelope with a `null` in data's place, then data put there: the members keep the
+    // order `envelope` writes them in, whichever order serde_json's maps keep.
+    const MEMBER: &str = "\"data\":";
+    const SLOT: &str = "\"data\":null";
+    let head = json!({
+        "status_code": SUCCESS,
+        "status_message": "Success",
+        "timestamp": DateTime::now().to_string(),
+        "data": null,
+    })
+    .to_string();
+    let Some(at) = head.find(SLOT) else {
+        return envelope(
+            StatusCode::OK,
+            SUCCESS,
+            None,
+            serde_json::from_slice(data).ok(),
+        );
+    };
+    let mut body = Vec::with_capacity(head.len() + data.len());
+    body.extend_from_slice(&head.as_bytes()[..at + MEMBER.len()]);
+    body.extend_from_slice(data);
+    body.extend_from_slice(&head.as_bytes()[at + SLOT.len()..]);
+    HttpResponse::build(StatusCode::OK)
+        .content_type("application/json")
+        .body(body)
+}
+
 /// `scheme://host` of the request, for OCPI's absolute URLs.
 pub fn base_url(req: &HttpRequest) -> String {
     let info = req.connection_info();
@@ -182,6 +214,8 @@ pub fn without_evfed(value: &mut Value) {
 
 #[cfg(test)]
 mod tests {
+    use futures_util::FutureExt as _;
+
     use super::*;
 
     #[test]
@@ -214,6 +248,32 @@ mod tests {
         assert_eq!(
             OcpiError::Http(ApiError::Internal("x".into())).codes(),
             (StatusCode::INTERNAL_SERVER_ERROR, SERVER_ERROR)
+        );
+    }
+
+    #[test]
+    fn a_success_around_rendered_data_is_the_envelope_of_that_data() {
+        let data = json!([{"id": "L1", "coordinates": {"latitude": "51.5", "longitude": "-0.1"},
+            "n": 1.5, "s": "\u{e9}\"\n"}, {"id": "L2"}]);
+        let body = |res: HttpResponse| {
+            let bytes = actix_web::body::to_bytes(res.into_body()).now_or_never();
+            String::from_utf8(bytes.and_then(Result::ok).unwrap_or_default().to_vec()).unwrap()
+        };
+        // The timestamps of two answers may differ; everything else must not.
+        let stamp = |text: String| {
+            let v: Value = serde_json::from_str(&text).unwrap();
+            let ts = v["timestamp"].as_str().unwrap().to_owned();
+            text.replace(&ts, "T")
+        };
+        let raw = serde_json::to_vec(&data).unwrap();
+        let around = success_around(&raw);
+        assert_eq!(
+            around.headers().get(header::CONTENT_TYPE).unwrap(),
+            "application/json"
+        );
+        assert_eq!(
+            stamp(body(around)),
+            stamp(body(envelope(StatusCode::OK, SUCCESS, None, Some(data))))
         );
     }
 

@@ -12,11 +12,12 @@ use evfed_spec::ocpi::{
 use serde_json::Value;
 
 use super::envelope::{
-    INVALID_PARAMETERS, SERVER_ERROR, SUCCESS, UNKNOWN_LOCATION, base_url, envelope, without_evfed,
+    INVALID_PARAMETERS, SERVER_ERROR, SUCCESS, UNKNOWN_LOCATION, base_url, envelope,
+    success_around, without_evfed,
 };
 use crate::domain::records;
-use crate::http::pages::{ListParams, next_query};
-use crate::http::{ApiError, AppState, blocking};
+use crate::http::pages::{ListParams, RenderedPage, cached};
+use crate::http::{ApiError, AppState, TREE_SIZE_HEADER, blocking};
 use crate::store::Hidden;
 
 /// OCPI versions endpoint.
@@ -140,32 +141,45 @@ async fn list(state: web::Data<AppState>, req: HttpRequest, kind: Kind) -> HttpR
     filter.party = None;
     filter.borough = None;
     let (offset, limit) = (params.offset, params.limit);
-    let st = state.clone();
-    let page = blocking(move || {
-        Ok(match kind {
-            Kind::Locations => records::list_locations(&st.store, &filter, offset, limit)?,
-            Kind::Tariffs => st.store.read(|r| r.tariffs(&filter, offset, limit))?,
-        })
+    let path = req.path().to_owned();
+    let query = req.query_string().to_owned();
+    // Open data, the same for every caller: cached like an anonymous `/v1` page, as `data` only.
+    let page = cached(&state, req.uri().to_string(), move |store| {
+        let page = match kind {
+            Kind::Locations => records::list_locations(store, &filter, offset, limit)?,
+            Kind::Tariffs => store.read(|r| r.tariffs(&filter, offset, limit))?,
+        };
+        let items: Vec<Vec<u8>> = page
+            .items
+            .iter()
+            .filter_map(|b| strip_evfed(b))
+            .map(|v| serde_json::to_vec(&v).unwrap_or_default())
+            .collect();
+        Ok(RenderedPage::new(
+            (&path, &query),
+            offset,
+            page.items.len(),
+            page.total,
+            page.tree_size,
+            &items,
+        ))
     })
     .await;
     let page = match page {
         Ok(p) => p,
         Err(e) => return server_error(e),
     };
-    let items: Vec<Value> = page.items.iter().filter_map(|b| strip_evfed(b)).collect();
-    let mut res = envelope(StatusCode::OK, SUCCESS, None, Some(Value::Array(items)));
+    let mut res = success_around(page.body());
     let headers = res.headers_mut();
-    let next = offset + page.items.len() as u64;
-    insert(headers, "x-total-count", page.total.to_string());
+    insert(headers, "x-total-count", page.total().to_string());
     insert(headers, "x-limit", limit.to_string());
-    if next < page.total && !page.items.is_empty() {
-        let link = format!(
-            "<{}{}?{}>; rel=\"next\"",
-            base_url(&req),
-            req.path(),
-            next_query(req.query_string(), next)
+    insert(headers, TREE_SIZE_HEADER, page.tree_size().to_string());
+    if let Some(next) = page.next() {
+        insert(
+            headers,
+            "link",
+            format!("<{}{next}>; rel=\"next\"", base_url(&req)),
         );
-        insert(headers, "link", link);
     }
     res
 }
