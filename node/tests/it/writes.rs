@@ -115,10 +115,7 @@ fn project_fixtures_round_trip() {
 #[test]
 fn official_ocpi_examples_round_trip_and_patch() {
     let dir = std::env::var_os("EVFED_OCPI_EXAMPLES").map_or_else(
-        || {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../../shared/data/ocpi-2.2.1-examples")
-        },
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/ocpi-2.2.1-examples"),
         PathBuf::from,
     );
     assert!(
