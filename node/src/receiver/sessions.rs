@@ -9,6 +9,7 @@
 //! acknowledged and kept, and changes no usage record.
 
 use evfed_spec::ids::{Party, SessionId};
+use evfed_spec::ocpi::{KeptCdr, KeptCdrLocation};
 use evfed_spec::time::DateTime;
 use evfed_spec::usage::UsageRecord;
 use serde_json::{Map, Value, json};
@@ -204,7 +205,7 @@ pub fn read_cdr(
     caller: &Party,
     party: &Party,
     id: &str,
-) -> Result<Option<Value>, Error> {
+) -> Result<Option<KeptCdr>, Error> {
     policy.authorize(caller, party)?;
     let key = party.to_string();
     let Some(row) = store.read(|r| r.ocpi_cdr(&key, id))? else {
@@ -212,34 +213,24 @@ pub fn read_cdr(
     };
     let r: UsageRecord =
         serde_json::from_slice(&row.usage).map_err(|e| Error::Corrupt(e.to_string()))?;
-    let mut cdr = json!({
-        "country_code": r.country_code,
-        "party_id": r.party_id,
-        "id": id,
-        "start_date_time": r.start_date_time,
-        "cdr_location": {
-            "id": r.location_id,
-            "evse_uid": r.evse_uid,
-            "connector_id": r.connector_id,
+    let cdr = KeptCdr {
+        country_code: r.country_code,
+        party_id: r.party_id,
+        id: id.to_owned(),
+        session_id: (row.session_id != id).then_some(row.session_id),
+        start_date_time: r.start_date_time,
+        end_date_time: r.end_date_time,
+        cdr_location: KeptCdrLocation {
+            id: r.location_id,
+            evse_uid: r.evse_uid,
+            connector_id: r.connector_id,
         },
-        "total_energy": r.kwh,
-        "last_updated": row.last_updated,
-    });
-    if let Some(obj) = cdr.as_object_mut() {
-        if row.session_id != id {
-            obj.insert("session_id".into(), Value::String(row.session_id));
-        }
-        if let Some(end) = r.end_date_time {
-            obj.insert("end_date_time".into(), json!(end));
-        }
-        if let (Some(cost), Some(currency)) = (r.total_cost, r.currency) {
-            obj.insert("total_cost".into(), json!(cost));
-            obj.insert("currency".into(), Value::String(currency));
-        }
-        if row.credit {
-            obj.insert("credit".into(), Value::Bool(true));
-        }
-    }
+        total_energy: r.kwh,
+        total_cost: r.total_cost.filter(|_| r.currency.is_some()),
+        currency: r.currency.filter(|_| r.total_cost.is_some()),
+        credit: row.credit,
+        last_updated: row.last_updated,
+    };
     Ok(Some(cdr))
 }
 
@@ -448,9 +439,10 @@ mod tests {
         let read = read_cdr(&store, &policy, &party, &party, "C1")
             .unwrap()
             .unwrap();
-        assert_eq!(read["session_id"], "S1");
-        assert_eq!(read["total_energy"], 7.0);
-        let text = read.to_string();
+        assert_eq!(read.session_id.as_deref(), Some("S1"));
+        assert_eq!(read.total_energy, 7.0);
+        assert_eq!(read.currency.as_deref(), Some("GBP"));
+        let text = serde_json::to_string(&read).unwrap();
         assert!(
             !text.contains("04AABB") && !text.contains("GB-ABC-X"),
             "{text}"

@@ -36,7 +36,7 @@ pub use hours::{ExceptionalPeriod, Hours, RegularHours};
 pub use location::{Connector, Evse, Location, PublishTokenType, StatusSchedule};
 pub use parse::{ParseError, Parsed, Warning, WarningCode, parse};
 pub use surface::{
-    Credentials, CredentialsRole, Endpoint, InterfaceRole, OcpiAck, OcpiErrorResponse,
-    OcpiResponse, Version, VersionDetails,
+    Credentials, CredentialsRole, Endpoint, InterfaceRole, KeptCdr, KeptCdrLocation, OcpiAck,
+    OcpiErrorResponse, OcpiResponse, Version, VersionDetails,
 };
 pub use tariff::{PriceComponent, Tariff, TariffElement, TariffRestrictions};

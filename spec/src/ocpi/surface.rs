@@ -112,3 +112,43 @@ pub struct CredentialsRole {
     pub party_id: PartyId,
     pub country_code: CountryCode,
 }
+
+/// A CDR as a node keeps it and answers `GET …/receiver/cdrs/{cc}/{pid}/{id}` (STANDARD.md
+/// §10.7): the CDR's identity and `last_updated` with the figures of its usage record, in
+/// OCPI's CDR member names. Driver data (tokens, authorisation references) is never kept, so
+/// this is not the CDR that was sent; a reader compares what it sent with these members only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct KeptCdr {
+    pub country_code: CountryCode,
+    pub party_id: PartyId,
+    /// The CDR's id.
+    pub id: String,
+    /// The session the CDR closes, when it differs from the CDR's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    pub start_date_time: DateTime,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_date_time: Option<DateTime>,
+    pub cdr_location: KeptCdrLocation,
+    /// kWh.
+    pub total_energy: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_cost: Option<super::Price>,
+    /// ISO 4217 code of `total_cost`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// A credit CDR (reverses an earlier one); absent means false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub credit: bool,
+    /// As the sender wrote it.
+    pub last_updated: String,
+}
+
+/// Where a kept CDR's charging took place (OCPI `CdrLocation`, its identifying members).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct KeptCdrLocation {
+    /// The Location's id.
+    pub id: crate::ids::LocationId,
+    pub evse_uid: crate::ids::EvseUid,
+    pub connector_id: crate::ids::ConnectorId,
+}

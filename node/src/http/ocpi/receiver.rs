@@ -422,7 +422,7 @@ pub async fn post_cdr(
     tag = "ocpi-receiver",
     operation_id = "ocpi_receiver_get_cdr",
     params(("country_code" = String, Path), ("party_id" = String, Path), ("cdr_id" = String, Path)),
-    responses((status = 200, description = "OCPI response with the CDR as the node keeps it: its id, party, `last_updated`, `start_date_time`, `cdr_location` and figures in CDR member names, without driver data", body = OcpiResponse<serde_json::Value>), (status = 404, description = "OCPI 2000: no such CDR of this party", body = OcpiErrorResponse)),
+    responses((status = 200, description = "OCPI response with the CDR as the node keeps it: its id, party, `last_updated`, `start_date_time`, `cdr_location` and figures in CDR member names, without driver data", body = OcpiResponse<evfed_spec::ocpi::KeptCdr>), (status = 404, description = "OCPI 2000: no such CDR of this party", body = OcpiErrorResponse)),
     security(("ocpi_token" = []))
 )]
 #[get("/ocpi/2.2.1/receiver/cdrs/{country_code}/{party_id}/{cdr_id}")]
@@ -440,7 +440,12 @@ pub async fn get_cdr(
     })
     .await?;
     match cdr {
-        Some(v) => Ok(envelope(StatusCode::OK, SUCCESS, None, Some(v))),
+        Some(v) => Ok(envelope(
+            StatusCode::OK,
+            SUCCESS,
+            None,
+            serde_json::to_value(v).ok(),
+        )),
         None => Err(OcpiError::Domain(DomainError::NotFound(what), Module::Cdrs)),
     }
 }
