@@ -32,6 +32,10 @@ pub enum SignError {
     Sign(String),
 }
 
+/// How old a log's checkpoint may grow before the node signs its unchanged tree again (under
+/// RT-3's 300 s, with room for a busy minute).
+pub const HEARTBEAT_SECONDS: u64 = 240;
+
 /// Signs checkpoints for both logs of one node and holds the latest notes.
 #[derive(Debug)]
 pub struct Signer {
@@ -150,8 +154,10 @@ impl Signer {
             .unwrap_or(0)
     }
 
-    /// Signs a checkpoint of each log that grew since its last one (or of every log when
-    /// `force`). Returns how many were signed. Blocking.
+    /// Signs a checkpoint of each log that grew since its last one, or whose last one is
+    /// [`HEARTBEAT_SECONDS`] old (STANDARD.md §1.6 RT-3: an unchanged log still gets a fresh
+    /// checkpoint, so its age tells "no change" from "node stalled"), or of every log when
+    /// `force`. Returns how many were signed. Blocking.
     pub fn sign_grown(&self, store: &Store, now: u64, force: bool) -> Result<usize, SignError> {
         if let Some(reason) = self.refused() {
             return Err(SignError::Inconsistent(reason));
@@ -164,7 +170,8 @@ impl Signer {
         for log in LogId::BOTH {
             let last = state_head(&state, log);
             let (size, root) = store.head(log)?;
-            if size == last.size && !force {
+            let due = now >= last.time.saturating_add(HEARTBEAT_SECONDS);
+            if size == last.size && !force && !due {
                 continue;
             }
             if let Err(e) = self.check(store, log, &last, (size, root)) {
@@ -267,5 +274,33 @@ fn state_head(state: &SignedState, log: LogId) -> SignedHead {
     match log {
         LogId::Public => state.public,
         LogId::Restricted => state.restricted,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::{init, unix_now};
+    use crate::config::Kind;
+    use crate::store::Store;
+
+    #[test]
+    fn an_unchanged_log_gets_a_heartbeat_checkpoint() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("node");
+        let origin = "evfed.heartbeat.example".parse().unwrap();
+        init(&dir, &origin, Kind::Cpo, None, None, &[]).unwrap();
+        let home = Home::new(&dir);
+        let store = Store::open(&home.database_path()).unwrap();
+        let now = unix_now();
+        let signer = Signer::open(home, origin.as_str(), &store, now).unwrap();
+        assert_eq!(signer.sign_grown(&store, now, false).unwrap(), 0);
+        let later = now + HEARTBEAT_SECONDS;
+        assert_eq!(signer.sign_grown(&store, later, false).unwrap(), 2);
+        let note = signer.note(LogId::Public);
+        let text = String::from_utf8_lossy(&note);
+        assert!(text.contains(&format!("time {later}")), "{text}");
+        // Fresh again: nothing more to sign.
+        assert_eq!(signer.sign_grown(&store, later + 1, false).unwrap(), 0);
     }
 }
