@@ -17,6 +17,7 @@
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
+use evfed_node::domain::areas::NodeAreas;
 use evfed_node::ingest::{self, Area, Format, ImportOptions, Sink};
 use evfed_spec::api::{ItemOutcome, ItemResult};
 use evfed_spec::entry::{EntryData, LogEntry, Parsed};
@@ -57,7 +58,9 @@ fn check(data: &[u8]) {
             Format::Evfed
         },
         party,
-        within: (tag & 2 != 0).then_some(Area::London),
+        within: (tag & 2 != 0).then_some(Area::All),
+        // London's boroughs and wards, a node's default area set.
+        areas: NodeAreas::london(),
         dry_run: true,
         report: None,
     };

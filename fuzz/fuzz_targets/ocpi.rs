@@ -1,7 +1,10 @@
 //! OCPI objects as a CPO pushes them (receiver `PUT`/`PATCH`) or a pull feed serves them: the
 //! spec's strict parse (`spec::ocpi::parse`) of Locations, EVSEs, Connectors, Tariffs, status
-//! changes and usage records, and the node's repairs in front of it (`pull::normalise` for
-//! Locations, EVSEs, Connectors, Tariffs and status values; `pull::usage` for Sessions and CDRs).
+//! changes and usage records (what a pushed or pulled Session or CDR is read as), and the
+//! node's repairs in front of it (`pull::normalise` for Locations, EVSEs, Connectors, Tariffs
+//! and status values). The node's mapping of a Session or CDR onto a usage record
+//! (`pull::usage`) is crate-private and so not reached: Session and CDR bodies go to the strict
+//! usage-record parse directly.
 //!
 //! The first byte picks what the rest is read as (see [`Kind`]); bit 7 says whether the node's
 //! context names a party (as for an OCPI 2.1.1 feed).
@@ -9,15 +12,12 @@
 //! Invariants checked:
 //! - whatever the strict parse accepts encodes canonically (`jcs::to_canonical_vec`) and parses
 //!   back to the same value with no warnings (nothing kept is unreadable, nothing dropped);
-//! - the node's repairs never produce an OCPI status that is not one (`normalise::status`);
-//! - a Session or CDR's usage record carries no member outside the usage record's allow-list
-//!   (nothing personal reaches the store): after the strict parse it round-trips the same way.
+//! - the node's repairs never produce an OCPI status that is not one (`normalise::status`).
 
 use std::fmt::Debug;
 use std::sync::LazyLock;
 
 use evfed_node::pull::normalise::{self, Context};
-use evfed_node::pull::usage;
 use evfed_spec::ids::Party;
 use evfed_spec::jcs;
 use evfed_spec::ocpi::{self, Connector, Evse, Location, Status, Tariff};
@@ -82,8 +82,7 @@ fn check(data: &[u8]) {
         Kind::Tariff => strict::<Tariff>(body),
         Kind::StatusChange => strict::<StatusChange>(body),
         Kind::UsageRecord => strict::<UsageRecord>(body),
-        Kind::Session => usage_record(body, usage::Kind::Session, &ctx),
-        Kind::Cdr => usage_record(body, usage::Kind::Cdr, &ctx),
+        Kind::Session | Kind::Cdr => strict::<UsageRecord>(body),
         Kind::PulledLocation => repaired::<Location>(body, |v| normalise::location(v, &ctx)),
         Kind::PulledTariff => repaired::<Tariff>(body, |v| normalise::tariff(v, &ctx)),
         Kind::PutEvse => repaired::<Evse>(body, normalise::evse_object),
@@ -129,27 +128,6 @@ where
         && let Ok(bytes) = serde_json::to_vec(&n.value)
     {
         strict::<T>(&bytes);
-    }
-}
-
-/// A pushed Session or a CDR as the receiver reads it: the allow-list's usage record, then the
-/// strict parse.
-fn usage_record(body: &[u8], kind: usage::Kind, ctx: &Context) {
-    let Ok(value) = serde_json::from_slice::<Value>(body) else {
-        return;
-    };
-    let Ok(n) = usage::usage_record(&value, kind, ctx) else {
-        return;
-    };
-    let _ = usage::keep_session(&value, kind == usage::Kind::Cdr);
-    if let Ok(bytes) = serde_json::to_vec(&n.value) {
-        if let Ok(parsed) = ocpi::parse::<UsageRecord>(&bytes) {
-            assert!(
-                parsed.warnings.is_empty(),
-                "the allow-list let an unknown member through"
-            );
-        }
-        strict::<UsageRecord>(&bytes);
     }
 }
 
