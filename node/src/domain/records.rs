@@ -335,6 +335,10 @@ pub fn delete_tariff(
 }
 
 /// `POST /v1/status`: a batch of status changes, all or nothing (spec §10.4).
+///
+/// Everything that depends on no stored state (parsing, checks, each change's entry bytes) is
+/// done before the writer is taken, and the batch may share its transaction and commit with
+/// other callers' batches (`Store::write_grouped`).
 pub fn post_status(
     store: &Store,
     policy: &Policy,
@@ -348,25 +352,26 @@ pub fn post_status(
         policy.authorize(caller, &c.party())?;
         clock(&mut c.event_time, &now, &format!("[{i}].event_time"))?;
     }
-    let statuses: Vec<String> = changes.iter().map(|c| status_name(c.status)).collect();
-    store.write(|tx| {
+    let prepared = changes
+        .into_iter()
+        .map(|c| PreparedStatus::new(c, &now))
+        .collect::<Result<Vec<_>, Error>>()?;
+    store.write_grouped(move |tx| {
         let mut appended = 0;
-        for (i, (c, status)) in changes.iter().zip(statuses).enumerate() {
-            match apply_status_change(tx, c, status, &now)? {
+        for (i, p) in prepared.iter().enumerate() {
+            match p.apply(tx)? {
                 StatusApplied::Changed { .. } => appended += 1,
                 StatusApplied::Unchanged => {}
                 StatusApplied::Missing => {
                     return Err(Error::Conflict(format!(
                         "[{i}]: no EVSE {} in location {}/{} on this node",
-                        c.evse_uid,
-                        c.party(),
-                        c.location_id
+                        p.row.uid, p.party, p.location_id
                     )));
                 }
             }
         }
         Ok(BatchResult {
-            received: changes.len() as u64,
+            received: prepared.len() as u64,
             appended,
         })
     })
@@ -384,45 +389,59 @@ pub fn patch_evse_status(
 ) -> Result<u64, Error> {
     policy.authorize(caller, &change.party())?;
     clock(&mut change.event_time, &now, "last_updated")?;
-    let status = status_name(change.status);
-    store.write(|tx| match apply_status_change(tx, &change, status, &now)? {
+    let p = PreparedStatus::new(change, &now)?;
+    store.write(|tx| match p.apply(tx)? {
         StatusApplied::Changed { .. } => Ok(1),
         StatusApplied::Unchanged => Ok(0),
         StatusApplied::Missing => Err(Error::NotFound(format!(
             "no EVSE {} in location {}/{}",
-            change.evse_uid,
-            change.party(),
-            change.location_id
+            p.row.uid, p.party, p.location_id
         ))),
     })
 }
 
-/// Applies one status change: to the EVSE index only (the location's body catches up when it
-/// is next written or folded, `fold_pending`, and readers splice it in until then,
-/// `current_body`; rewriting a 2 kB body per change would cost most of a batch), with its
-/// `evse_status` entry.
-fn apply_status_change(
-    tx: &mut Tx<'_>,
-    c: &StatusChange,
-    status: String,
-    now: &DateTime,
-) -> Result<StatusApplied, Error> {
-    let party = c.party().to_string();
-    let row = EvseRow {
-        uid: c.evse_uid.as_str().to_owned(),
-        status,
-        event_time_ms: c.event_time.unix_millis(),
-        event_time: c.event_time.to_string(),
-    };
-    let applied = tx.apply_status(&party, c.location_id.as_str(), &row)?;
-    if let StatusApplied::Changed { publish } = applied {
-        let entry = LogEntry {
-            recorded_at: *now,
-            data: EntryData::EvseStatus(c.clone()),
+/// One status change ready to apply: its row for the EVSE index and the bytes of its
+/// `evse_status` entry, which depend on nothing stored.
+struct PreparedStatus {
+    party: String,
+    location_id: String,
+    row: EvseRow,
+    entry: Vec<u8>,
+}
+
+impl PreparedStatus {
+    fn new(c: StatusChange, now: &DateTime) -> Result<Self, Error> {
+        let row = EvseRow {
+            uid: c.evse_uid.as_str().to_owned(),
+            status: status_name(c.status),
+            event_time_ms: c.event_time.unix_millis(),
+            event_time: c.event_time.to_string(),
         };
-        tx.append(LogId::for_publish(publish), &entry_bytes(&entry)?)?;
+        let party = c.party().to_string();
+        let location_id = c.location_id.as_str().to_owned();
+        let entry = entry_bytes(&LogEntry {
+            recorded_at: *now,
+            data: EntryData::EvseStatus(c),
+        })?;
+        Ok(Self {
+            party,
+            location_id,
+            row,
+            entry,
+        })
     }
-    Ok(applied)
+
+    /// Applies the change to the EVSE index only (the location's body catches up when it is
+    /// next written or folded, `fold_pending`, and readers splice it in until then,
+    /// `current_body`; rewriting a 2 kB body per change would cost most of a batch), and
+    /// appends its entry when it changed something.
+    fn apply(&self, tx: &mut Tx<'_>) -> Result<StatusApplied, Error> {
+        let applied = tx.apply_status(&self.party, &self.location_id, &self.row)?;
+        if let StatusApplied::Changed { publish } = applied {
+            tx.append(LogId::for_publish(publish), &self.entry)?;
+        }
+        Ok(applied)
+    }
 }
 
 /// Writes the pending EVSE statuses of up to `max` locations into their bodies, so that
