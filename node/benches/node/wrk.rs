@@ -36,6 +36,18 @@ pub fn run(
     secs: u64,
     headers: &[String],
 ) -> anyhow::Result<Report> {
+    run_script(url, threads, connections, secs, headers, None)
+}
+
+/// `run` with a Lua script (`-s`), e.g. one whose `request` walks through a mix of paths.
+pub fn run_script(
+    url: &str,
+    threads: u32,
+    connections: u32,
+    secs: u64,
+    headers: &[String],
+    script: Option<&std::path::Path>,
+) -> anyhow::Result<Report> {
     let out = Command::new("wrk")
         .args([
             format!("-t{threads}"),
@@ -44,6 +56,12 @@ pub fn run(
             "--latency".to_owned(),
         ])
         .args(headers.iter().flat_map(|h| ["-H", h.as_str()]))
+        .args(
+            script
+                .map(|s| ["-s".as_ref(), s.as_os_str()])
+                .into_iter()
+                .flatten(),
+        )
         .arg(url)
         .output()
         .context("running wrk")?;
