@@ -306,9 +306,9 @@ pub async fn boundaries(req: HttpRequest) -> HttpResponse {
 /// A stream wakes when the view's feed has new changes, and sends a heartbeat after this long
 /// without any.
 const HEARTBEAT: Duration = Duration::from_secs(15);
-/// Most events one read of the feed sends (about 20 kB): what a subscriber that lags holds in
+/// Most events one read of the feed sends (about 5 kB): what a subscriber that lags holds in
 /// the server's write buffer, times the number of subscribers, is the stream's memory.
-const STREAM_BATCH: usize = 64;
+const STREAM_BATCH: usize = 16;
 
 /// Status changes of the London view as Server-Sent Events (`event: status`, `id`: the feed's
 /// sequence number, `data`: the change as JSON), filterable by borough, ward and party,

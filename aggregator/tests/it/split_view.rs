@@ -153,7 +153,9 @@ fn a_shorter_diverging_copy_is_a_fork_and_an_older_honest_one_is_stale_once() {
     assert_eq!(log_size(&twin), at_12);
     let m = wait_state(&agg, &a.origin, "forked");
     assert!(
-        m["reason"].as_str().unwrap().contains("not consistent"),
+        ["not consistent", "different roots"]
+            .iter()
+            .any(|r| m["reason"].as_str().unwrap().contains(r)),
         "{m}"
     );
     assert_eq!(m["verified_size"].as_u64(), Some(at_15));
@@ -163,7 +165,9 @@ fn a_shorter_diverging_copy_is_a_fork_and_an_older_honest_one_is_stale_once() {
         fork["note"].as_str().unwrap(),
         fork["other_note"].as_str().unwrap(),
     );
-    assert_eq!(tree_size(new_note), at_12);
+    // The twin signs after each write, so the aggregator may catch it at 11 entries already.
+    let caught = tree_size(new_note);
+    assert!(caught > at_10 && caught <= at_12, "{caught}");
     assert_eq!(tree_size(old_note), at_15);
     assert!(note_verifies(new_note, &vkey) && note_verifies(old_note, &vkey));
     // What was verified is still served; nothing of the twin's.
