@@ -280,7 +280,8 @@ pub fn prepare(path: &Path, opts: &ImportOptions) -> anyhow::Result<Prepared> {
 
 /// Writes `prepared` through `sink` in batches of at most [`MAX_BATCH`] locations, showing
 /// progress on a terminal, and returns the summary. Rejected and filtered rows, and warnings,
-/// go to the report. Locations are built on a second thread while the batches are written.
+/// go to the report. Locations of a larger file are built on a second thread while the batches
+/// are written.
 pub fn write(
     prepared: Prepared,
     sink: &mut dyn Sink,
@@ -309,48 +310,34 @@ pub fn write(
         eprintln!("evfed-node: {}: {}", prepared.path.display(), note.reason);
     }
     let plan = &prepared.plan;
-    std::thread::scope(|scope| {
-        let (chunks, built) = std::sync::mpsc::sync_channel::<Vec<Candidate>>(4);
-        scope.spawn(move || {
-            let mut chunk = Vec::with_capacity(BUILD_CHUNK);
-            for i in 0..plan.len() {
-                chunk.push(plan.build(i));
-                if chunk.len() == BUILD_CHUNK && chunks.send(std::mem::take(&mut chunk)).is_err() {
-                    return; // the writer stopped
-                }
-            }
-            let _ = chunks.send(chunk);
-        });
-        let mut batch = Batch::default();
-        for c in built.into_iter().flatten() {
-            let outside = match (&opts.within, c.point) {
-                (Some(area), Some((lat, lon))) => area.excludes(&opts.areas, lat, lon),
-                _ => None,
-            };
-            if let Some(reason) = outside {
-                let line = c.about.lines.first().copied().unwrap_or(0);
-                let f = Finding::new(line, FindingKind::Outside, "outside-area", reason);
-                out.refused(&c.about, &f)?;
-                continue;
-            }
-            let mut about = c.about;
-            let checked = c.built.and_then(|mut loc| {
-                let line = about.lines.first().copied().unwrap_or(0);
-                quality::check(&mut loc, line, &mut about.warnings).map(|()| loc)
-            });
-            match checked {
-                Ok(loc) => {
-                    batch.about.push(about);
-                    batch.items.push(loc);
-                }
-                Err(f) => out.refused(&about, &f)?,
-            }
-            if batch.items.len() == MAX_BATCH {
-                out.flush(sink, &mut batch)?;
-            }
+    let mut batch = Batch::default();
+    if plan.len() <= BUILD_CHUNK {
+        // One chunk: a second thread would only add its start-up.
+        for i in 0..plan.len() {
+            out.take(plan.build(i), opts, sink, &mut batch)?;
         }
-        out.flush(sink, &mut batch)
-    })?;
+    } else {
+        std::thread::scope(|scope| {
+            let (chunks, built) = std::sync::mpsc::sync_channel::<Vec<Candidate>>(4);
+            scope.spawn(move || {
+                let mut chunk = Vec::with_capacity(BUILD_CHUNK);
+                for i in 0..plan.len() {
+                    chunk.push(plan.build(i));
+                    if chunk.len() == BUILD_CHUNK
+                        && chunks.send(std::mem::take(&mut chunk)).is_err()
+                    {
+                        return; // the writer stopped
+                    }
+                }
+                let _ = chunks.send(chunk);
+            });
+            for c in built.into_iter().flatten() {
+                out.take(c, opts, sink, &mut batch)?;
+            }
+            anyhow::Ok(())
+        })?;
+    }
+    out.flush(sink, &mut batch)?;
     out.progress.finish_and_clear();
     out.report.finish()?;
     Ok(out.summary)
@@ -371,6 +358,42 @@ struct Outcomes {
 }
 
 impl Outcomes {
+    /// Settles one candidate: refused when outside the area or failing the quality rules, else
+    /// added to `batch`, which is sent when full.
+    fn take(
+        &mut self,
+        c: Candidate,
+        opts: &ImportOptions,
+        sink: &mut dyn Sink,
+        batch: &mut Batch,
+    ) -> anyhow::Result<()> {
+        let outside = match (&opts.within, c.point) {
+            (Some(area), Some((lat, lon))) => area.excludes(&opts.areas, lat, lon),
+            _ => None,
+        };
+        if let Some(reason) = outside {
+            let line = c.about.lines.first().copied().unwrap_or(0);
+            let f = Finding::new(line, FindingKind::Outside, "outside-area", reason);
+            return self.refused(&c.about, &f);
+        }
+        let mut about = c.about;
+        let checked = c.built.and_then(|mut loc| {
+            let line = about.lines.first().copied().unwrap_or(0);
+            quality::check(&mut loc, line, &mut about.warnings).map(|()| loc)
+        });
+        match checked {
+            Ok(loc) => {
+                batch.about.push(about);
+                batch.items.push(loc);
+            }
+            Err(f) => self.refused(&about, &f)?,
+        }
+        if batch.items.len() == MAX_BATCH {
+            self.flush(sink, batch)?;
+        }
+        Ok(())
+    }
+
     /// Sends one batch and settles its candidates.
     fn flush(&mut self, sink: &mut dyn Sink, batch: &mut Batch) -> anyhow::Result<()> {
         if batch.items.is_empty() {
