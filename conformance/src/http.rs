@@ -5,7 +5,7 @@ use std::io::Read;
 use std::time::Duration;
 
 use reqwest::blocking::Client;
-use reqwest::header::HeaderMap;
+pub use reqwest::header::HeaderMap;
 use url::Url;
 
 use crate::report::Evidence;

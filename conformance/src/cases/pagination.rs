@@ -361,7 +361,7 @@ mod tests {
     use super::*;
 
     fn ex(link: Option<&str>) -> Exchange {
-        let mut headers = reqwest::header::HeaderMap::new();
+        let mut headers = crate::http::HeaderMap::new();
         if let Some(l) = link {
             headers.insert("link", l.parse().unwrap());
         }
