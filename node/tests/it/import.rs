@@ -2,7 +2,8 @@
 //! node stopped and while it serves, rejections that leave nothing behind, re-imports that
 //! append nothing, locations outside the node's area left out, implausible power refused or
 //! repaired, and `POST /v1/admin/locations` itself. Also the whole real NCR export
-//! (`../shared/data/`, or `EVFED_NCR_SNAPSHOT`), which must be there.
+//! (`../shared/data/`, or `EVFED_NCR_SNAPSHOT`), an ignored test that `scripts/test` runs when
+//! the export is there.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -538,7 +539,7 @@ fn admin_locations_endpoint() {
 }
 
 /// The real 2017 NCR export: `EVFED_NCR_SNAPSHOT`, else `../shared/data/ncr_gb_snapshot_2017.csv`
-/// beside the repository (CI provides it; this test fails, never passes, without it).
+/// beside the repository (as CI has it); the test that reads it fails, and says so, without it.
 fn ncr_snapshot() -> PathBuf {
     let path = std::env::var_os("EVFED_NCR_SNAPSHOT").map_or_else(
         || fixture("../../shared/data/ncr_gb_snapshot_2017.csv"),
@@ -586,6 +587,8 @@ fn power_problem(c: &Value) -> Option<String> {
 /// London); every connector plausible as the conformance suite judges; a repeat appends
 /// nothing; the log verifies.
 #[test]
+#[ignore = "needs the 2017 NCR export: ../shared/data beside the repository (or \
+            EVFED_NCR_SNAPSHOT), then --include-ignored; scripts/test does it when it is there"]
 fn full_ncr_snapshot() {
     let file = ncr_snapshot();
     let node = cpo();

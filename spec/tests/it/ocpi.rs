@@ -212,9 +212,11 @@ fn ext_and_party_accessors() {
 }
 
 /// The official OCPI 2.2.1 examples (CC BY-ND, not shipped here): from `EVFED_OCPI_EXAMPLES`,
-/// else `../shared/data/ocpi-2.2.1-examples` beside the repository (CI provides it; this test
-/// fails, never passes, without it).
+/// else `../shared/data/ocpi-2.2.1-examples` beside the repository (as CI has it;
+/// `scripts/test` runs it then). Run without them, it fails and says so.
 #[test]
+#[ignore = "needs the official OCPI 2.2.1 examples: ../shared/data beside the repository (or \
+            EVFED_OCPI_EXAMPLES), then --include-ignored; scripts/test does it when they are there"]
 fn official_ocpi_examples() {
     let dir = std::env::var_os("EVFED_OCPI_EXAMPLES").map_or_else(
         || {
