@@ -10,71 +10,181 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use actix_web::web;
 use anyhow::{Context as _, bail};
 use evfed_node::home::write_atomic;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::harvest::{Harvester, Limits};
 use crate::http::{AppState, routes};
 use crate::london::London;
 use crate::members::{MemberSpec, ReadmitSpec};
 use crate::store::Store;
+use evfed_node::config::{Origin, parse_duration};
 use evfed_node::domain::areas::NodeAreas;
 
-/// `DIR/aggregator.toml`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `DIR/aggregator.toml`, in the node's configuration style: durations are strings such as
+/// `"2s"` or `"500ms"`, the origin is checked as a node's is. The millisecond and second keys of
+/// earlier versions (`harvest_interval_ms`, `harvest_connect_timeout_ms`, `harvest_timeout_ms`,
+/// `conformance_interval_s`) are still read ([`ConfigFile`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "ConfigFile")]
 pub struct Config {
     /// This aggregator's origin.
-    pub origin: String,
+    pub origin: Origin,
     /// Address `serve` listens on unless `--listen` says otherwise.
-    #[serde(default = "default_listen")]
     pub listen: SocketAddr,
-    /// Pause between harvest rounds, in milliseconds.
-    #[serde(default = "default_interval")]
-    pub harvest_interval_ms: u64,
+    /// Pause between harvest rounds.
+    pub harvest_interval: Duration,
     /// Members harvested at once.
-    #[serde(default = "default_concurrency")]
     pub harvest_concurrency: usize,
-    /// Longest wait for a member to accept a connection, in milliseconds.
-    #[serde(default = "default_connect_timeout")]
-    pub harvest_connect_timeout_ms: u64,
-    /// Longest wait for one whole answer from a member, in milliseconds.
-    #[serde(default = "default_request_timeout")]
-    pub harvest_timeout_ms: u64,
+    /// Longest wait for a member to accept a connection.
+    pub harvest_connect_timeout: Duration,
+    /// Longest wait for one whole answer from a member.
+    pub harvest_timeout: Duration,
     /// Whether `/v1/compliance/...` is open to everyone (the DPS's transparency) or needs a
     /// `usage:read` token.
-    #[serde(default = "default_true")]
     pub compliance_open: bool,
     /// The OAuth 2.0 issuer identifier of its authorization server (`crate::oauth`): the `iss`
     /// of its tokens and base URL of its endpoints. Default `https://ORIGIN`.
-    #[serde(default)]
     pub oauth_issuer: Option<String>,
     /// The harvester's OAuth 2.0 client for members' `usage:read` tokens (`[usage_client]`).
-    #[serde(default)]
     pub usage_client: Option<crate::oauth::client::UsageClientConfig>,
-    /// Seconds between runs of the conformance suite against every member (0: never).
-    #[serde(default = "default_conformance_interval")]
-    pub conformance_interval_s: u64,
+    /// Pause between runs of the conformance suite against every member (zero: never).
+    pub conformance_interval: Duration,
     /// The level those runs test: core, usage or realtime.
-    #[serde(default = "default_conformance_level")]
     pub conformance_level: evfed_conformance::Level,
     /// Request limits at the HTTP edge (`[limits]`, as a node's).
-    #[serde(default)]
     pub limits: evfed_node::config::Limits,
     /// Serve HTTPS with this certificate and key (`[tls]`, paths relative to `DIR`).
-    #[serde(default)]
     pub tls: Option<evfed_node::config::TlsConfig>,
     /// The dashboard at `/` (`[dashboard]`: basemap tiles, small-number suppression).
-    #[serde(default)]
     pub dashboard: crate::dashboard::DashboardConfig,
     /// The area set locations are placed in (GeoJSON, relative to `DIR`; docs/adopt.md).
     /// None: London's boroughs and wards, built in.
-    #[serde(default)]
     pub areas: Option<PathBuf>,
 }
 
-fn default_conformance_interval() -> u64 {
-    3_600
+/// `aggregator.toml` as written: [`Config`]'s keys, plus the older numeric ones. A duration
+/// given both ways is refused rather than one of them silently winning.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    origin: Origin,
+    #[serde(default = "default_listen")]
+    listen: SocketAddr,
+    #[serde(default, deserialize_with = "duration")]
+    harvest_interval: Option<Duration>,
+    harvest_interval_ms: Option<u64>,
+    #[serde(default = "default_concurrency")]
+    harvest_concurrency: usize,
+    #[serde(default, deserialize_with = "duration")]
+    harvest_connect_timeout: Option<Duration>,
+    harvest_connect_timeout_ms: Option<u64>,
+    #[serde(default, deserialize_with = "duration")]
+    harvest_timeout: Option<Duration>,
+    harvest_timeout_ms: Option<u64>,
+    #[serde(default = "default_true")]
+    compliance_open: bool,
+    #[serde(default)]
+    oauth_issuer: Option<String>,
+    #[serde(default)]
+    usage_client: Option<crate::oauth::client::UsageClientConfig>,
+    #[serde(default, deserialize_with = "duration")]
+    conformance_interval: Option<Duration>,
+    conformance_interval_s: Option<u64>,
+    #[serde(default = "default_conformance_level")]
+    conformance_level: evfed_conformance::Level,
+    #[serde(default)]
+    limits: evfed_node::config::Limits,
+    #[serde(default)]
+    tls: Option<evfed_node::config::TlsConfig>,
+    #[serde(default)]
+    dashboard: crate::dashboard::DashboardConfig,
+    #[serde(default)]
+    areas: Option<PathBuf>,
 }
+
+impl TryFrom<ConfigFile> for Config {
+    type Error = String;
+
+    fn try_from(f: ConfigFile) -> Result<Self, String> {
+        /// The key's value: given as a duration, as an older number of `unit`, or the default.
+        fn pick(
+            key: &str,
+            given: Option<Duration>,
+            old: Option<u64>,
+            unit: Duration,
+            default: Duration,
+        ) -> Result<Duration, String> {
+            match (given, old) {
+                (Some(_), Some(_)) => Err(format!(
+                    "`{key}` is given twice, as `{key}` and in its older numeric form: keep `{key}`"
+                )),
+                (Some(d), None) => Ok(d),
+                (None, Some(n)) => u32::try_from(n)
+                    .map(|n| unit * n)
+                    .map_err(|_| format!("the older form of `{key}` is too large")),
+                (None, None) => Ok(default),
+            }
+        }
+        let (ms, s) = (Duration::from_millis(1), Duration::from_secs(1));
+        let harvest_interval = pick(
+            "harvest_interval",
+            f.harvest_interval,
+            f.harvest_interval_ms,
+            ms,
+            DEFAULT_HARVEST_INTERVAL,
+        )?;
+        if harvest_interval.is_zero() {
+            return Err("`harvest_interval` must be more than zero, e.g. \"2s\"".into());
+        }
+        Ok(Self {
+            origin: f.origin,
+            listen: f.listen,
+            harvest_interval,
+            harvest_concurrency: f.harvest_concurrency,
+            harvest_connect_timeout: pick(
+                "harvest_connect_timeout",
+                f.harvest_connect_timeout,
+                f.harvest_connect_timeout_ms,
+                ms,
+                DEFAULT_CONNECT_TIMEOUT,
+            )?,
+            harvest_timeout: pick(
+                "harvest_timeout",
+                f.harvest_timeout,
+                f.harvest_timeout_ms,
+                ms,
+                DEFAULT_REQUEST_TIMEOUT,
+            )?,
+            compliance_open: f.compliance_open,
+            oauth_issuer: f.oauth_issuer,
+            usage_client: f.usage_client,
+            conformance_interval: pick(
+                "conformance_interval",
+                f.conformance_interval,
+                f.conformance_interval_s,
+                s,
+                DEFAULT_CONFORMANCE_INTERVAL,
+            )?,
+            conformance_level: f.conformance_level,
+            limits: f.limits,
+            tls: f.tls,
+            dashboard: f.dashboard,
+            areas: f.areas,
+        })
+    }
+}
+
+fn duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_duration(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+const DEFAULT_HARVEST_INTERVAL: Duration = Duration::from_secs(2);
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_CONFORMANCE_INTERVAL: Duration = Duration::from_secs(3_600);
 
 fn default_conformance_level() -> evfed_conformance::Level {
     evfed_conformance::Level::Core
@@ -84,18 +194,8 @@ fn default_true() -> bool {
     true
 }
 
-fn default_connect_timeout() -> u64 {
-    5_000
-}
-fn default_request_timeout() -> u64 {
-    30_000
-}
-
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
-}
-fn default_interval() -> u64 {
-    2000
 }
 fn default_concurrency() -> usize {
     8
@@ -137,17 +237,17 @@ pub fn init(dir: &Path, origin: &str, areas: Option<&Path>) -> anyhow::Result<()
          origin = {origin:?}\n\
          {areas_line}\
          # listen = \"127.0.0.1:8080\"\n\
-         # Pause between harvest rounds (ms) and members harvested at once.\n\
-         # harvest_interval_ms = 2000\n\
+         # Pause between harvest rounds and members harvested at once.\n\
+         # harvest_interval = \"2s\"\n\
          # harvest_concurrency = 8\n\
-         # Longest waits for a member: to connect, and for one whole answer (ms).\n\
-         # harvest_connect_timeout_ms = 5000\n\
-         # harvest_timeout_ms = 30000\n\
+         # Longest waits for a member: to connect, and for one whole answer.\n\
+         # harvest_connect_timeout = \"5s\"\n\
+         # harvest_timeout = \"30s\"\n\
          # DPS compliance (docs/compliance.md; suppliers in suppliers.toml): open to everyone,\n\
          # or only to usage:read tokens of this aggregator's issuer.\n\
          # compliance_open = true\n\
-         # The conformance suite against every member: seconds between runs (0: never), level.\n\
-         # conformance_interval_s = 3600\n\
+         # The conformance suite against every member: pause between runs (\"0s\": never), level.\n\
+         # conformance_interval = \"1h\"\n\
          # conformance_level = \"core\"\n\
          # The OAuth 2.0 issuer (the public base URL of /oauth2/token); default https://ORIGIN.\n\
          # oauth_issuer = \"https://{origin}\"\n\
@@ -255,16 +355,16 @@ pub fn issue_token(dir: &Path, scopes: &[String], ttl: Duration) -> anyhow::Resu
     {
         bail!("scope {s:?} cannot be issued here: use usage:read or admin");
     }
-    crate::oauth::keys::ensure(dir, &config.origin)?;
+    crate::oauth::keys::ensure(dir, config.origin.as_str())?;
     let keys = crate::oauth::keys::Keys::load(dir)?;
-    let issuer = crate::oauth::issuer_of(config.oauth_issuer.as_deref(), &config.origin);
+    let issuer = crate::oauth::issuer_of(config.oauth_issuer.as_deref(), config.origin.as_str());
     let now = u64::try_from(unix_ms() / 1000).unwrap_or(0);
     crate::oauth::token::sign(
         &keys.current,
         &crate::oauth::token::Minted {
             issuer: &issuer,
             client_id: "evfed-aggregator-cli",
-            audience: &config.origin,
+            audience: config.origin.as_str(),
             scope: &scopes.join(" "),
             party: None,
             ttl_seconds: ttl.as_secs(),
@@ -332,11 +432,11 @@ pub fn serve(
     crate::domain::places::use_areas(areas).map_err(anyhow::Error::msg)?;
     own_log(
         dir,
-        &config.origin,
+        config.origin.as_str(),
         config.areas.as_ref().map(|f| dir.join(f)).as_deref(),
     )?;
-    crate::oauth::keys::ensure(dir, &config.origin)?;
-    let issuer = crate::oauth::issuer_of(config.oauth_issuer.as_deref(), &config.origin);
+    crate::oauth::keys::ensure(dir, config.origin.as_str())?;
+    let issuer = crate::oauth::issuer_of(config.oauth_issuer.as_deref(), config.origin.as_str());
     let (doc, doc_json) = crate::openapi::served(config.compliance_open);
     let allowed = Arc::new(evfed_node::http::RouteTable::from_document(&doc));
     drop(doc);
@@ -347,11 +447,11 @@ pub fn serve(
         vec![crate::oauth::keys::local_issuer(
             dir,
             &issuer,
-            &config.origin,
+            config.origin.as_str(),
         )],
     )?;
     let node_state = node.state.clone();
-    if node_state.config.origin.as_str() != config.origin {
+    if node_state.config.origin != config.origin {
         bail!(
             "{} is the log of {}, not of this aggregator's origin {}",
             dir.join(NODE_DIR).display(),
@@ -363,15 +463,15 @@ pub fn serve(
     let london = Arc::new(London::load(&store, &store.members()?)?);
     crate::publish::reconcile(&london, &node_state.store)?;
     let harvester = Arc::new(Harvester::new(Limits {
-        connect: Duration::from_millis(config.harvest_connect_timeout_ms),
-        request: Duration::from_millis(config.harvest_timeout_ms),
+        connect: config.harvest_connect_timeout,
+        request: config.harvest_timeout,
         ..Limits::default()
     })?);
     let addr = listen.unwrap_or(config.listen);
     let state = web::Data::new(AppState {
         store: store.clone(),
         london: london.clone(),
-        origin: config.origin.clone(),
+        origin: config.origin.to_string(),
         dir: dir.to_owned(),
         report_key: Arc::new(evfed_node::home::Home::new(dir.join(NODE_DIR)).signing_key()?),
         compliance_open: config.compliance_open,
@@ -420,7 +520,7 @@ pub fn serve(
         if let Some(client) = config.usage_client.clone() {
             // Off the executor: a blocking HTTP client must not be made or dropped on it.
             let (dir, own) = (dir.to_owned(), format!("{scheme}://{bound}/oauth2/token"));
-            let timeout = Duration::from_millis(config.harvest_timeout_ms);
+            let timeout = config.harvest_timeout;
             let tokens = web::block(move || {
                 crate::oauth::client::UsageTokens::new(&client, &dir, &own, timeout)
             })
@@ -436,8 +536,8 @@ pub fn serve(
         let harvest = {
             let (store, london, stop) = (store.clone(), london.clone(), stop.clone());
             let node_state = node_state.clone();
-            let interval = Duration::from_millis(config.harvest_interval_ms);
-            let connect = Duration::from_millis(config.harvest_connect_timeout_ms);
+            let interval = config.harvest_interval;
+            let connect = config.harvest_connect_timeout;
             let concurrency = config.harvest_concurrency.max(1);
             std::thread::spawn(move || {
                 let round = Round {
@@ -450,9 +550,9 @@ pub fn serve(
                 harvest_loop(&round, &stop, interval, concurrency)
             })
         };
-        let conformance = (config.conformance_interval_s > 0).then(|| {
+        let conformance = (!config.conformance_interval.is_zero()).then(|| {
             let (store, stop) = (store.clone(), stop.clone());
-            let interval = Duration::from_secs(config.conformance_interval_s);
+            let interval = config.conformance_interval;
             let level = config.conformance_level;
             std::thread::spawn(move || {
                 crate::conformance::run_loop(&store, &stop, interval, level, unix_ms)
@@ -585,4 +685,85 @@ pub fn unix_ms() -> i64 {
 fn init_tracing() {
     // The node's set-up: no colour codes when stderr is not a terminal (log files).
     evfed_node::commands::init_tracing(evfed_node::config::LogFormat::Text);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn durations_read_in_the_node_style_with_defaults() {
+        let c = read("origin = \"agg.example\"\nharvest_interval = \"500ms\"\n").unwrap();
+        assert_eq!(c.harvest_interval, Duration::from_millis(500));
+        assert_eq!(c.harvest_connect_timeout, DEFAULT_CONNECT_TIMEOUT);
+        assert_eq!(c.harvest_timeout, DEFAULT_REQUEST_TIMEOUT);
+        assert_eq!(c.conformance_interval, DEFAULT_CONFORMANCE_INTERVAL);
+        assert_eq!(c.origin.as_str(), "agg.example");
+        let off = read("origin = \"agg.example\"\nconformance_interval = \"0s\"\n").unwrap();
+        assert!(off.conformance_interval.is_zero());
+    }
+
+    #[test]
+    fn the_older_numeric_keys_still_read() {
+        let c = read(
+            "origin = \"agg.example\"\nharvest_interval_ms = 100\n\
+             harvest_connect_timeout_ms = 500\nharvest_timeout_ms = 1500\n\
+             conformance_interval_s = 0\n",
+        )
+        .unwrap();
+        assert_eq!(c.harvest_interval, Duration::from_millis(100));
+        assert_eq!(c.harvest_connect_timeout, Duration::from_millis(500));
+        assert_eq!(c.harvest_timeout, Duration::from_millis(1500));
+        assert!(c.conformance_interval.is_zero());
+    }
+
+    #[test]
+    fn bad_values_say_what_to_write() {
+        let twice =
+            read("origin = \"a.example\"\nharvest_timeout = \"1s\"\nharvest_timeout_ms = 9\n");
+        assert!(twice.unwrap_err().contains("keep `harvest_timeout`"));
+        let word = read("origin = \"a.example\"\nharvest_interval = \"soon\"\n").unwrap_err();
+        assert!(word.contains("not a duration"), "{word}");
+        let zero = read("origin = \"a.example\"\nharvest_interval = \"0ms\"\n").unwrap_err();
+        assert!(zero.contains("more than zero"), "{zero}");
+        let unknown = read("origin = \"a.example\"\nharvest_intervall = \"1s\"\n").unwrap_err();
+        assert!(unknown.contains("harvest_intervall"), "{unknown}");
+        assert!(
+            read("origin = \"a b\"\n").is_err(),
+            "origins are checked as a node's"
+        );
+    }
+
+    /// What `init` writes reads back, and so does it with every commented key and table
+    /// uncommented.
+    #[test]
+    fn the_template_reads_back() {
+        let dir = std::env::temp_dir().join(format!("evfed-agg-config-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        init(&dir, "agg.example", None).unwrap();
+        let text = std::fs::read_to_string(dir.join(CONFIG)).unwrap();
+        read(&text).unwrap();
+        let uncommented: String = text
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest)
+                    if rest.split_once(" = ").is_some_and(|(key, _)| {
+                        !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                    }) || (rest.starts_with('[') && rest.ends_with(']')) =>
+                {
+                    rest
+                }
+                _ => l,
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let _ = std::fs::remove_dir_all(&dir);
+        let c = read(&uncommented).unwrap_or_else(|e| panic!("{e}\n{uncommented}"));
+        assert_eq!(c.harvest_interval, DEFAULT_HARVEST_INTERVAL);
+        assert_eq!(c.conformance_interval, DEFAULT_CONFORMANCE_INTERVAL);
+    }
 }

@@ -83,7 +83,7 @@ pub fn remove(dir: &Path, id: &str) -> anyhow::Result<()> {
 /// `oauth rotate-key`: a new signing key; the old one stays in the JWKS until the next rotation.
 pub fn rotate_key(dir: &Path) -> anyhow::Result<()> {
     let (config, _) = load(dir)?;
-    let kid = super::keys::rotate(dir, &config.origin)?;
+    let kid = super::keys::rotate(dir, config.origin.as_str())?;
     println!(
         "new OAuth signing key {kid}; the previous key stays in the JWKS until the next rotation \
          (rotate again no sooner than {} s, the token lifetime)",

@@ -13,7 +13,7 @@ use super::plan::NodePlan;
 /// Lifetime of the tokens the demo issues. The aggregator keeps each member's `usage:read`
 /// token, and a kept data directory may be run again months later.
 const TOKEN_TTL: &str = "365d";
-use super::{Binaries, HARVEST_INTERVAL_MS, Node, plan, procs};
+use super::{Binaries, HARVEST_INTERVAL, Node, plan, procs};
 
 /// One member as `GET /v1/members` and `members list --json` give it.
 #[derive(Debug, Deserialize)]
@@ -88,7 +88,7 @@ pub(super) fn init_aggregator(bins: &Binaries, dir: &Path) -> anyhow::Result<()>
     procs::run(cmd, "evfed-aggregator init")?;
     let mut text = std::fs::read_to_string(&config)?;
     text.push_str(&format!(
-        "# Set by london-demo: harvest twice a second.\nharvest_interval_ms = {HARVEST_INTERVAL_MS}\n"
+        "# Set by london-demo: harvest twice a second.\nharvest_interval = {HARVEST_INTERVAL:?}\n"
     ));
     std::fs::write(&config, text)?;
     Ok(())

@@ -59,7 +59,7 @@ const SYNC_TIMEOUT: Duration = Duration::from_secs(900);
 const SLOW_FEED: Duration = Duration::from_secs(240);
 /// The aggregator's pause between harvest rounds, shorter than its default so the demo's
 /// changes show within a second.
-pub(crate) const HARVEST_INTERVAL_MS: u64 = 500;
+pub(crate) const HARVEST_INTERVAL: &str = "500ms";
 
 /// What `london-demo` was asked to do.
 #[derive(Debug, Clone)]

@@ -147,6 +147,8 @@ fn main() -> anyhow::Result<()> {
         "/v1/london/locations?limit=100&offset=2500".to_owned(),
         "/v1/london/locations?limit=100".to_owned(),
         "/v1/london/locations?limit=100&borough=Westminster".to_owned(),
+        format!("/v1/london/locations?limit=100&date_from={last_minute}"),
+        format!("/v1/london/locations?limit=100&offset=4000&date_from={last_minute}"),
     ];
     let runs: [(&str, Vec<String>, bool); 3] = [
         (
@@ -374,7 +376,7 @@ impl Aggregator {
         std::fs::write(
             &config,
             format!(
-                "{text}\nconformance_interval_s = 0\n\
+                "{text}\nconformance_interval = \"0s\"\n\
                  [limits]\nper_ip_per_minute = 0\nper_client_per_minute = 0\n"
             ),
         )?;
