@@ -23,8 +23,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -32,7 +31,14 @@ use std::time::{Duration, Instant};
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_evfed-aggregator");
+#[allow(dead_code)] // the tests' set-up, of which this bench uses a part
+#[path = "../tests/it/support.rs"]
+mod support;
+
+use support::{
+    AGGREGATOR, Node as NodeDir, Serve, Server, ServerLog, add_member_for, init_aggregator,
+    node_bin, node_token,
+};
 
 fn knob(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -41,76 +47,27 @@ fn knob(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn node_bin() -> PathBuf {
-    let bin = Path::new(BIN).with_file_name("evfed-node");
-    assert!(
-        bin.exists(),
-        "{} is missing: `cargo build --release -p evfed-node` first",
-        bin.display()
-    );
-    bin
+/// Serves `dir` with its log discarded (the bench prints figures only).
+fn serve(bin: &Path, dir: &Path) -> Server {
+    Server::serve(
+        bin,
+        dir,
+        Serve {
+            log: ServerLog::Discard,
+            ..Serve::default()
+        },
+    )
 }
 
-fn run(bin: &Path, args: &[&str]) -> String {
-    let out = Command::new(bin).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{} {args:?}: {}",
-        bin.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(bin: &Path, dir: &Path) -> Server {
-        let ready = dir.join("ready.json");
-        let mut child = Command::new(bin)
-            .args(["serve", "--dir"])
-            .arg(dir)
-            .args(["--listen", "127.0.0.1:0", "--ready-file"])
-            .arg(&ready)
-            .env("RUST_LOG", "warn")
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        while !ready.exists() {
-            assert!(
-                started.elapsed() < Duration::from_secs(60) && child.try_wait().unwrap().is_none(),
-                "{} did not start",
-                dir.display()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let v: Value = serde_json::from_slice(&std::fs::read(&ready).unwrap()).unwrap();
-        Server {
-            child,
-            url: v["url"].as_str().unwrap().to_owned(),
-        }
-    }
-
-    fn rss_kb(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A process's resident memory in kB (0 when it cannot be read).
+fn rss_kb(server: &Server) -> u64 {
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
 }
 
 struct Node {
@@ -171,38 +128,10 @@ fn main() {
     for i in 0..nodes_n {
         let party_id = format!("R{i:02}");
         let origin = format!("evfed.rt{i}.example");
-        let dir = root.path().join(format!("n{i}"));
-        let d = dir.to_str().unwrap();
-        run(
-            &node_bin(),
-            &["init", "--dir", d, "--origin", &origin, "--kind", "cpo"],
-        );
-        std::fs::write(
-            dir.join("config.toml"),
-            std::fs::read_to_string(dir.join("config.toml")).unwrap()
-                + "\n[limits]\nper_ip_per_minute = 0\nper_client_per_minute = 0\n",
-        )
-        .unwrap();
-        let server = Server::start(&node_bin(), &dir);
-        let party = format!("GB*{party_id}");
-        let token = run(
-            &node_bin(),
-            &[
-                "token",
-                "issue",
-                "--dir",
-                d,
-                "--party",
-                &party,
-                "--scope",
-                "data:write",
-            ],
-        )
-        .lines()
-        .last()
-        .unwrap()
-        .trim()
-        .to_owned();
+        let dir = NodeDir::init_as(&root.path().join(format!("n{i}")), &origin);
+        dir.configure("[limits]\nper_ip_per_minute = 0\nper_client_per_minute = 0\n");
+        let server = serve(&node_bin(), &dir.dir);
+        let token = node_token(&dir.dir, &format!("GB*{party_id}"));
         let node = Node {
             server,
             origin,
@@ -239,19 +168,14 @@ fn main() {
         nodes.push(node);
     }
     let agg_dir = root.path().join("agg");
-    let a = agg_dir.to_str().unwrap();
-    run(
-        Path::new(BIN),
-        &["init", "--dir", a, "--origin", "evfed.rt.example"],
-    );
     // Default harvesting; only the rate limits and the hourly conformance runs are off, as
     // every benchmark here runs.
-    std::fs::write(
-        agg_dir.join("aggregator.toml"),
-        "origin = \"evfed.rt.example\"\nconformance_interval_s = 0\n\
-         [limits]\nper_ip_per_minute = 0\nper_client_per_minute = 0\n",
-    )
-    .unwrap();
+    init_aggregator(
+        &agg_dir,
+        "evfed.rt.example",
+        &[],
+        "conformance_interval_s = 0\n[limits]\nper_ip_per_minute = 0\nper_client_per_minute = 0\n",
+    );
     for n in &nodes {
         let vkey = http
             .get(format!("{}/.well-known/evfed", n.server.url))
@@ -262,27 +186,10 @@ fn main() {
             .as_str()
             .unwrap()
             .to_owned();
-        run(
-            Path::new(BIN),
-            &[
-                "members",
-                "add",
-                "--dir",
-                a,
-                "--origin",
-                &n.origin,
-                "--url",
-                &n.server.url,
-                "--vkey",
-                &vkey,
-                "--kind",
-                "cpo",
-                "--party",
-                &format!("GB*{}", n.party_id),
-            ],
-        );
+        let party = format!("GB*{}", n.party_id);
+        add_member_for(&agg_dir, &n.origin, &n.server.url, &vkey, &party);
     }
-    let agg = Server::start(Path::new(BIN), &agg_dir);
+    let agg = serve(Path::new(AGGREGATOR), &agg_dir);
     let expected = (nodes_n * sites) as u64;
     let started = Instant::now();
     loop {
@@ -460,7 +367,7 @@ fn main() {
     );
 
     // 4. Many subscribers held open, each read as events come.
-    let before = agg.rss_kb();
+    let before = rss_kb(&agg);
     let addr = agg.url.trim_start_matches("http://").to_owned();
     let failed = Arc::new(AtomicU64::new(0));
     let bytes = Arc::new(AtomicU64::new(0));
@@ -520,7 +427,7 @@ fn main() {
     let mut peak = before;
     let holding = Instant::now();
     while holding.elapsed() < Duration::from_secs(hold as u64) {
-        peak = peak.max(agg.rss_kb());
+        peak = peak.max(rss_kb(&agg));
         std::thread::sleep(Duration::from_millis(500));
     }
     for r in readers {

@@ -8,23 +8,15 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use super::{AGGREGATOR, Server, log_size, node_bin, run, wait_member};
+use crate::support::{
+    Server, add_member_with, conformance_bin, init_aggregator, log_size, node_bin, node_token, run,
+    start_aggregator, wait_member,
+};
 
 fn guide_file(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../docs/adopt")
         .join(name)
-}
-
-/// The suite's binary, built beside this package's by `cargo test --workspace`.
-fn conformance_bin() -> PathBuf {
-    let bin = Path::new(AGGREGATOR).with_file_name("evfed-conformance");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build -p evfed-conformance` (cargo test --workspace builds it)",
-        bin.display()
-    );
-    bin
 }
 
 fn conformance(target: &str) -> (bool, Value) {
@@ -172,30 +164,16 @@ fn another_city_runs_evfed_with_its_own_areas() {
 
     // 4. The city's aggregator, placing by the same set, harvests the node.
     let agg_dir = root.path().join("city");
-    let agg = agg_dir.to_str().unwrap();
-    run(
-        Path::new(AGGREGATOR),
-        &[
-            "init",
-            "--dir",
-            agg,
-            "--origin",
-            "evfed.lindmouth.example",
-            "--areas",
-            areas,
-        ],
+    init_aggregator(
+        &agg_dir,
+        "evfed.lindmouth.example",
+        &["--areas", areas],
+        crate::support::QUICK,
     );
-    let mut toml = std::fs::read_to_string(agg_dir.join("aggregator.toml")).unwrap();
-    toml.push_str("harvest_interval_ms = 100\nconformance_interval_s = 0\n");
-    std::fs::write(agg_dir.join("aggregator.toml"), toml).unwrap();
     let vkey = discovery["vkeys"][0].as_str().unwrap();
-    run(
-        Path::new(AGGREGATOR),
+    add_member_with(
+        &agg_dir,
         &[
-            "members",
-            "add",
-            "--dir",
-            agg,
             "--origin",
             "evfed.noord.lindmouth.example",
             "--url",
@@ -210,7 +188,7 @@ fn another_city_runs_evfed_with_its_own_areas() {
             "NL*LDM",
         ],
     );
-    let city = Server::start(Path::new(AGGREGATOR), &agg_dir);
+    let city = start_aggregator(&agg_dir);
     let size = log_size(&server);
     wait_member(&city, "evfed.noord.lindmouth.example", |m| {
         m["state"] == "ok" && m["verified_size"].as_u64() == Some(size)
@@ -249,20 +227,8 @@ fn another_city_runs_evfed_with_its_own_areas() {
 
     // A ward claim the coordinates contradict is kept, and reported as a finding, not a
     // failure of core.
-    let token = run(
-        &node_bin(),
-        &[
-            "token",
-            "issue",
-            "--dir",
-            node,
-            "--party",
-            "NL*LDM",
-            "--scope",
-            "data:write",
-        ],
-    );
-    let token = token.lines().last().unwrap().trim();
+    let token = node_token(&node_dir, "NL*LDM");
+    let token = token.as_str();
     let body = json!({
         "country_code": "NL", "party_id": "LDM", "id": "KADE-2", "publish": true,
         "address": "Kade 2", "city": "Lindmouth", "country": "NLD",

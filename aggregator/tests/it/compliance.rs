@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{
+use crate::support::{
     AGGREGATOR, Node, Server, add_member_for, aggregator, log_size, node_bin, wait_member,
 };
 
@@ -450,7 +450,7 @@ chargepoints = [{{ location = "R1", evse = "R1-1" }}]
     let res = reqwest::blocking::get(&url).unwrap();
     assert_eq!(res.status(), 401);
     assert_eq!(res.headers()["content-type"], "application/problem+json");
-    let reader = super::run(
+    let reader = crate::support::run(
         Path::new(AGGREGATOR),
         &[
             "token",

@@ -10,15 +10,7 @@ use std::time::Duration;
 use reqwest::blocking::{Client, Response};
 use serde_json::Value;
 
-use crate::{AGGREGATOR, Server, aggregator, run};
-
-fn configure(agg: &Path, toml: &str) {
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .open(agg.join("aggregator.toml"))
-        .unwrap();
-    writeln!(f, "\n{toml}").unwrap();
-}
+use crate::support::{AGGREGATOR, Server, aggregator, configure_aggregator as configure, run};
 
 fn header<'a>(res: &'a Response, name: &str) -> Option<&'a str> {
     res.headers().get(name).map(|v| v.to_str().unwrap())
@@ -115,7 +107,7 @@ fn cors_only_on_the_open_view_and_security_headers_everywhere() {
         ],
     );
     let usage = usage.lines().last().unwrap();
-    let admin = crate::admin_token(&dir);
+    let admin = crate::support::admin_token(&dir);
     for (path, token) in [
         ("/v1/london/usage", Some(usage)),
         ("/v1/admin/members", Some(admin.trim())),

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::{
-    AGGREGATOR, Node, Server, add_member_for, log_size, node_bin, put_location_of, run, wait_member,
+use crate::support::{
+    AGGREGATOR, Node, Server, add_member_for, copy_dir, init_aggregator, log_size, node_bin,
+    note_verifies, put_location_of, run, total, wait_member,
 };
 
 /// What a fake member does with each request.
@@ -66,25 +67,6 @@ fn bind_retrying(addr: &str) -> TcpListener {
     }
 }
 
-fn host_port(url: &str) -> &str {
-    url.strip_prefix("http://").unwrap()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    let status = std::process::Command::new("cp")
-        .arg("-a")
-        .arg(from)
-        .arg(to)
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
-fn total(agg: &Server) -> String {
-    let res = reqwest::blocking::get(format!("{}/v1/london/locations", agg.url)).unwrap();
-    res.headers()["x-total-count"].to_str().unwrap().to_owned()
-}
-
 fn admin_post(agg: &Server, token: Option<&str>, path: &str, body: &Value) -> (u16, Value) {
     let mut req = reqwest::blocking::Client::new()
         .post(format!("{}{path}", agg.url))
@@ -97,35 +79,18 @@ fn admin_post(agg: &Server, token: Option<&str>, path: &str, body: &Value) -> (u
     (status, res.json().unwrap_or(Value::Null))
 }
 
-fn note_verifies(note: &str, vkey: &str) -> bool {
-    let key: evfed_spec::note::VerifierKey = vkey.parse().unwrap();
-    evfed_spec::trust::Unverified::new(note.as_bytes().to_vec())
-        .verify_checkpoint(&[key])
-        .is_ok()
-}
-
 #[test]
 fn misbehaving_members_get_states_with_evidence_and_nothing_unverified_is_stored() {
     evfed_aggregator::harvest::install_crypto_provider();
     let root = tempfile::tempdir().unwrap();
     let agg_dir = root.path().join("london");
-    run(
-        Path::new(AGGREGATOR),
-        &[
-            "init",
-            "--dir",
-            agg_dir.to_str().unwrap(),
-            "--origin",
-            "evfed.london.example",
-        ],
+    init_aggregator(
+        &agg_dir,
+        "evfed.london.example",
+        &[],
+        "harvest_interval_ms = 100\nharvest_connect_timeout_ms = 500\nharvest_timeout_ms = 1500\n",
     );
-    std::fs::write(
-        agg_dir.join("aggregator.toml"),
-        "origin = \"evfed.london.example\"\nharvest_interval_ms = 100\n\
-         harvest_connect_timeout_ms = 500\nharvest_timeout_ms = 1500\n",
-    )
-    .unwrap();
-    let admin_token = crate::admin_token(&agg_dir);
+    let admin_token = crate::support::admin_token(&agg_dir);
 
     // Node "fork" and a copy of it taken before anything was written: same origin, same key.
     let a = Node::init(root.path(), "fork");
@@ -159,7 +124,7 @@ fn misbehaving_members_get_states_with_evidence_and_nothing_unverified_is_stored
 
     // History rewritten: the twin, under the same key and on the same address, signs a longer
     // log that does not extend the one the aggregator accepted.
-    let a_addr = host_port(&a_server.url).to_owned();
+    let a_addr = a_server.addr().to_owned();
     a_server.stop();
     let twin = Server::start_on(&node_bin(), &twin_dir, &a_addr);
     let twin_token = a.token("GB*FRK");
@@ -194,13 +159,17 @@ fn misbehaving_members_get_states_with_evidence_and_nothing_unverified_is_stored
     assert_eq!(f1["coordinates"]["latitude"], "51.50000");
     assert_eq!(f1["evfed_london"]["stale"], true);
     assert_eq!(total(&agg), "3");
-    // A forked member stays forked: no further harvest until an administrator acts.
-    std::thread::sleep(Duration::from_millis(400));
+    // A forked member stays forked: no further harvest until an administrator acts, however
+    // many rounds pass (two rounds of "junk", harvested beside it, after the fork was seen).
+    let seen = |m: &Value| m["checked_ms"].as_i64().unwrap_or(0);
+    let after_fork = seen(&wait_member(&agg, &c.origin, |_| true));
+    let next = seen(&wait_member(&agg, &c.origin, |m| seen(m) > after_fork));
+    wait_member(&agg, &c.origin, |m| seen(m) > next);
     assert_eq!(wait_member(&agg, &a.origin, |_| true)["state"], "forked");
     twin.stop();
 
     // Garbage where an honest node was: invalid, with its earlier data kept and marked stale.
-    let c_addr = host_port(&c_server.url).to_owned();
+    let c_addr = c_server.addr().to_owned();
     c_server.stop();
     fake_member(&c_addr, Fake::Garbage);
     let m = wait_member(&agg, &c.origin, |m| m["state"] == "invalid");

@@ -1,307 +1,31 @@
 //! End-to-end: real evfed-node and evfed-aggregator processes on 127.0.0.1:0, real SQLite,
+//! real HTTP and signatures; and members faked in process (`fake_member`) to inject faults.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-//! real HTTP and signatures.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
+
+use support::{
+    AGGREGATOR, Node, Server, add_member, add_member_for, aggregator, log_size, node_bin,
+    put_location, put_location_of, wait_member,
+};
 
 mod adopt;
 mod compliance;
 mod edges;
+mod fake_member;
 mod faults;
 mod matrix;
+mod member_faults;
 mod oauth;
 mod own_log;
 mod realtime;
+mod reverify;
 mod split_view;
+mod support;
 mod usage;
-
-const AGGREGATOR: &str = env!("CARGO_BIN_EXE_evfed-aggregator");
-
-/// The node binary, built beside this package's binaries by `cargo test --workspace`.
-fn node_bin() -> PathBuf {
-    let bin = Path::new(AGGREGATOR).with_file_name("evfed-node");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build -p evfed-node` (cargo test --workspace builds it)",
-        bin.display()
-    );
-    bin
-}
-
-fn run(bin: &Path, args: &[&str]) -> String {
-    let out = Command::new(bin).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{} {args:?}: {}",
-        bin.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(bin: &Path, dir: &Path) -> Server {
-        Server::start_on(bin, dir, "127.0.0.1:0")
-    }
-
-    fn start_on(bin: &Path, dir: &Path, listen: &str) -> Server {
-        Server::spawn(bin, dir, listen, None)
-    }
-
-    /// Serving with `RUST_LOG=debug`, its log (standard error) written to `log`.
-    fn start_logged(bin: &Path, dir: &Path, log: &Path) -> Server {
-        Server::spawn(bin, dir, "127.0.0.1:0", Some(log))
-    }
-
-    fn spawn(bin: &Path, dir: &Path, listen: &str, log: Option<&Path>) -> Server {
-        let ready = dir.join("ready.json");
-        let _ = std::fs::remove_file(&ready);
-        let mut command = Command::new(bin);
-        command
-            .args(["serve", "--dir"])
-            .arg(dir)
-            .args(["--listen", listen, "--ready-file"])
-            .arg(&ready)
-            .env("RUST_LOG", if log.is_some() { "debug" } else { "warn" });
-        if let Some(log) = log {
-            command.stderr(std::fs::File::create(log).unwrap());
-        }
-        let child = command.spawn().unwrap();
-        let mut child = child;
-        let started = Instant::now();
-        while !ready.exists() {
-            if started.elapsed() > Duration::from_secs(30) || child.try_wait().unwrap().is_some() {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "{} serve --dir {}: no ready file",
-                    bin.display(),
-                    dir.display()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let v: Value = serde_json::from_slice(&std::fs::read(&ready).unwrap()).unwrap();
-        Server {
-            child,
-            url: v["url"].as_str().unwrap().to_owned(),
-        }
-    }
-
-    fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-
-    fn json(&self, path: &str) -> Value {
-        reqwest::blocking::get(format!("{}{path}", self.url))
-            .unwrap()
-            .json()
-            .unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-struct Node {
-    dir: PathBuf,
-    origin: String,
-}
-
-impl Node {
-    fn init(root: &Path, name: &str) -> Node {
-        let dir = root.join(name);
-        let origin = format!("evfed.{name}.example");
-        run(
-            &node_bin(),
-            &[
-                "init",
-                "--dir",
-                dir.to_str().unwrap(),
-                "--origin",
-                &origin,
-                "--kind",
-                "cpo",
-            ],
-        );
-        Node { dir, origin }
-    }
-
-    fn token(&self, party: &str) -> String {
-        let out = run(
-            &node_bin(),
-            &[
-                "token",
-                "issue",
-                "--dir",
-                self.dir.to_str().unwrap(),
-                "--party",
-                party,
-                "--scope",
-                "data:write",
-            ],
-        );
-        out.lines().last().unwrap().trim().to_owned()
-    }
-
-    fn vkey(server: &Server) -> String {
-        server.json("/.well-known/evfed")["vkeys"][0]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-}
-
-fn put_location(server: &Server, token: &str, id: &str, lat: &str) {
-    put_location_of(server, token, "RHX", id, lat);
-}
-
-fn put_location_of(server: &Server, token: &str, party_id: &str, id: &str, lat: &str) {
-    let body = json!({
-        "country_code": "GB", "party_id": party_id, "id": id, "publish": true,
-        "address": "1 Test Street", "city": "London", "country": "GBR",
-        "coordinates": {"latitude": lat, "longitude": "-0.14000"},
-        "time_zone": "Europe/London", "last_updated": "2026-10-22T10:00:00Z",
-        "evses": [{"uid": format!("{id}-1"), "status": "AVAILABLE",
-                   "last_updated": "2026-10-22T10:00:00Z",
-                   "connectors": [{"id": "1", "standard": "IEC_62196_T2", "format": "SOCKET",
-                                   "power_type": "AC_1_PHASE", "max_voltage": 230,
-                                   "max_amperage": 32, "last_updated": "2026-10-22T10:00:00Z"}]}]
-    });
-    let res = reqwest::blocking::Client::new()
-        .put(format!("{}/v1/locations/GB/{party_id}/{id}", server.url))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .unwrap();
-    assert!(res.status().is_success(), "{}", res.text().unwrap());
-}
-
-/// An `admin` access token of the aggregator's own authorization server, as its CLI mints it.
-fn admin_token(agg: &Path) -> String {
-    run(
-        Path::new(AGGREGATOR),
-        &[
-            "token",
-            "issue",
-            "--dir",
-            agg.to_str().unwrap(),
-            "--scope",
-            "admin",
-            "--ttl",
-            "10m",
-        ],
-    )
-    .lines()
-    .last()
-    .unwrap()
-    .trim()
-    .to_owned()
-}
-
-fn aggregator(root: &Path) -> PathBuf {
-    let dir = root.join("london");
-    run(
-        Path::new(AGGREGATOR),
-        &[
-            "init",
-            "--dir",
-            dir.to_str().unwrap(),
-            "--origin",
-            "evfed.london.example",
-        ],
-    );
-    std::fs::write(
-        dir.join("aggregator.toml"),
-        "origin = \"evfed.london.example\"\nharvest_interval_ms = 100\nconformance_interval_s = 0\n",
-    )
-    .unwrap();
-    dir
-}
-
-fn add_member(agg: &Path, origin: &str, url: &str, vkey: &str) {
-    add_member_for(agg, origin, url, vkey, "GB*RHX");
-}
-
-fn add_member_for(agg: &Path, origin: &str, url: &str, vkey: &str, party: &str) {
-    run(
-        Path::new(AGGREGATOR),
-        &[
-            "members",
-            "add",
-            "--dir",
-            agg.to_str().unwrap(),
-            "--origin",
-            origin,
-            "--url",
-            url,
-            "--vkey",
-            vkey,
-            "--kind",
-            "cpo",
-            "--party",
-            party,
-        ],
-    );
-}
-
-/// Waits until `origin`'s member entry satisfies `done`.
-fn wait_member(agg: &Server, origin: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let started = Instant::now();
-    loop {
-        let members = agg.json("/v1/members");
-        if let Some(m) = members
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["origin"] == origin)
-            && done(m)
-        {
-            return m.clone();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "member {origin} never got there: {members}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// The public log's size once a signed checkpoint covers every entry written so far.
-fn log_size(node: &Server) -> u64 {
-    let started = Instant::now();
-    loop {
-        let res = reqwest::blocking::get(format!("{}/v1/log/checkpoint", node.url)).unwrap();
-        let current: u64 = res.headers()["evfed-tree-size"]
-            .to_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-        let note = res.text().unwrap();
-        let signed: u64 = note.lines().nth(1).unwrap().parse().unwrap();
-        if signed == current {
-            return signed;
-        }
-        assert!(started.elapsed() < Duration::from_secs(10), "no checkpoint");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 #[test]
 fn harvests_verified_data_and_refuses_tampering() {

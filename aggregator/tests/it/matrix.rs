@@ -14,7 +14,7 @@ use std::time::Duration;
 use evfed_spec::note::SigningKey;
 use serde_json::{Value, json};
 
-use super::{AGGREGATOR, Server, admin_token, aggregator, run};
+use crate::support::{AGGREGATOR, Server, admin_token, aggregator, run};
 use cells::{Authority, Fixture, Operation, Records};
 
 const ORIGIN: &str = "evfed.london.example";
@@ -31,7 +31,7 @@ fn vkey(origin: &str) -> String {
 
 fn member_add(agg: &Path, origin: &str) {
     // Nothing listens there: the harvest fails fast and records it.
-    crate::add_member(agg, origin, "http://127.0.0.1:9", &vkey(origin));
+    crate::support::add_member(agg, origin, "http://127.0.0.1:9", &vkey(origin));
 }
 
 /// Registers a client with a secret; returns the secret.
@@ -188,9 +188,7 @@ fn every_operation_answers_every_token_as_documented() {
 
     // Compliance restricted by configuration: the served document says so, and the server
     // does what it says.
-    let config = agg_dir.join("aggregator.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(&config, format!("{text}compliance_open = false\n")).unwrap();
+    crate::support::configure_aggregator(&agg_dir, "compliance_open = false\n");
     let agg = Server::start(Path::new(AGGREGATOR), &agg_dir);
     let doc = served(&agg);
     assert_eq!(

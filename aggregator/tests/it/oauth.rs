@@ -12,7 +12,7 @@ use evfed_spec::note::SigningKey;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use crate::{AGGREGATOR, Node, Server, aggregator, node_bin, run};
+use crate::support::{AGGREGATOR, Node, Server, aggregator, node_bin, run};
 
 const ISSUER: &str = "https://evfed.london.example";
 
@@ -214,7 +214,7 @@ fn client_credentials_tokens_open_a_trusting_nodes_usage_data() {
     assert_eq!(wrong_aud.1["error"], "invalid_client");
 
     // A writer registered through the admin API has no usage:read: 403.
-    let admin_token = crate::admin_token(&agg_dir);
+    let admin_token = crate::support::admin_token(&agg_dir);
     let res = reqwest::blocking::Client::new()
         .post(format!("{}/v1/admin/clients", agg.url))
         .bearer_auth(admin_token.trim())
@@ -357,12 +357,10 @@ fn the_harvester_gets_usage_tokens_by_client_credentials() {
     evfed_aggregator::harvest::install_crypto_provider();
     let root = tempfile::tempdir().unwrap();
     let agg_dir = aggregator(root.path());
-    let toml = agg_dir.join("aggregator.toml");
-    let mut text = std::fs::read_to_string(&toml).unwrap();
-    text.push_str(
-        "\n[usage_client]\nclient_id = \"harvester\"\nsecret_file = \"harvester.secret\"\n",
+    crate::support::configure_aggregator(
+        &agg_dir,
+        "[usage_client]\nclient_id = \"harvester\"\nsecret_file = \"harvester.secret\"\n",
     );
-    std::fs::write(&toml, text).unwrap();
     let out = clients_add(
         &agg_dir,
         &[
@@ -391,7 +389,7 @@ fn the_harvester_gets_usage_tokens_by_client_credentials() {
     std::fs::write(&config, text).unwrap();
     let server = Server::start(&node_bin(), &node.dir);
     let writer = node.token("GB*VLT");
-    crate::put_location_of(&server, &writer, "VLT", "U1", "51.53900");
+    crate::support::put_location_of(&server, &writer, "VLT", "U1", "51.53900");
     let res = reqwest::blocking::Client::new()
         .post(format!("{}/v1/sessions", server.url))
         .bearer_auth(&writer)
@@ -424,7 +422,7 @@ fn the_harvester_gets_usage_tokens_by_client_credentials() {
             "GB*VLT",
         ],
     );
-    let m = crate::wait_member(&agg, &node.origin, |m| {
+    let m = crate::support::wait_member(&agg, &node.origin, |m| {
         // The session, once a signed restricted checkpoint covers it.
         m["usage"]["verified_size"].as_u64() >= Some(1)
     });
@@ -479,7 +477,7 @@ fn no_secret_or_token_reaches_a_log() {
     parts[2] = &forged_signature;
     let forged = parts.join(".");
     assert_eq!(sessions(&node_server, &forged), 401);
-    let admin = crate::admin_token(&agg_dir);
+    let admin = crate::support::admin_token(&agg_dir);
     let res = reqwest::blocking::Client::new()
         .get(format!("{}/v1/admin/clients", agg.url))
         .bearer_auth(&admin)

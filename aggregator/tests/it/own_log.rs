@@ -19,7 +19,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
 
-use crate::{
+use crate::support::{
     AGGREGATOR, Node, Server, aggregator, log_size, node_bin, put_location_of, run, wait_member,
 };
 use note::{Checkpoint, VerifierKey};
@@ -296,7 +296,7 @@ fn the_aggregator_publishes_the_london_view_as_a_verifiable_log() {
     // The operator leaves: V2 is removed from London's log, V1 stays (the borough lists it).
     let res = reqwest::blocking::Client::new()
         .delete(format!("{}/v1/admin/members/{}", agg.url, cpo.origin))
-        .bearer_auth(crate::admin_token(&agg_dir))
+        .bearer_auth(crate::support::admin_token(&agg_dir))
         .send()
         .unwrap();
     assert_eq!(res.status(), 204);

@@ -3,13 +3,13 @@
 //! (here a minute away), and a stream resumed with `Last-Event-ID` misses nothing.
 
 use std::io::{BufRead as _, BufReader};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{
-    AGGREGATOR, Node, Server, add_member_for, log_size, node_bin, put_location_of, run, wait_member,
+use crate::support::{
+    Node, Server, add_member_for, init_aggregator, log_size, node_bin, put_location_of,
+    start_aggregator, wait_member, wait_until,
 };
 
 /// Posts one status change for EVSE `L1-1` of `GB*RTM`'s Location `L1`.
@@ -29,6 +29,16 @@ fn post_status(node: &Server, token: &str, status: &str) {
 /// The status the London view serves for `L1-1`.
 fn view_status(agg: &Server) -> Value {
     agg.json("/v1/london/locations/GB/RTM/L1")["evses"][0]["status"].clone()
+}
+
+/// `Ok` once the London view serves `status` for `L1-1`.
+fn view_at(agg: &Server, status: &str) -> Result<(), String> {
+    let now = view_status(agg);
+    if now == status {
+        Ok(())
+    } else {
+        Err(now.to_string())
+    }
 }
 
 /// Reads a status stream until `n` status events have come; returns their ids and statuses.
@@ -80,23 +90,14 @@ fn a_change_is_pushed_to_the_view_and_the_stream_and_a_resumed_stream_misses_not
 
     // Harvest rounds a minute apart: only the push can bring a change sooner.
     let agg_dir = root.path().join("agg");
-    run(
-        Path::new(AGGREGATOR),
-        &[
-            "init",
-            "--dir",
-            agg_dir.to_str().unwrap(),
-            "--origin",
-            "evfed.rt.example",
-        ],
+    init_aggregator(
+        &agg_dir,
+        "evfed.rt.example",
+        &[],
+        "harvest_interval_ms = 60000\nconformance_interval_s = 0\n",
     );
-    std::fs::write(
-        agg_dir.join("aggregator.toml"),
-        "origin = \"evfed.rt.example\"\nharvest_interval_ms = 60000\nconformance_interval_s = 0\n",
-    )
-    .unwrap();
     add_member_for(&agg_dir, &node.origin, &server.url, &vkey, "GB*RTM");
-    let agg = Server::start(Path::new(AGGREGATOR), &agg_dir);
+    let agg = start_aggregator(&agg_dir);
     let size = log_size(&server);
     wait_member(&agg, &node.origin, |m| {
         m["state"] == "ok" && m["verified_size"].as_u64() == Some(size)
@@ -106,13 +107,11 @@ fn a_change_is_pushed_to_the_view_and_the_stream_and_a_resumed_stream_misses_not
     let mut live = stream(&agg, None);
     let posted = Instant::now();
     post_status(&server, &token, "CHARGING");
-    while view_status(&agg) != "CHARGING" {
-        assert!(
-            posted.elapsed() < Duration::from_secs(15),
-            "the change never reached the view before the next harvest round"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until(
+        "the change reaches the view before the next harvest round",
+        Duration::from_secs(15),
+        || view_at(&agg, "CHARGING"),
+    );
     eprintln!("a change reached the view in {:?}", posted.elapsed());
     let first = read_events(&mut live, 1);
     assert_eq!(first[0].1, "CHARGING", "{first:?}");
@@ -121,11 +120,9 @@ fn a_change_is_pushed_to_the_view_and_the_stream_and_a_resumed_stream_misses_not
     // Two changes while no one listens; a stream resumed after the first event gets both.
     post_status(&server, &token, "AVAILABLE");
     post_status(&server, &token, "OUTOFORDER");
-    let started = Instant::now();
-    while view_status(&agg) != "OUTOFORDER" {
-        assert!(started.elapsed() < Duration::from_secs(15), "not pushed");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until("both changes pushed", Duration::from_secs(15), || {
+        view_at(&agg, "OUTOFORDER")
+    });
     let mut resumed = stream(&agg, Some(first[0].0));
     let missed = read_events(&mut resumed, 2);
     assert_eq!(

@@ -2,58 +2,14 @@
 //! backup) is stale, a copy that diverges within that size is a fork however short, and a
 //! finding seen round after round is one evidence row whose `last_seen_ms` advances.
 
-use std::path::Path;
-use std::time::{Duration, Instant};
+use crate::support::{
+    Node, Server, add_member_for, copy_dir, init_aggregator, log_size, node_bin, note_verifies,
+    of_kind, put_location_of, start_aggregator, tree_size, wait_evidence, wait_member,
+};
 
-use serde_json::Value;
-
-use crate::{AGGREGATOR, Node, Server, add_member_for, log_size, node_bin, put_location_of, run};
-
-fn copy_dir(from: &Path, to: &Path) {
-    let status = std::process::Command::new("cp")
-        .arg("-a")
-        .arg(from)
-        .arg(to)
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
-fn note_verifies(note: &str, vkey: &str) -> bool {
-    let key: evfed_spec::note::VerifierKey = vkey.parse().unwrap();
-    evfed_spec::trust::Unverified::new(note.as_bytes().to_vec())
-        .verify_checkpoint(&[key])
-        .is_ok()
-}
-
-fn tree_size(note: &str) -> u64 {
-    note.lines().nth(1).unwrap().parse().unwrap()
-}
-
-/// Polls `origin`'s evidence until `done` holds for it (at most 20 s).
-fn wait_evidence(agg: &Server, origin: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    let started = Instant::now();
-    loop {
-        let evidence = agg.json(&format!("/v1/members/{origin}/evidence"));
-        let rows = evidence.as_array().unwrap();
-        if done(rows) {
-            return rows.clone();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "evidence of {origin} never got there: {evidence}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn of_kind<'a>(rows: &'a [Value], kind: &str) -> Vec<&'a Value> {
-    rows.iter().filter(|e| e["kind"] == kind).collect()
-}
-
-/// Waits until the member's state is `state` (at most 20 s).
-fn wait_state(agg: &Server, origin: &str, state: &str) -> Value {
-    crate::wait_member(agg, origin, |m| m["state"] == state)
+/// Waits until the member's state is `state`.
+fn wait_state(agg: &Server, origin: &str, state: &str) -> serde_json::Value {
+    wait_member(agg, origin, |m| m["state"] == state)
 }
 
 #[test]
@@ -61,27 +17,18 @@ fn a_shorter_diverging_copy_is_a_fork_and_an_older_honest_one_is_stale_once() {
     evfed_aggregator::harvest::install_crypto_provider();
     let root = tempfile::tempdir().unwrap();
     let agg_dir = root.path().join("london");
-    run(
-        Path::new(AGGREGATOR),
-        &[
-            "init",
-            "--dir",
-            agg_dir.to_str().unwrap(),
-            "--origin",
-            "evfed.london.example",
-        ],
+    init_aggregator(
+        &agg_dir,
+        "evfed.london.example",
+        &[],
+        "harvest_interval_ms = 100\n",
     );
-    std::fs::write(
-        agg_dir.join("aggregator.toml"),
-        "origin = \"evfed.london.example\"\nharvest_interval_ms = 100\n",
-    )
-    .unwrap();
 
     // One node's history in three copies of its directory: at 10 entries ("twin"), at 12
     // ("old"), and the node itself at 15. Same origin, same key.
     let a = Node::init(root.path(), "split");
     let mut server = Server::start(&node_bin(), &a.dir);
-    let addr = server.url.strip_prefix("http://").unwrap().to_owned();
+    let addr = server.addr().to_owned();
     let token = a.token("GB*SPL");
     let put = |server: &Server, from: u32, to: u32, lat: &str| {
         for i in from..to {
@@ -106,8 +53,8 @@ fn a_shorter_diverging_copy_is_a_fork_and_an_older_honest_one_is_stale_once() {
     let vkey = Node::vkey(&server);
 
     add_member_for(&agg_dir, &a.origin, &server.url, &vkey, "GB*SPL");
-    let agg = Server::start(Path::new(AGGREGATOR), &agg_dir);
-    crate::wait_member(&agg, &a.origin, |m| {
+    let agg = start_aggregator(&agg_dir);
+    wait_member(&agg, &a.origin, |m| {
         m["state"] == "ok" && m["verified_size"].as_u64() == Some(at_15)
     });
 

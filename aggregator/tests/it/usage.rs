@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::{AGGREGATOR, Node, Server, aggregator, log_size, node_bin, run, wait_member};
+use crate::support::{AGGREGATOR, Node, Server, aggregator, log_size, node_bin, run, wait_member};
 
 fn post(server: &Server, token: &str, path: &str, body: &Value) {
     let res = reqwest::blocking::Client::new()
