@@ -592,12 +592,9 @@ mod tests {
     }
 
     fn tamper(store: &Store, index: u64) {
-        let conn = rusqlite::Connection::open(store.path()).unwrap();
-        conn.execute(
-            "UPDATE log_entry SET bytes = CAST('{\"n\":-1}' AS BLOB) WHERE key = ?1",
-            [index as i64],
-        )
-        .unwrap();
+        store
+            .damage_entry(LogId::Public, index, b"{\"n\":-1}")
+            .unwrap();
     }
 
     fn full(store: &Store, key: &SigningKey) -> LogReport {
@@ -658,13 +655,7 @@ mod tests {
     #[test]
     fn a_damaged_interior_hash_is_named() {
         let (_d, store, key) = node(37, &[37]);
-        let conn = rusqlite::Connection::open(store.path()).unwrap();
-        conn.execute(
-            "UPDATE tree_node SET hash = zeroblob(32) WHERE log = 0 AND level = 2 AND idx = 3",
-            [],
-        )
-        .unwrap();
-        drop(conn);
+        store.damage_subtree(LogId::Public, 2, 3, &[0; 32]).unwrap();
         assert_eq!(
             full(&store, &key).findings,
             vec![
@@ -678,18 +669,13 @@ mod tests {
     fn a_rewritten_tree_fails_the_signed_checkpoints() {
         let (_d, store, key) = node(10, &[4, 10]);
         // Entry 6 and every stored hash above it changed consistently: only signatures tell.
-        let conn = rusqlite::Connection::open(store.path()).unwrap();
         for i in 0..10u64 {
             let e = if i == 6 {
                 "{\"n\":-1}".to_owned()
             } else {
                 format!("{{\"n\":{i}}}")
             };
-            conn.execute(
-                "UPDATE log_entry SET bytes = CAST(?2 AS BLOB) WHERE key = ?1",
-                rusqlite::params![i as i64, e],
-            )
-            .unwrap();
+            store.damage_entry(LogId::Public, i, e.as_bytes()).unwrap();
         }
         let rebuilt = evfed_spec::merkle::MemoryTree::from_entries(
             &(0..10u64)
@@ -705,14 +691,11 @@ mod tests {
         for level in 0..4u32 {
             for idx in 0..(10u64 >> level) {
                 let h = rebuilt.subtree(level, idx).unwrap();
-                conn.execute(
-                    "UPDATE tree_node SET hash = ?3 WHERE log = 0 AND level = ?1 AND idx = ?2",
-                    rusqlite::params![level, idx as i64, &h.0[..]],
-                )
-                .unwrap();
+                store
+                    .damage_subtree(LogId::Public, level, idx, &h.0)
+                    .unwrap();
             }
         }
-        drop(conn);
         assert_eq!(
             full(&store, &key).findings,
             vec![Finding::CheckpointRoot {
@@ -732,10 +715,7 @@ mod tests {
     #[test]
     fn a_deleted_entry_and_a_forged_checkpoint_are_found() {
         let (_d, store, key) = node(9, &[9]);
-        let conn = rusqlite::Connection::open(store.path()).unwrap();
-        conn.execute("DELETE FROM log_entry WHERE key = 2", [])
-            .unwrap();
-        drop(conn);
+        store.damage_delete_entry(LogId::Public, 2).unwrap();
         let findings = full(&store, &key).findings;
         assert_eq!(findings[0], Finding::MissingEntries { from: 2, to: 3 });
         let (_d, store, key) = node(9, &[9]);
