@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::web;
 use anyhow::{Context as _, anyhow, bail};
 use evfed_spec::entry::{EntryData, KeyRotation, LogEntry};
 use evfed_spec::ext::GssCode;
@@ -19,19 +18,35 @@ use evfed_spec::note::SigningKey;
 use evfed_spec::time::DateTime;
 
 use crate::config::{Config, Kind, LogFormat, Origin};
-use crate::domain::records::{self, Policy};
+use crate::domain::records::Policy;
 use crate::domain::signer::{SignError, Signer};
 use crate::home::{Home, HomeError, create_new, write_atomic};
-use crate::http::{self, AppState, Metrics};
+use crate::http::server::{self, Announce};
+use crate::http::{AppState, Metrics};
 use crate::ingest;
 use crate::store::{self, LogId, Store};
 use crate::tokens::{Issuer, SCOPES};
 
+use crate::http::server::reachable;
+pub use crate::http::server::{MIN_CHECKPOINT_GAP, OpenNode, checkpoint_loop, sign_final};
 pub use pull::{PullArgs, pull_ocpi};
 pub use verify::{Verification, verify};
 
 /// Exit status when the node refuses to sign (spec §9.4).
 pub const EXIT_REFUSES_TO_SIGN: i32 = 3;
+
+/// The node refuses to start: its log contradicts what it signed before (spec §9.4). The
+/// message says which log, what differs and how to recover. `evfed-node` exits with
+/// [`EXIT_REFUSES_TO_SIGN`] on it; a caller finds it in an `anyhow::Error` with
+/// [`refuses_to_sign`].
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct RefusesToSign(pub String);
+
+/// The refusal to sign in `error` or its causes, if that is why it failed.
+pub fn refuses_to_sign(error: &anyhow::Error) -> Option<&RefusesToSign> {
+    error.chain().find_map(|e| e.downcast_ref())
+}
 
 /// The name `init` gives its copy of another city's area set, inside the node directory.
 pub const AREAS_FILE: &str = "areas.geojson";
@@ -140,17 +155,7 @@ pub struct ServeOptions {
     pub log_format: Option<LogFormat>,
 }
 
-/// A node opened for serving: its directory lock held, its store and signer open (every entry
-/// covered by a checkpoint), and the state its handlers share. `serve` runs one; the
-/// aggregator embeds one as its own log.
-#[derive(Debug)]
-pub struct OpenNode {
-    pub state: web::Data<AppState>,
-    pub home: Home,
-    _lock: crate::home::DirLock,
-}
-
-/// Opens the node in `dir` for serving. Exits with [`EXIT_REFUSES_TO_SIGN`] when the log is
+/// Opens the node in `dir` for serving. Fails with [`RefusesToSign`] when the log is
 /// inconsistent with what was signed before (spec §9.4).
 pub fn open(dir: &Path, listen: Option<SocketAddr>) -> anyhow::Result<OpenNode> {
     open_as(dir, listen, crate::openapi::document_json(), Vec::new())
@@ -176,8 +181,7 @@ pub fn open_as(
         Ok(s) => Arc::new(s),
         Err(SignError::Inconsistent(reason)) => {
             tracing::error!("{reason}");
-            eprintln!("evfed-node: {reason}");
-            std::process::exit(EXIT_REFUSES_TO_SIGN);
+            return Err(RefusesToSign(reason).into());
         }
         Err(e) => return Err(e.into()),
     };
@@ -202,11 +206,12 @@ pub fn open_as(
             );
         }
     }
-    let mut trusted = crate::trust::Trusted::new(&config.issuers, config.origin.as_str());
+    let mut trusted = crate::trust::Trusted::new(&config.issuers, config.origin.as_str())
+        .context("the keys of the [[issuer]]s cannot be fetched")?;
     for local in local_issuers {
         trusted.add_local(local);
     }
-    let state = web::Data::new(AppState {
+    let state = AppState {
         openapi_json,
         config,
         store,
@@ -217,22 +222,8 @@ pub fn open_as(
         vkeys,
         metrics: Metrics::default(),
         pages: Default::default(),
-    });
-    Ok(OpenNode {
-        state,
-        home,
-        _lock: lock,
-    })
-}
-
-/// Signs a last checkpoint over whatever the log grew by (at shutdown).
-pub async fn sign_final(state: web::Data<AppState>) {
-    let signed = web::block(move || state.signer.sign_grown(&state.store, unix_now(), false)).await;
-    match signed {
-        Ok(Ok(n)) => tracing::info!(signed = n, "final checkpoint signed; stopped"),
-        Ok(Err(e)) => tracing::error!(error = %e, "final checkpoint not signed"),
-        Err(e) => tracing::error!(error = %e, "final checkpoint not signed"),
-    }
+    };
+    Ok(OpenNode::new(state, home, lock))
 }
 
 /// `serve`: runs until SIGINT or SIGTERM, then signs a final checkpoint.
@@ -244,165 +235,26 @@ pub fn serve(dir: &Path, opts: ServeOptions) -> anyhow::Result<()> {
     };
     init_tracing(log_format);
     let started = std::time::Instant::now();
-    let OpenNode { state, home, _lock } = open(dir, opts.listen)?;
-    let listen = state.config.listen;
-    let interval = state.config.checkpoint_interval;
-    let app_state = state.clone();
-    let serve_file = home.serve_file_path();
-    let tls = match &state.config.tls {
-        Some(t) => Some(crate::tls::server_config(home.dir(), t)?),
-        None => None,
+    let node = open(dir, opts.listen)?;
+    let state = node.state.clone();
+    let announce = Announce {
+        ready_file: opts.ready_file.as_deref(),
+        started,
     };
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    let limits = state.config.limits;
-    actix_web::rt::System::new().block_on(async move {
-        // Built once, inside the runtime: every worker counts in the same limits.
-        let edges = http::Edges::new(limits, tls.is_some());
-        let allowed = http::route_table();
-        let server = http::listen::Listener::new(state.clone(), move || {
-            // The operator's page at `/` is the node's own: an embedding aggregator has its own.
-            http::app_with(
-                app_state.clone(),
-                allowed.clone(),
-                edges.clone(),
-                http::home_page,
-            )
-        });
-        let server = server
-            .bind(listen, tls)
-            .with_context(|| format!("cannot listen on {listen}"))?;
-        let addr = server
-            .addrs()
-            .first()
-            .copied()
-            .ok_or_else(|| anyhow!("no address bound"))?;
-        let server = server
-            .shutdown_timeout(10)
-            .worker_max_blocking_threads(4)
-            .run();
-        // Run the server (which installs its SIGINT/SIGTERM handlers when first polled) and
-        // prove it answers before announcing readiness.
-        let serving = actix_web::rt::spawn(server);
-        let plain = scheme == "http";
-        web::block(move || probe(addr, plain))
-            .await?
-            .context("the server did not answer /healthz")?;
-        if let Some(path) = &opts.ready_file {
-            let ready = serde_json::json!({ "url": format!("{scheme}://{addr}") });
-            write_atomic(path, ready.to_string().as_bytes(), 0o644)?;
-        }
-        // Tells `import` (which cannot take the directory lock while this runs) where to send.
-        let announced = serde_json::json!({
-            "url": format!("{scheme}://{}", reachable(addr)),
-            "pid": std::process::id(),
-        });
-        write_atomic(&serve_file, announced.to_string().as_bytes(), 0o644)?;
-        tracing::info!(%addr, ready_ms = started.elapsed().as_millis() as u64, "evfed-node ready");
-        let ticker = actix_web::rt::spawn(checkpoint_loop(state.clone(), interval));
-        let pulls = crate::pull::schedule::start(
-            &state.config.pull,
-            dir,
-            state.store.clone(),
-            state.policy.clone(),
-            crate::pull::Options::default(),
-        )?;
-        let served = serving.await;
-        let _ = std::fs::remove_file(&serve_file);
-        served
-            .context("server task failed")?
-            .context("server failed")?;
-        ticker.abort();
-        web::block(move || pulls.stop(Duration::from_secs(5))).await?;
-        sign_final(state).await;
-        Ok(())
-    })
-}
-
-/// Locations whose pending status changes the ticker writes into their bodies per tick: enough
-/// to catch up with a busy estate within a minute, little enough (a few ms) not to hold up
-/// writers.
-const FOLD_PER_TICK: usize = 500;
-
-/// The shortest time between two checkpoints of the same log (STANDARD.md RT-1): a write is
-/// covered at once unless a checkpoint was signed this recently, and then at the end of this
-/// window, so a log gets at most 50 checkpoints a second however fast it is written.
-pub const MIN_CHECKPOINT_GAP: Duration = Duration::from_millis(20);
-
-/// The background work of a serving node: signs a checkpoint as soon as a write grows a log
-/// (at most one per [`MIN_CHECKPOINT_GAP`]), and every `interval` also folds pending statuses
-/// and checkpoints the WAL (and signs, should a wake-up ever be missed).
-pub async fn checkpoint_loop(state: web::Data<AppState>, interval: Duration) {
-    let mut tick = actix_web::rt::time::interval(interval);
-    let mut last_signed = std::time::Instant::now() - MIN_CHECKPOINT_GAP;
-    loop {
-        let housekeeping = tokio::select! {
-            _ = tick.tick() => true,
-            () = state.store.grown().notified() => false,
-        };
-        let since = last_signed.elapsed();
-        if !housekeeping && since < MIN_CHECKPOINT_GAP {
-            actix_web::rt::time::sleep(MIN_CHECKPOINT_GAP - since).await;
-        }
-        let st = state.clone();
-        match web::block(move || st.signer.sign_grown(&st.store, unix_now(), false)).await {
-            Ok(Ok(n)) => {
-                if n > 0 {
-                    last_signed = std::time::Instant::now();
-                }
-                state
-                    .metrics
-                    .checkpoints_signed
-                    .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
-            }
-            Ok(Err(e)) => tracing::error!(error = %e, "checkpoint not signed"),
-            Err(e) => tracing::error!(error = %e, "checkpoint task failed"),
-        }
-        if !housekeeping {
-            continue;
-        }
-        let st = state.clone();
-        if let Ok(Err(e)) =
-            web::block(move || records::fold_pending(&st.store, FOLD_PER_TICK)).await
-        {
-            tracing::warn!(error = %e, "folding status changes into locations failed");
-        }
-        let st = state.clone();
-        if let Ok(Err(e)) = web::block(move || st.store.checkpoint_wal()).await {
-            tracing::warn!(error = %e, "WAL checkpoint failed");
-        }
-    }
-}
-
-/// The address a local client reaches a server bound to `addr` at (loopback for a wildcard).
-fn reachable(addr: SocketAddr) -> SocketAddr {
-    match addr.ip() {
-        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
-            SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, addr.port()))
-        }
-        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
-            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port()))
-        }
-        _ => addr,
-    }
-}
-
-/// One `GET /healthz` over a plain socket; over HTTPS (`plain` false), only that the server
-/// accepts a connection (its certificate need not name the loopback address).
-fn probe(addr: SocketAddr, plain: bool) -> std::io::Result<()> {
-    use std::io::{Read as _, Write as _};
-    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
-    if !plain {
-        return Ok(());
-    }
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head)?;
-    if head.starts_with(b"HTTP/1.1 200") {
-        Ok(())
-    } else {
-        Err(std::io::Error::other("unexpected answer"))
-    }
+    server::run(
+        node,
+        announce,
+        Box::new(move || {
+            let pulls = crate::pull::schedule::start(
+                &state.config.pull,
+                dir,
+                state.store.clone(),
+                state.policy.clone(),
+                crate::pull::Options::default(),
+            )?;
+            Ok(Box::new(move || pulls.stop(Duration::from_secs(5))))
+        }),
+    )
 }
 
 /// Checks the stored log against what was signed (`verify::check_at_start`), then opens the

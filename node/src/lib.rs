@@ -9,6 +9,7 @@ pub mod home;
 pub mod http;
 pub mod ingest;
 pub mod openapi;
+pub mod outgoing;
 pub mod pull;
 pub mod receiver;
 pub mod remote;

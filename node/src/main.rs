@@ -4,6 +4,7 @@
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use evfed_node::commands::{self, ServeOptions};
@@ -290,7 +291,26 @@ fn ocpi(command: OcpiCommand, out: &mut impl std::io::Write) -> anyhow::Result<(
     Ok(())
 }
 
-fn main() -> anyhow::Result<()> {
+/// Runs the command; a node that refuses to sign exits with `EXIT_REFUSES_TO_SIGN` (spec
+/// §9.4), any other failure with 1, as `anyhow` reports it.
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => match commands::refuses_to_sign(&e) {
+            Some(refusal) => {
+                eprintln!("evfed-node: {refusal}");
+                let code = u8::try_from(commands::EXIT_REFUSES_TO_SIGN).unwrap_or(1);
+                ExitCode::from(code)
+            }
+            None => {
+                eprintln!("Error: {e:?}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let mut out = std::io::stdout();
     match cli.command {

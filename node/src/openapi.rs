@@ -1,5 +1,6 @@
-//! The node's OpenAPI 3.1 document, collected from the real routes (utoipa-actix-web) plus the
-//! shared schemas, and committed as `spec/openapi/node.json` (a test fails when the two differ).
+//! The node's OpenAPI 3.1 document, collected from the real routes
+//! (`http::route_operations`) plus the shared schemas, and committed as
+//! `spec/openapi/node.json` (a test fails when the two differ).
 
 use evfed_spec::api::{BatchResult, Discovery, Endpoints, Proof};
 use evfed_spec::ocpi::{Connector, Evse, Location, OcpiErrorResponse, Tariff};
@@ -7,7 +8,6 @@ use evfed_spec::problem::{Problem, ProblemCode};
 use evfed_spec::usage::{StatusChange, UsageRecord};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
-use utoipa_actix_web::AppExt as _;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -68,10 +68,8 @@ impl Modify for BearerAuth {
 
 /// The document as a value.
 pub fn document() -> utoipa::openapi::OpenApi {
-    let (_, routes) =
-        crate::http::routes(actix_web::App::new().into_utoipa_app()).split_for_parts();
     let mut doc = NodeApi::openapi();
-    doc.merge(routes);
+    doc.merge(crate::http::route_operations());
     complete(&mut doc);
     reference_ocpi_data(&mut doc);
     doc
@@ -267,10 +265,8 @@ mod tests {
 
     #[test]
     fn every_operation_documents_the_answers_it_can_give() {
-        let (_, routes) =
-            crate::http::routes(actix_web::App::new().into_utoipa_app()).split_for_parts();
         let mut doc = NodeApi::openapi();
-        doc.merge(routes);
+        doc.merge(crate::http::route_operations());
         let before = serde_json::to_value(&doc).unwrap();
         complete(&mut doc);
         let after = serde_json::to_value(&doc).unwrap();

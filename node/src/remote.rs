@@ -7,17 +7,26 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use evfed_spec::problem::Problem;
+use url::Url;
 
 use crate::config::Config;
 use crate::home::Home;
+use crate::outgoing::{self, Bounds, Method, Reach, StatusCode};
 use crate::tokens::Issuer;
 
 /// A client for the node serving from one directory.
 #[derive(Debug)]
 pub struct ServingNode {
-    http: reqwest::blocking::Client,
+    http: outgoing::Client,
     url: String,
     issuer: Issuer,
+}
+
+/// The serving node's answer: its status and its body.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Vec<u8>,
 }
 
 /// `DIR/serve.json`, written by a serving node once it answers.
@@ -30,6 +39,8 @@ struct Announcement {
 const ANNOUNCE_WAIT: Duration = Duration::from_secs(15);
 /// Lifetime of each admin token (one per request).
 const TOKEN_TTL: Duration = Duration::from_secs(120);
+/// Largest answer read (a batch's results, a list of credentials).
+const MAX_ANSWER_BYTES: u64 = 64 * 1024 * 1024;
 
 impl ServingNode {
     /// Finds the node serving from `home` (waiting briefly for one that is starting); each
@@ -53,11 +64,13 @@ impl ServingNode {
         };
         let announced: Announcement = serde_json::from_str(&text)
             .with_context(|| format!("{} is not a serving node's announcement", path.display()))?;
-        crate::pull::install_crypto_provider();
-        let http = reqwest::blocking::Client::builder()
-            .timeout(timeout)
-            .build()
-            .context("cannot make an HTTP client")?;
+        let origin = Url::parse(&announced.url)
+            .with_context(|| format!("{} does not name a URL", path.display()))?;
+        // The announced node and nothing else, never through a proxy.
+        let http = outgoing::Client::new(Bounds {
+            reach: Reach::Only(origin),
+            ..Bounds::total(timeout, MAX_ANSWER_BYTES)
+        })?;
         let issuer = Issuer::new(config.origin.as_str(), &home.issuer_key()?)?;
         Ok(Self {
             http,
@@ -71,12 +84,29 @@ impl ServingNode {
         &self.url
     }
 
-    /// A request to `path` on the serving node, with a fresh `admin` token.
-    pub fn request(
+    /// `GET path` on the serving node.
+    pub fn get(&self, path: &str) -> anyhow::Result<Answer> {
+        self.exchange(Method::GET, path, None)
+    }
+
+    /// `POST path` on the serving node with `json` as the body.
+    pub fn post_json(&self, path: &str, json: Vec<u8>) -> anyhow::Result<Answer> {
+        self.exchange(Method::POST, path, Some(json))
+    }
+
+    /// `DELETE path` on the serving node.
+    pub fn delete(&self, path: &str) -> anyhow::Result<Answer> {
+        self.exchange(Method::DELETE, path, None)
+    }
+
+    /// One request to `path` on the serving node, with a fresh `admin` token, and its answer
+    /// read whole.
+    fn exchange(
         &self,
-        method: reqwest::Method,
+        method: Method,
         path: &str,
-    ) -> anyhow::Result<reqwest::blocking::RequestBuilder> {
+        json: Option<Vec<u8>>,
+    ) -> anyhow::Result<Answer> {
         let token = self.issuer.issue(
             "evfed-node-cli",
             None,
@@ -84,10 +114,35 @@ impl ServingNode {
             TOKEN_TTL,
             crate::commands::unix_now(),
         )?;
-        Ok(self
-            .http
-            .request(method, format!("{}{path}", self.url))
-            .bearer_auth(token))
+        let target = format!("{}{path}", self.url);
+        let url = Url::parse(&target).with_context(|| format!("{target} is not a URL"))?;
+        let mut request = self.http.request(method, &url).bearer(&token);
+        if let Some(json) = json {
+            request = request.json_bytes(json);
+        }
+        let res = request
+            .send()
+            .with_context(|| format!("cannot reach the serving node at {}", self.url))?;
+        let status = res.status();
+        let body = res
+            .body()
+            .with_context(|| format!("reading the answer of {target}"))?;
+        Ok(Answer { status, body })
+    }
+}
+
+impl Answer {
+    /// The answer as JSON of type `T`, or why the serving node refused.
+    pub fn json<T: serde::de::DeserializeOwned>(&self, node: &ServingNode) -> anyhow::Result<T> {
+        if !self.status.is_success() {
+            bail!(
+                "the serving node refused ({}): {}",
+                self.status,
+                refusal(&self.body)
+            );
+        }
+        serde_json::from_slice(&self.body)
+            .with_context(|| format!("the answer of {} is not what was expected", node.url()))
     }
 }
 

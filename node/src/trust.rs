@@ -12,7 +12,6 @@
 //! configured, so no JWKS `oct` key is ever used.
 
 use std::collections::BTreeMap;
-use std::io::Read as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,6 +23,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
+use crate::outgoing::{self, Bounds};
 use crate::tokens::{Grant, Issuer, LEEWAY_SECONDS, TokenError};
 
 /// Largest JWKS or discovery document read.
@@ -110,7 +110,7 @@ struct External {
 /// Where an issuer's keys come from.
 enum Source {
     /// Its JWKS, over HTTP.
-    Remote(Option<reqwest::blocking::Client>),
+    Remote(outgoing::Client),
     /// A function in this process (an aggregator's own authorization server).
     Local(LocalKeys),
 }
@@ -192,28 +192,24 @@ impl IssuerConfig {
 }
 
 impl Trusted {
-    /// The issuers of `configs`, for a node of `origin`. Fetches nothing yet.
-    pub fn new(configs: &[IssuerConfig], origin: &str) -> Self {
-        if !configs.is_empty() && rustls::crypto::CryptoProvider::get_default().is_none() {
-            let _ = rustls::crypto::ring::default_provider().install_default();
+    /// The issuers of `configs`, for a node of `origin`. Fetches nothing yet; fails only when
+    /// the HTTP client for their keys cannot be made.
+    pub fn new(configs: &[IssuerConfig], origin: &str) -> Result<Self, outgoing::Error> {
+        if configs.is_empty() {
+            return Ok(Self::default());
         }
+        // Whole fetches within FETCH_TIMEOUT, MAX_DOCUMENT_BYTES, no redirects.
+        let http = outgoing::Client::new(Bounds::total(FETCH_TIMEOUT, MAX_DOCUMENT_BYTES))?;
         let issuers = configs
             .iter()
             .map(|c| External {
                 audience: c.audience.clone().unwrap_or_else(|| origin.to_owned()),
-                source: Source::Remote(
-                    reqwest::blocking::Client::builder()
-                        .timeout(FETCH_TIMEOUT)
-                        .connect_timeout(FETCH_TIMEOUT)
-                        .redirect(reqwest::redirect::Policy::none())
-                        .build()
-                        .ok(),
-                ),
+                source: Source::Remote(http.clone()),
                 config: c.clone(),
                 cache: Mutex::new(Cache::default()),
             })
             .collect();
-        Self { issuers }
+        Ok(Self { issuers })
     }
 
     /// Also trusts `local`, checked like a configured issuer that accepts only EdDSA,
@@ -464,26 +460,25 @@ impl External {
     }
 
     fn fetch_json(&self, url: &url::Url) -> Result<Value, FetchError> {
-        let Source::Remote(Some(http)) = &self.source else {
-            return Err(FetchError::Http("no HTTP client".into()));
+        let Source::Remote(http) = &self.source else {
+            return Err(FetchError::Http(
+                "keys of a local issuer are not fetched".into(),
+            ));
         };
         let res = http
-            .get(url.clone())
-            .header("accept", "application/json")
+            .get(url)
+            .header(outgoing::header::ACCEPT, "application/json")
             .send()
-            .map_err(|e| FetchError::Http(format!("{url}: {e}")))?;
+            .map_err(|e| FetchError::Http(e.to_string()))?;
         if !res.status().is_success() {
             return Err(FetchError::Http(format!("{url}: status {}", res.status())));
         }
-        let mut body = Vec::new();
-        res.take(MAX_DOCUMENT_BYTES + 1)
-            .read_to_end(&mut body)
-            .map_err(|e| FetchError::Http(format!("{url}: {e}")))?;
-        if body.len() as u64 > MAX_DOCUMENT_BYTES {
-            return Err(FetchError::Document(format!(
-                "{url} is larger than {MAX_DOCUMENT_BYTES} bytes"
-            )));
-        }
+        let body = res.body().map_err(|e| match e {
+            outgoing::Error::TooLarge { .. } => {
+                FetchError::Document(format!("{url} is larger than {MAX_DOCUMENT_BYTES} bytes"))
+            }
+            e => FetchError::Http(e.to_string()),
+        })?;
         serde_json::from_slice(&body).map_err(|e| FetchError::Document(format!("{url}: {e}")))
     }
 }
@@ -589,7 +584,7 @@ mod tests {
              scope_map = { \"Usage.Read\" = \"usage:read\" }",
         )
         .unwrap();
-        let t = Trusted::new(&[c], "node.example");
+        let t = Trusted::new(&[c], "node.example").unwrap();
         let claims: Map<String, Value> =
             serde_json::from_str(r#"{"roles":["Usage.Read","Other"],"scope":"admin"}"#).unwrap();
         assert_eq!(t.issuers[0].scopes(&claims), ["usage:read", "Other"]);

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use evfed_spec::api::{OcpiCredential, OcpiRegistration, OcpiRegistrationRequest};
 use evfed_spec::ids::Party;
 use evfed_spec::time::DateTime;
@@ -14,6 +14,7 @@ use evfed_spec::time::DateTime;
 use super::{policy, reachable};
 use crate::config::Config;
 use crate::home::{Home, HomeError};
+use crate::outgoing::StatusCode;
 use crate::receiver::credentials;
 use crate::remote::{ServingNode, refusal};
 use crate::store::Store;
@@ -64,12 +65,9 @@ pub fn register(
                 party: party.clone(),
                 ttl_seconds: Some(ttl.as_secs()),
             };
-            let res = node
-                .request(reqwest::Method::POST, "/v1/admin/ocpi/registrations")?
-                .json(&body)
-                .send()
-                .with_context(|| format!("cannot reach the serving node at {}", node.url()))?;
-            let value = answer(res, &node)?;
+            let value = node
+                .post_json("/v1/admin/ocpi/registrations", serde_json::to_vec(&body)?)?
+                .json(&node)?;
             Ok(Done {
                 value,
                 via: Some(node.url().to_owned()),
@@ -99,11 +97,7 @@ pub fn list(dir: &Path) -> anyhow::Result<Done<Vec<OcpiCredential>>> {
         }
         Err(HomeError::Locked(_)) => {
             let node = ServingNode::connect(&home, &config, REQUEST_TIMEOUT)?;
-            let res = node
-                .request(reqwest::Method::GET, "/v1/admin/ocpi/registrations")?
-                .send()
-                .with_context(|| format!("cannot reach the serving node at {}", node.url()))?;
-            let value = answer(res, &node)?;
+            let value = node.get("/v1/admin/ocpi/registrations")?.json(&node)?;
             Ok(Done {
                 value,
                 via: Some(node.url().to_owned()),
@@ -135,38 +129,16 @@ pub fn revoke(dir: &Path, party: &Party) -> anyhow::Result<Done<()>> {
                 "/v1/admin/ocpi/registrations/{}/{}",
                 party.country_code, party.party_id
             );
-            let res = node
-                .request(reqwest::Method::DELETE, &path)?
-                .send()
-                .with_context(|| format!("cannot reach the serving node at {}", node.url()))?;
-            match res.status() {
+            let answer = node.delete(&path)?;
+            match answer.status {
                 s if s.is_success() => Ok(Done {
                     value: (),
                     via: Some(node.url().to_owned()),
                 }),
-                reqwest::StatusCode::NOT_FOUND => Err(none()),
-                s => bail!(
-                    "the serving node refused ({s}): {}",
-                    refusal(&res.bytes().unwrap_or_default())
-                ),
+                StatusCode::NOT_FOUND => Err(none()),
+                s => bail!("the serving node refused ({s}): {}", refusal(&answer.body)),
             }
         }
         Err(e) => Err(e.into()),
     }
-}
-
-/// The serving node's JSON answer, or why it refused.
-fn answer<T: serde::de::DeserializeOwned>(
-    res: reqwest::blocking::Response,
-    node: &ServingNode,
-) -> anyhow::Result<T> {
-    let status = res.status();
-    let bytes = res
-        .bytes()
-        .with_context(|| format!("reading the answer of {}", node.url()))?;
-    if !status.is_success() {
-        bail!("the serving node refused ({status}): {}", refusal(&bytes));
-    }
-    serde_json::from_slice(&bytes)
-        .with_context(|| format!("the answer of {} is not what was expected", node.url()))
 }

@@ -19,6 +19,7 @@ mod log;
 mod ocpi;
 mod ops;
 mod pages;
+pub mod server;
 mod tariffs;
 mod trace;
 
@@ -295,6 +296,15 @@ pub fn routes<A: Register>(app: A) -> A {
         .service(ops::readyz)
         .service(ops::metrics)
         .service(ops::openapi_json)
+}
+
+/// The operations of every route, as utoipa-actix-web collects them from the real
+/// registrations: the paths part of the OpenAPI document (`crate::openapi` adds the rest).
+pub fn route_operations() -> utoipa::openapi::OpenApi {
+    use utoipa_actix_web::AppExt as _;
+    routes(actix_web::App::new().into_utoipa_app())
+        .split_for_parts()
+        .1
 }
 
 /// Builds the whole application around `state`.

@@ -95,24 +95,15 @@ impl Remote {
         payload.push(b'[');
         payload.extend_from_slice(body);
         payload.push(b']');
-        let res = self
-            .node
-            .request(reqwest::Method::POST, &self.path)?
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(payload)
-            .send()
-            .with_context(|| format!("cannot reach the serving node at {}", self.endpoint))?;
-        let status = res.status();
-        let bytes = res
-            .bytes()
-            .with_context(|| format!("reading the answer of {}", self.endpoint))?;
-        if !status.is_success() {
+        let answer = self.node.post_json(&self.path, payload)?;
+        if !answer.status.is_success() {
             bail!(
-                "the serving node refused a batch ({status}): {}",
-                refusal(&bytes)
+                "the serving node refused a batch ({}): {}",
+                answer.status,
+                refusal(&answer.body)
             );
         }
-        let results: Vec<ItemResult> = serde_json::from_slice(&bytes)
+        let results: Vec<ItemResult> = serde_json::from_slice(&answer.body)
             .with_context(|| format!("the answer of {} is not a list of results", self.endpoint))?;
         if results.len() != count {
             bail!(

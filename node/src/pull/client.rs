@@ -1,24 +1,26 @@
-//! The OCPI client of a pull: the only code in the node that speaks HTTP outwards (reqwest).
-//! Discovery (versions → version details → module URLs, or a module URL given directly), the
-//! OCPI token header, bounded and retried fetches of one page, the response envelope, and the
-//! pagination headers (`Link`, `X-Total-Count`, `X-Limit`) read and judged against the module's
-//! own URL.
+//! The OCPI client of a pull: discovery (versions → version details → module URLs, or a
+//! module URL given directly), the OCPI token header, retried fetches of one page, the
+//! response envelope, and the pagination headers (`Link`, `X-Total-Count`, `X-Limit`), the
+//! `Link` judged against the module's own URL (`pull::link`).
 //!
-//! Every fetch is bounded: a connect and a whole-request timeout, a body size limit, a small
-//! number of redirects, and a bounded number of retries with exponential backoff.
+//! Every fetch is bounded: requests go through `crate::outgoing` (a connect and a
+//! whole-request timeout, a body size limit, at most five redirects), and a failed one is tried
+//! again a bounded number of times with exponential backoff.
 
 use std::collections::BTreeMap;
-use std::io::Read as _;
 use std::time::Duration;
 
 use base64::Engine as _;
 use evfed_spec::time::DateTime;
-use reqwest::Url;
-use reqwest::header::{AUTHORIZATION, HeaderMap, LINK};
 use serde_json::Value;
+use url::Url;
 
 use super::Stop;
+pub use super::link::{Link, judge_link, offset_url};
 use super::report::Deviation;
+use crate::outgoing::header::{ACCEPT, AUTHORIZATION, HeaderMap, LINK};
+use crate::outgoing::{self, Bounds, Reach, Timeout};
+pub use crate::outgoing::{install_crypto_provider, redact};
 
 /// Counts of deviations, kept by whoever asked for the fetch.
 pub type Counts = BTreeMap<Deviation, u64>;
@@ -80,19 +82,6 @@ pub struct Page {
     pub timestamp: Option<DateTime>,
 }
 
-/// The next-page `Link` of a response.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Link {
-    /// No `Link` header, or an empty one.
-    Absent,
-    /// A `rel="next"` URL on the module's own scheme, host, port and path.
-    Next(Url),
-    /// A header that does not parse as a `Link` with `rel="next"` (its first 200 characters).
-    Malformed(String),
-    /// A `rel="next"` URL elsewhere.
-    Foreign(Url),
-}
-
 /// Why a fetch failed. `Display` names the URL without its query.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
@@ -126,7 +115,7 @@ pub enum FetchError {
 /// An OCPI client for one sender.
 #[derive(Debug)]
 pub struct Client {
-    http: reqwest::blocking::Client,
+    http: outgoing::Client,
     token: Option<String>,
     style: TokenStyle,
     /// Has the plain token been tried after the base64 one was refused?
@@ -201,17 +190,17 @@ impl<'de> serde::Deserialize<'de> for Module {
 impl Client {
     /// A client sending `token` (if any) in the style of `version` (see [`token_style`]).
     pub fn new(token: Option<String>, opts: ClientOptions) -> Result<Self, FetchError> {
-        install_crypto_provider();
-        let http = reqwest::blocking::Client::builder()
-            .timeout(opts.timeout)
-            .connect_timeout(opts.connect_timeout)
-            .redirect(reqwest::redirect::Policy::limited(5))
-            .user_agent(concat!("evfed-node/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| FetchError::Invalid {
-                url: String::new(),
-                detail: format!("cannot build an HTTP client: {e}"),
-            })?;
+        let http = outgoing::Client::new(Bounds {
+            connect_timeout: opts.connect_timeout,
+            timeout: Timeout::Total(opts.timeout),
+            max_body_bytes: opts.max_body_bytes as u64,
+            redirects: 5,
+            reach: Reach::Any,
+        })
+        .map_err(|e| FetchError::Invalid {
+            url: String::new(),
+            detail: e.to_string(),
+        })?;
         Ok(Self {
             http,
             token,
@@ -397,10 +386,7 @@ impl Client {
     }
 
     fn get_once(&self, url: &Url, counts: &mut Counts) -> Result<(Value, Headers), Attempt> {
-        let mut req = self
-            .http
-            .get(url.clone())
-            .header("accept", "application/json");
+        let mut req = self.http.get(url).header(ACCEPT, "application/json");
         if let Some(token) = &self.token {
             let value = match self.style {
                 TokenStyle::Base64 => {
@@ -411,9 +397,20 @@ impl Client {
                 }
                 TokenStyle::Plain => format!("Token {token}"),
             };
-            req = req.header(AUTHORIZATION, value);
+            req = req.header(AUTHORIZATION, &value);
         }
-        let resp = req.send().map_err(|e| classify(url, &e))?;
+        let resp = req.send().map_err(|e| match e {
+            outgoing::Error::Tls { url, detail } => Attempt::Final(FetchError::Tls { url, detail }),
+            outgoing::Error::Transport { detail, .. } => Attempt::Transient(detail),
+            e @ (outgoing::Error::Build(_)
+            | outgoing::Error::Unreachable { .. }
+            | outgoing::Error::Invalid { .. }
+            | outgoing::Error::TooLarge { .. }
+            | outgoing::Error::Body { .. }) => Attempt::Final(FetchError::Invalid {
+                url: redact(url),
+                detail: e.to_string(),
+            }),
+        })?;
         let status = resp.status().as_u16();
         let headers = Headers::read(resp.headers());
         if status == 401 || status == 403 {
@@ -422,15 +419,17 @@ impl Client {
         if status == 429 || status >= 500 {
             return Err(Attempt::Transient(format!("HTTP {status}")));
         }
-        let body = read_bounded(resp, self.opts.max_body_bytes).map_err(|e| match e {
-            BodyError::TooLarge => Attempt::Final(FetchError::Invalid {
+        let body = resp.body().map_err(|e| match e {
+            outgoing::Error::TooLarge { max, .. } => Attempt::Final(FetchError::Invalid {
                 url: redact(url),
-                detail: format!(
-                    "the response is larger than {} bytes",
-                    self.opts.max_body_bytes
-                ),
+                detail: format!("the response is larger than {max} bytes"),
             }),
-            BodyError::Read(detail) => Attempt::Transient(detail),
+            other => Attempt::Transient(match other {
+                outgoing::Error::Body { detail, .. } => {
+                    format!("reading the body failed: {detail}")
+                }
+                other => other.to_string(),
+            }),
         })?;
         let envelope: Option<Value> = serde_json::from_slice(&body).ok();
         let code = envelope
@@ -508,104 +507,6 @@ pub fn token_style(version: &str) -> TokenStyle {
     }
 }
 
-/// The URL of page `offset` of a module: the module URL with `date_from`, `offset` and (when
-/// the sender told it) `limit`.
-pub fn offset_url(
-    module_url: &Url,
-    date_from: Option<&DateTime>,
-    offset: u64,
-    limit: Option<u64>,
-) -> Url {
-    let mut url = module_url.clone();
-    let kept: Vec<(String, String)> = module_url
-        .query_pairs()
-        .filter(|(k, _)| !matches!(k.as_ref(), "date_from" | "offset" | "limit"))
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    {
-        let mut q = url.query_pairs_mut();
-        q.clear();
-        for (k, v) in &kept {
-            q.append_pair(k, v);
-        }
-        if let Some(d) = date_from {
-            q.append_pair("date_from", &d.to_string());
-        }
-        if offset > 0 {
-            q.append_pair("offset", &offset.to_string());
-        }
-        if let Some(l) = limit {
-            q.append_pair("limit", &l.to_string());
-        }
-    }
-    if url.query() == Some("") {
-        url.set_query(None);
-    }
-    url
-}
-
-/// A URL for logs and errors: scheme, host, port and path; no credentials, no query.
-pub fn redact(url: &Url) -> String {
-    let mut u = url.clone();
-    u.set_query(None);
-    u.set_fragment(None);
-    let _ = u.set_username("");
-    let _ = u.set_password(None);
-    u.to_string()
-}
-
-/// Judges a `Link` header against the module URL.
-pub fn judge_link(header: Option<&str>, request: &Url, module_url: &Url) -> Link {
-    let Some(header) = header.map(str::trim).filter(|h| !h.is_empty()) else {
-        return Link::Absent;
-    };
-    let malformed = || Link::Malformed(header.chars().take(200).collect());
-    let Some(target) = next_target(header) else {
-        return malformed();
-    };
-    let Ok(next) = request.join(target) else {
-        return malformed();
-    };
-    let same = next.scheme() == module_url.scheme()
-        && next.host_str() == module_url.host_str()
-        && next.port_or_known_default() == module_url.port_or_known_default()
-        && next.path().trim_end_matches('/') == module_url.path().trim_end_matches('/');
-    if same {
-        Link::Next(next)
-    } else {
-        Link::Foreign(next)
-    }
-}
-
-/// The target of the `rel="next"` link in a `Link` header (RFC 8288), if there is one.
-fn next_target(header: &str) -> Option<&str> {
-    let mut rest = header;
-    loop {
-        rest = rest.trim_start_matches([' ', ',']);
-        let open = rest.strip_prefix('<')?;
-        let close = open.find('>')?;
-        let target = &open[..close];
-        let after = &open[close + 1..];
-        // Parameters run to the next link (a ',' followed by '<') or the end.
-        let end = after.find(",<").or_else(|| after.find(", <"));
-        let params = &after[..end.unwrap_or(after.len())];
-        let is_next = params.split(';').skip(1).any(|p| {
-            let Some((k, v)) = p.split_once('=') else {
-                return false;
-            };
-            k.trim().eq_ignore_ascii_case("rel")
-                && v.trim()
-                    .trim_matches('"')
-                    .split_whitespace()
-                    .any(|r| r.eq_ignore_ascii_case("next"))
-        });
-        if is_next && !target.is_empty() && !params.trim().is_empty() {
-            return Some(target);
-        }
-        rest = &after[end?..];
-    }
-}
-
 /// One attempt's failure.
 enum Attempt {
     /// Worth retrying: a timeout, a connection failure, a 5xx, a 429, an OCPI 3xxx.
@@ -621,11 +522,6 @@ struct Headers {
     total: Option<u64>,
     limit: Option<u64>,
     timestamp: Option<DateTime>,
-}
-
-enum BodyError {
-    TooLarge,
-    Read(String),
 }
 
 impl Headers {
@@ -647,69 +543,6 @@ impl Headers {
             timestamp: None,
         }
     }
-}
-
-fn read_bounded(resp: reqwest::blocking::Response, max: usize) -> Result<Vec<u8>, BodyError> {
-    if resp.content_length().is_some_and(|n| n > max as u64) {
-        return Err(BodyError::TooLarge);
-    }
-    let mut body = Vec::new();
-    resp.take(max as u64 + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| BodyError::Read(format!("reading the body failed: {e}")))?;
-    if body.len() > max {
-        return Err(BodyError::TooLarge);
-    }
-    Ok(body)
-}
-
-fn classify(url: &Url, e: &reqwest::Error) -> Attempt {
-    if is_tls(e) {
-        return Attempt::Final(FetchError::Tls {
-            url: redact(url),
-            detail: chain(e),
-        });
-    }
-    if e.is_builder() {
-        return Attempt::Final(FetchError::Invalid {
-            url: redact(url),
-            detail: chain(e),
-        });
-    }
-    Attempt::Transient(chain(e))
-}
-
-/// Does a TLS failure (handshake, certificate, protocol) lie anywhere in the error's causes?
-fn is_tls(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if err.downcast_ref::<rustls::Error>().is_some() {
-            return true;
-        }
-        if let Some(io) = err.downcast_ref::<std::io::Error>()
-            && let Some(inner) = io.get_ref()
-            && (inner.downcast_ref::<rustls::Error>().is_some() || is_tls(inner))
-        {
-            return true;
-        }
-        cur = err.source();
-    }
-    false
-}
-
-/// The error and its causes on one line (reqwest's own message is terse).
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(err) = cur {
-        let s = err.to_string();
-        if !out.contains(&s) {
-            out.push_str(": ");
-            out.push_str(&s);
-        }
-        cur = err.source();
-    }
-    out.chars().take(400).collect()
 }
 
 fn counts_add(counts: &mut Counts, d: Deviation) {
@@ -741,80 +574,12 @@ fn join(base: &Url, s: &str) -> Result<Url, FetchError> {
     })
 }
 
-/// reqwest is built with rustls but no default crypto provider (that would pull in aws-lc):
-/// every process that builds a reqwest client, tests and benchmarks included, calls this first
-/// (installing ring once), or the client build panics.
-pub fn install_crypto_provider() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn url(s: &str) -> Url {
         Url::parse(s).unwrap()
-    }
-
-    #[test]
-    fn links_are_judged_against_the_module_url() {
-        let module = url("https://cpo.example/ocpi/2.2.1/locations");
-        let req = url("https://cpo.example/ocpi/2.2.1/locations?offset=0");
-        let next = |h: &str| judge_link(Some(h), &req, &module);
-        assert_eq!(
-            next(r#"<https://cpo.example/ocpi/2.2.1/locations?offset=50&limit=50>; rel="next""#),
-            Link::Next(url(
-                "https://cpo.example/ocpi/2.2.1/locations?offset=50&limit=50"
-            ))
-        );
-        // A trailing slash is the same path; a relative reference resolves against the request.
-        assert!(matches!(
-            next(r#"</ocpi/2.2.1/locations/?offset=50>; rel=next"#),
-            Link::Next(_)
-        ));
-        for foreign in [
-            r#"<http://cpo.example/ocpi/2.2.1/locations?offset=50>; rel="next""#,
-            r#"<https://evil.example/ocpi/2.2.1/locations?offset=50>; rel="next""#,
-            r#"<https://cpo.example:8443/ocpi/2.2.1/locations?offset=50>; rel="next""#,
-            r#"<https://cpo.example/ocpi/cpo/VersionNumber.v_2_2_1/ModuleID.locations/?offset=50>; rel="next""#,
-        ] {
-            assert!(matches!(next(foreign), Link::Foreign(_)), "{foreign}");
-        }
-        for malformed in [
-            "https://cpo.example/ocpi/2.2.1/locations?offset=50",
-            r#"<https://cpo.example/ocpi/2.2.1/locations?offset=50>"#,
-            r#"<https://cpo.example/ocpi/2.2.1/locations?offset=50>; rel="prev""#,
-            r#"<https://cpo.example/ocpi/2.2.1/locations?offset=50; rel="next""#,
-            r#"<>; rel="next""#,
-        ] {
-            assert_eq!(
-                next(malformed),
-                Link::Malformed(malformed.into()),
-                "{malformed}"
-            );
-        }
-        assert_eq!(judge_link(Some("  "), &req, &module), Link::Absent);
-        assert_eq!(judge_link(None, &req, &module), Link::Absent);
-        // Several links: the one with rel="next" counts.
-        assert!(matches!(
-            next(r#"<https://cpo.example/ocpi/2.2.1/locations>; rel="first", <https://cpo.example/ocpi/2.2.1/locations?offset=9>; rel="next""#),
-            Link::Next(u) if u.query() == Some("offset=9")
-        ));
-    }
-
-    #[test]
-    fn offset_urls_keep_other_parameters() {
-        let module = url("https://cpo.example/ocpi/2.2.1/locations/?region=ldn&offset=7");
-        let t: DateTime = "2026-01-02T03:04:05Z".parse().unwrap();
-        let u = offset_url(&module, Some(&t), 100, Some(50));
-        assert_eq!(
-            u.as_str(),
-            "https://cpo.example/ocpi/2.2.1/locations/?region=ldn&date_from=2026-01-02T03%3A04%3A05Z&offset=100&limit=50"
-        );
-        let plain = offset_url(&url("https://cpo.example/l"), None, 0, None);
-        assert_eq!(plain.as_str(), "https://cpo.example/l");
     }
 
     #[test]
@@ -836,11 +601,5 @@ mod tests {
             choose_version(&versions),
             Some(("2.2.1".into(), "https://a/221".into()))
         );
-    }
-
-    #[test]
-    fn redaction_drops_credentials_and_query() {
-        let u = url("https://user:secret@cpo.example/ocpi/2.2.1/locations?token=abc");
-        assert_eq!(redact(&u), "https://cpo.example/ocpi/2.2.1/locations");
     }
 }

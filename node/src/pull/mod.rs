@@ -8,11 +8,12 @@
 //! per-record error in the [`Report`]. A module whose pages cannot be fetched stops where it is;
 //! the cursor records how far it got and the next pull resumes there.
 //!
-//! Architecture Invariant: `client` is the only code in the node that makes outgoing HTTP
-//! requests; sessions and CDRs are rebuilt from an allow-list (`usage`), so no personal field
-//! reaches the store.
+//! Architecture Invariant: `client` fetches only through `crate::outgoing`, the node's one
+//! bounded HTTP client; sessions and CDRs are rebuilt from an allow-list (`usage`), so no
+//! personal field reaches the store.
 
 pub mod client;
+mod link;
 pub mod normalise;
 pub mod report;
 pub mod schedule;
