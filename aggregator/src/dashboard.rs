@@ -254,9 +254,7 @@ impl Dashboard {
                 ),
             },
         };
-        let first = store
-            .read(usage::extent)?
-            .map_or(now_ms, |(first, _)| first);
+        let first = usage::extent(store)?.map_or(now_ms, |(first, _)| first);
         let from = usage::bucket_start(first.min(now_ms), Bucket::Month);
         let q = usage::Query {
             from_ms: from,
@@ -268,7 +266,7 @@ impl Dashboard {
         };
         let mut by_cell: HashMap<(String, i64), UsageSums> = HashMap::new();
         if from < now_ms {
-            for f in store.read(|c| usage::figures(c, &q, &|_| 0))? {
+            for f in usage::figures(store, &q, &|_| 0)? {
                 let start = usage::parse_time(&f.period).unwrap_or(0);
                 let key = if level == usage::Area::London {
                     areas::ALL.to_owned()
@@ -339,7 +337,7 @@ fn slow(store: &Store, london: &London, now_ms: i64) -> Result<Slow, StoreError>
             borough: None,
             ward: None,
         };
-        for f in store.read(|c| usage::figures(c, &q, &|_| 0))? {
+        for f in usage::figures(store, &q, &|_| 0)? {
             let key = match area {
                 usage::Area::London => areas::ALL.to_owned(),
                 _ if f.area.is_empty() => areas::OUTSIDE.to_owned(),
@@ -371,7 +369,7 @@ fn slow(store: &Store, london: &London, now_ms: i64) -> Result<Slow, StoreError>
         o
     };
     let mut reliability: HashMap<String, ReliabilitySums> = HashMap::new();
-    for r in store.reliability(&origins, year_ago, now_ms)? {
+    for r in crate::compliance::reliability::evses(store, &origins, year_ago, now_ms)? {
         if !r.rapid || r.access_ms <= 0 {
             continue;
         }

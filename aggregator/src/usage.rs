@@ -3,26 +3,18 @@
 //! trends run from the first data); and saturation, the share of time every EVSE of a location
 //! is busy.
 //!
-//! Range statistics read the hourly roll-up (`usage_hour`), never the sessions, so a query
-//! costs the same with ten thousand sessions as with ten million. Utilisation is EVSE-time in
+//! Range statistics read the store's roll-ups (by hour, day and month), never the sessions, so
+//! a query costs the same with ten thousand sessions as with ten million. Utilisation is EVSE-time in
 //! use over EVSE-time available, with today's EVSE count in the area from the London view (the
 //! view keeps no EVSE history). Buckets are UTC.
 
 use std::collections::HashMap;
 
-use chrono::{Datelike, TimeZone, Utc};
-use rusqlite::{Connection, params};
+use chrono::{TimeZone, Utc};
 use serde::Serialize;
 
-use crate::store::HOUR_MS;
-
-/// How the range is cut.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Bucket {
-    Hour,
-    Day,
-    Month,
-}
+pub use crate::store::{Bucket, bucket_end, bucket_start};
+use crate::store::{HOUR_MS, RollUpRead, Store, StoreError};
 
 /// What the figures are grouped by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,41 +50,6 @@ pub struct Figure {
     pub busy_hours: f64,
     /// Share of the area's EVSE-time in use, in percent; `null` when the area has no EVSEs now.
     pub utilisation_pct: Option<f64>,
-}
-
-/// The start of the UTC period of `bucket` holding `ms`.
-pub fn bucket_start(ms: i64, bucket: Bucket) -> i64 {
-    match bucket {
-        Bucket::Hour => ms.div_euclid(HOUR_MS) * HOUR_MS,
-        Bucket::Day => ms.div_euclid(24 * HOUR_MS) * 24 * HOUR_MS,
-        Bucket::Month => {
-            let t = Utc.timestamp_millis_opt(ms).single().unwrap_or_default();
-            Utc.with_ymd_and_hms(t.year(), t.month(), 1, 0, 0, 0)
-                .single()
-                .map(|m| m.timestamp_millis())
-                .unwrap_or(ms)
-        }
-    }
-}
-
-/// The end (the next period's start) of the period starting at `start`.
-pub fn bucket_end(start: i64, bucket: Bucket) -> i64 {
-    match bucket {
-        Bucket::Hour => start + HOUR_MS,
-        Bucket::Day => start + 24 * HOUR_MS,
-        Bucket::Month => {
-            let t = Utc.timestamp_millis_opt(start).single().unwrap_or_default();
-            let (y, m) = if t.month() == 12 {
-                (t.year() + 1, 1)
-            } else {
-                (t.year(), t.month() + 1)
-            };
-            Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0)
-                .single()
-                .map(|m| m.timestamp_millis())
-                .unwrap_or(start)
-        }
-    }
 }
 
 fn rfc3339(ms: i64) -> String {
@@ -138,15 +95,10 @@ type Sums = (i64, f64, i64);
 /// figure here without grouping in SQL; areas and periods are interned as indices, so a row
 /// costs no allocation.
 pub fn figures(
-    conn: &Connection,
+    store: &Store,
     q: &Query,
     evses: &dyn Fn(&str) -> u64,
-) -> Result<Vec<Figure>, rusqlite::Error> {
-    let area = match q.area {
-        Area::Borough => "borough",
-        Area::Ward => "ward",
-        Area::London => "''",
-    };
+) -> Result<Vec<Figure>, StoreError> {
     // The coarsest roll-up level that can answer: a ward filter or ward areas need wards, a
     // borough filter or borough areas boroughs.
     let level = match (q.area, &q.borough, &q.ward) {
@@ -154,72 +106,52 @@ pub fn figures(
         (Area::Borough, _, _) | (_, Some(_), _) => 1,
         (Area::London, None, None) => 0,
     };
-    // Only the filters given, so that a borough filter can use the `(level, borough, start_ms)`
-    // index.
-    let mut filter = String::new();
-    if q.borough.is_some() {
-        filter.push_str(" AND borough = :borough");
-    }
-    if q.ward.is_some() {
-        filter.push_str(" AND ward = :ward");
-    }
+    let runs = segments(q.from_ms, q.to_ms, q.bucket);
+    let read = RollUpRead {
+        level,
+        by_ward: match q.area {
+            Area::Borough => Some(false),
+            Area::Ward => Some(true),
+            Area::London => None,
+        },
+        borough: q.borough.as_deref(),
+        ward: q.ward.as_deref(),
+        runs: &runs,
+    };
     let mut names: Vec<String> = Vec::new();
     let mut index: HashMap<String, u32> = HashMap::new();
     let mut periods: Vec<i64> = Vec::new();
     let mut period_index: HashMap<i64, u32> = HashMap::new();
     let mut cells: HashMap<(u32, u32), Sums> = HashMap::new();
-    for (bucket, from, to) in segments(q.from_ms, q.to_ms, q.bucket) {
-        let table = match bucket {
-            Bucket::Hour => "usage_hour",
-            Bucket::Day => "usage_day",
-            Bucket::Month => "usage_month",
+    // Rows come many to a start: the period is looked up once per start.
+    let mut last: Option<(i64, u32)> = None;
+    store.roll_up_rows(&read, &mut |r| {
+        let period = match last {
+            Some((s, p)) if s == r.start_ms => p,
+            _ => {
+                let first = bucket_start(r.start_ms, q.bucket);
+                let p = *period_index.entry(first).or_insert_with(|| {
+                    periods.push(first);
+                    periods.len() as u32 - 1
+                });
+                last = Some((r.start_ms, p));
+                p
+            }
         };
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT start_ms, {area}, sessions, kwh, busy_ms FROM {table}
-             WHERE level = :level AND start_ms >= :from AND start_ms < :to{filter}
-             ORDER BY start_ms"
-        ))?;
-        let mut args: Vec<(&str, &dyn rusqlite::ToSql)> =
-            vec![(":level", &level), (":from", &from), (":to", &to)];
-        if let Some(b) = &q.borough {
-            args.push((":borough", b));
-        }
-        if let Some(w) = &q.ward {
-            args.push((":ward", w));
-        }
-        let mut rows = stmt.query(args.as_slice())?;
-        // Rows come many to a start: the period is looked up once per start.
-        let mut last: Option<(i64, u32)> = None;
-        while let Some(r) = rows.next()? {
-            let start: i64 = r.get(0)?;
-            let period = match last {
-                Some((s, p)) if s == start => p,
-                _ => {
-                    let first = bucket_start(start, q.bucket);
-                    let p = *period_index.entry(first).or_insert_with(|| {
-                        periods.push(first);
-                        periods.len() as u32 - 1
-                    });
-                    last = Some((start, p));
-                    p
-                }
-            };
-            let name = r.get_ref(1)?.as_str()?;
-            let area = match index.get(name) {
-                Some(&a) => a,
-                None => {
-                    let a = names.len() as u32;
-                    names.push(name.to_owned());
-                    index.insert(name.to_owned(), a);
-                    a
-                }
-            };
-            let e = cells.entry((period, area)).or_insert((0, 0.0, 0));
-            e.0 += r.get::<_, i64>(2)?;
-            e.1 += r.get::<_, f64>(3)?;
-            e.2 += r.get::<_, i64>(4)?;
-        }
-    }
+        let area = match index.get(r.area) {
+            Some(&a) => a,
+            None => {
+                let a = names.len() as u32;
+                names.push(r.area.to_owned());
+                index.insert(r.area.to_owned(), a);
+                a
+            }
+        };
+        let e = cells.entry((period, area)).or_insert((0, 0.0, 0));
+        e.0 += r.sessions;
+        e.1 += r.kwh;
+        e.2 += r.busy_ms;
+    })?;
     let mut order: Vec<((u32, u32), Sums)> = cells.into_iter().collect();
     order.sort_unstable_by(|((p1, a1), _), ((p2, a2), _)| {
         periods[*p1 as usize]
@@ -252,36 +184,24 @@ pub fn figures(
         .collect())
 }
 
-/// The first and last hour with data, if any: where monthly trends start and end.
-pub fn extent(conn: &Connection) -> Result<Option<(i64, i64)>, rusqlite::Error> {
-    conn.query_row(
-        "SELECT MIN(start_ms), MAX(start_ms) FROM usage_month WHERE level = 0",
-        [],
-        |r| Ok(r.get::<_, Option<i64>>(0)?.zip(r.get::<_, Option<i64>>(1)?)),
-    )
+/// The first and last period with data, if any: where monthly trends start and end.
+pub fn extent(store: &Store) -> Result<Option<(i64, i64)>, StoreError> {
+    store.usage_extent()
 }
 
 /// Saturation of one location over `[from, to)`: the time during which at least `evses`
 /// sessions ran at once (every EVSE busy), as a share of the range, from its sessions.
 pub fn saturation(
-    conn: &Connection,
+    store: &Store,
     party: &str,
     location_id: &str,
     evses: usize,
     from_ms: i64,
     to_ms: i64,
-) -> Result<Saturation, rusqlite::Error> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT start_ms, end_ms FROM session
-         WHERE party = ?1 AND location_id = ?2 AND start_ms < ?4
-           AND (end_ms IS NULL OR end_ms > ?3)",
-    )?;
+) -> Result<Saturation, StoreError> {
     let mut events: Vec<(i64, i32)> = Vec::new();
     let mut sessions = 0;
-    for row in stmt.query_map(params![party, location_id, from_ms, to_ms], |r| {
-        Ok((r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(1)?))
-    })? {
-        let (start, end) = row?;
+    for (start, end) in store.location_sessions(party, location_id, from_ms, to_ms)? {
         let (start, end) = (start.max(from_ms), end.unwrap_or(to_ms).min(to_ms));
         if end > start {
             events.push((start, 1));

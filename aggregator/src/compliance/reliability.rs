@@ -13,6 +13,9 @@
 use evfed_spec::ocpi::{Connector, Evse, Hours, PowerType, Status};
 use evfed_spec::time::london_utc_offset_secs;
 
+use serde::Serialize;
+
+use crate::store::{Store, StoreError};
 use crate::usage::{Bucket, bucket_end, bucket_start};
 
 const DAY_MS: i64 = 24 * 3_600_000;
@@ -129,6 +132,51 @@ pub fn open_ms(hours: Option<&Hours>, a: i64, b: i64) -> i64 {
         reached = reached.max(e);
     }
     total
+}
+
+/// One EVSE's access and failed time over a period.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvseReliability {
+    pub origin: String,
+    pub party: String,
+    pub location_id: String,
+    pub evse_uid: String,
+    pub rapid: bool,
+    pub access_ms: i64,
+    pub failed_ms: i64,
+}
+
+/// Access and failed time of every EVSE of these members in `[from_ms, to_ms)`: the closed
+/// months the store holds, plus each EVSE's current status from its last change until `to_ms`
+/// (bounded to `[from_ms, to_ms)`). Months are whole, so `from_ms` should be a month start.
+/// Ordered by party, location and EVSE.
+pub fn evses(
+    store: &Store,
+    origins: &[String],
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<EvseReliability>, StoreError> {
+    Ok(store
+        .evse_records(origins, from_ms, to_ms)?
+        .into_iter()
+        .map(|r| {
+            let (mut access_ms, mut failed_ms) = (r.access_ms, r.failed_ms);
+            let s = &r.state;
+            for span in spans(s.status, s.hours.as_ref(), s.since_ms.max(from_ms), to_ms) {
+                access_ms += span.access_ms;
+                failed_ms += span.failed_ms;
+            }
+            EvseReliability {
+                rapid: s.rapid,
+                origin: r.origin,
+                party: r.party,
+                location_id: r.location_id,
+                evse_uid: r.evse_uid,
+                access_ms,
+                failed_ms,
+            }
+        })
+        .collect())
 }
 
 /// `HH:MM` as minutes after midnight (`24:00` allowed).

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use evfed_spec::ocpi::{Location, Status};
 use serde_json::json;
 
+use super::history::{self, StatusEvent};
 use super::{Register, year_start};
 use crate::london::London;
-use crate::store::{CopyChange, Kind, NewMember, StatusEvent, Store};
+use crate::store::{CopyChange, Kind, NewMember, Store};
 
 const DAY_MS: i64 = 24 * 3_600_000;
 
@@ -153,9 +154,7 @@ pub fn build(
         events.sort_by_key(|e| e.at_ms);
         for chunk in events.chunks(20_000) {
             let cp = chunk.last().map(|e| e.at_ms + 30_000);
-            store
-                .apply_events_for_test(&origin, chunk, cp)
-                .expect("events");
+            history::apply_for_test(store, &origin, chunk, cp).expect("events");
         }
         for h in 0..24 * 30 {
             store

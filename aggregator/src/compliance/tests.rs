@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 use evfed_spec::ocpi::Status;
 use serde_json::Value;
 
+use super::history::{self, StatusEvent};
 use super::synthetic::{self, World};
 use super::*;
-use crate::store::StatusEvent;
 
 fn knob(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -95,9 +95,13 @@ impl Fixture {
             hours: None,
             live: true,
         };
-        self.store
-            .apply_events_for_test(&synthetic::origin(pid), &[ev], Some(at + 5_000))
-            .unwrap();
+        history::apply_for_test(
+            &self.store,
+            &synthetic::origin(pid),
+            &[ev],
+            Some(at + 5_000),
+        )
+        .unwrap();
     }
 }
 
@@ -211,7 +215,7 @@ fn colours_order_from_green_to_red_and_not_measured_is_its_own_value() {
 }
 
 fn indicator_of(colour: Colour) -> Indicator {
-    super::indicator(
+    super::indicators::indicator(
         "x",
         "X",
         colour,

@@ -58,7 +58,7 @@ fn usage_query(query: &str, store: &Store) -> Result<Option<crate::usage::Query>
     q.from_ms = match from {
         Some(f) => f,
         // From the first data: monthly trends have no cap.
-        None => match store.read(crate::usage::extent)? {
+        None => match crate::usage::extent(store)? {
             Some((first, _)) if first < q.to_ms => first,
             _ => return Ok(None),
         },
@@ -81,8 +81,8 @@ async fn usage_answer(
             return Ok(Vec::new());
         };
         let counts = st.london.evses_by_area();
-        let figures = st.store.read(|c| {
-            crate::usage::figures(c, &q, &|area| counts.get(area).copied().unwrap_or(0))
+        let figures = crate::usage::figures(&st.store, &q, &|area| {
+            counts.get(area).copied().unwrap_or(0)
         })?;
         if figures.len() > MAX_FIGURES {
             return Err(ApiError::Query(format!(
@@ -175,9 +175,9 @@ pub async fn saturation(
     let evses = served.location.evses.len();
     let st = state.clone();
     let found = blocking(move || {
-        Ok(st
-            .store
-            .read(|c| crate::usage::saturation(c, &key.0, &key.1, evses, from, to))?)
+        Ok(crate::usage::saturation(
+            &st.store, &key.0, &key.1, evses, from, to,
+        )?)
     })
     .await?;
     Ok(HttpResponse::Ok().json(found))

@@ -1,77 +1,25 @@
 //! What the DPS compliance indicators are computed from: harvest outcomes per hour, status
-//! freshness per day, each EVSE's status history folded into access and failed time per month,
-//! and conformance runs. Written in the harvest's own transactions; read by `crate::compliance`.
+//! freshness per day, each EVSE's latest status and its closed spans' access and failed time
+//! per month, and conformance runs. Written in the harvest's own transactions, from what
+//! `crate::compliance::history` folded; read back as rows for `crate::compliance`.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use evfed_spec::ocpi::{Hours, Status};
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
 
-use super::{Store, StoreError};
-use crate::compliance::reliability;
-use crate::usage::{Bucket, bucket_start};
+use super::usage::{Bucket, bucket_start};
+use super::{Store, StoreError, origins_json};
 
 /// A member's usage cursor: verified size and accepted checkpoint.
 pub type UsageCursorKey = (u64, Option<Vec<u8>>);
-
-/// Upper bounds (seconds) of the freshness histogram's buckets; the last is open.
-pub const LAG_BUCKETS_S: [i64; 15] = [
-    1,
-    2,
-    5,
-    10,
-    15,
-    30,
-    60,
-    120,
-    300,
-    600,
-    1_800,
-    3_600,
-    21_600,
-    86_400,
-    i64::MAX,
-];
-
-/// A status an EVSE took at a moment, from a verified entry.
-#[derive(Debug, Clone)]
-pub struct StatusEvent {
-    /// `CC*PID`, shared by the events of one location in a batch.
-    pub party: Arc<str>,
-    pub location_id: Arc<str>,
-    pub evse_uid: String,
-    pub status: Status,
-    pub at_ms: i64,
-    /// A rapid (≥ 50 kW) charge point.
-    pub rapid: bool,
-    /// The location's opening times (`None`: always open).
-    pub hours: Option<Hours>,
-    /// From an `evse_status` entry, so it counts for freshness (a whole location does not).
-    pub live: bool,
-}
-
-/// A stored conformance run: (origin, at_ms, passed, the suite's JSON report).
-pub type ConformanceRun = (String, i64, bool, Vec<u8>);
 
 /// Harvests attempted and succeeded.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct Availability {
     pub attempts: u64,
     pub ok: u64,
-}
-
-/// One EVSE's access and failed time over a period.
-#[derive(Debug, Clone, Serialize)]
-pub struct EvseReliability {
-    pub origin: String,
-    pub party: String,
-    pub location_id: String,
-    pub evse_uid: String,
-    pub rapid: bool,
-    pub access_ms: i64,
-    pub failed_ms: i64,
 }
 
 /// One EVSE's stored status and what its closed spans add up to, as the reliability figures
@@ -102,15 +50,56 @@ pub struct EvseHistory {
     pub rows: Vec<EvseHistoryRow>,
 }
 
-#[derive(Debug)]
-struct EvseState {
-    status: Status,
-    since_ms: i64,
-    rapid: bool,
-    hours: Option<Hours>,
+/// One EVSE of a member: (party, location id, EVSE uid).
+pub type EvseKey<'a> = (&'a str, &'a str, &'a str);
+
+/// An EVSE's latest verified status and since when (`evse_state`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvseState {
+    pub status: Status,
+    pub since_ms: i64,
+    /// A rapid (≥ 50 kW) charge point.
+    pub rapid: bool,
+    /// The location's opening times (`None`: always open).
+    pub hours: Option<Hours>,
 }
 
-type EvseKey<'a> = (&'a str, &'a str, &'a str);
+/// Access and failed time that an EVSE's closed status spans add to one UTC month.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvseMonthAdd<'a> {
+    pub evse: EvseKey<'a>,
+    pub month_ms: i64,
+    pub access_ms: i64,
+    pub failed_ms: i64,
+}
+
+/// What a verified batch's status events change in the compliance records, as the harvest
+/// folded them (`crate::compliance::history::fold`), written by [`Store::apply`] in the
+/// batch's transaction.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StatusRecords<'a> {
+    /// Each changed EVSE's new latest state.
+    pub states: Vec<(EvseKey<'a>, EvseState)>,
+    /// Time added to closed months (summed onto what is stored).
+    pub months: Vec<EvseMonthAdd<'a>>,
+    /// Lag counts, one per freshness bucket, added to the day starting at the first value.
+    pub freshness: Option<(i64, Vec<u64>)>,
+}
+
+/// One EVSE's latest state and the access and failed time of its closed months within a
+/// range, as [`Store::evse_records`] reads them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvseRecord {
+    pub origin: String,
+    pub party: String,
+    pub location_id: String,
+    pub evse_uid: String,
+    pub state: EvseState,
+    /// Access time of its closed months in the range.
+    pub access_ms: i64,
+    /// Of that, failed time.
+    pub failed_ms: i64,
+}
 
 fn status_of(s: &str) -> Result<Status, StoreError> {
     serde_json::from_value(serde_json::Value::String(s.to_owned()))
@@ -124,64 +113,31 @@ fn status_str(s: Status) -> String {
         .unwrap_or_default()
 }
 
-/// Folds a batch's status events into each EVSE's state and monthly access/failed time, and
-/// their lags into the day's freshness histogram. An event older than what is known of its
-/// EVSE changes nothing (that time was already counted).
-pub(super) fn apply_events(
+fn hours_of(hours: Option<String>) -> Result<Option<Hours>, StoreError> {
+    hours
+        .map(|h| serde_json::from_str(&h))
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// `counts` added to `total` bucket by bucket (the longer one's length).
+fn add_counts(total: &mut Vec<u64>, counts: &[u64]) {
+    if total.len() < counts.len() {
+        total.resize(counts.len(), 0);
+    }
+    for (t, c) in total.iter_mut().zip(counts) {
+        *t += c;
+    }
+}
+
+/// Writes what a batch's status events changed: each EVSE's new state, the time added to its
+/// months, and the lags added to the day's freshness histogram.
+pub(super) fn write_statuses(
     tx: &Transaction<'_>,
     origin: &str,
-    events: &[StatusEvent],
-    checkpoint_ms: Option<i64>,
+    records: &StatusRecords<'_>,
 ) -> Result<(), StoreError> {
-    if events.is_empty() {
-        return Ok(());
-    }
-    let mut states: HashMap<EvseKey<'_>, Option<EvseState>> = HashMap::new();
-    let mut months: HashMap<(EvseKey<'_>, i64), (i64, i64)> = HashMap::new();
-    let mut lags = [0u64; LAG_BUCKETS_S.len()];
-    let mut lagged = false;
-    for ev in events {
-        if ev.live
-            && let Some(cp) = checkpoint_ms
-        {
-            let lag_s = (cp - ev.at_ms).max(0) / 1000;
-            let i = LAG_BUCKETS_S
-                .iter()
-                .position(|b| lag_s <= *b)
-                .unwrap_or(LAG_BUCKETS_S.len() - 1);
-            lags[i] += 1;
-            lagged = true;
-        }
-        let key = (&*ev.party, &*ev.location_id, ev.evse_uid.as_str());
-        let state = match states.entry(key) {
-            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => v.insert(load_state(tx, origin, key)?),
-        };
-        match state {
-            Some(s) if ev.at_ms >= s.since_ms => {
-                for span in reliability::spans(s.status, s.hours.as_ref(), s.since_ms, ev.at_ms) {
-                    let m = months.entry((key, span.month_ms)).or_default();
-                    m.0 += span.access_ms;
-                    m.1 += span.failed_ms;
-                }
-                s.status = ev.status;
-                s.since_ms = ev.at_ms;
-                s.rapid = ev.rapid;
-                s.hours = ev.hours.clone();
-            }
-            Some(_) => {}
-            None => {
-                *state = Some(EvseState {
-                    status: ev.status,
-                    since_ms: ev.at_ms,
-                    rapid: ev.rapid,
-                    hours: ev.hours.clone(),
-                })
-            }
-        }
-    }
-    for ((party, location_id, evse_uid), state) in &states {
-        let Some(s) = state else { continue };
+    for ((party, location_id, evse_uid), s) in &records.states {
         let hours = s
             .hours
             .as_ref()
@@ -204,7 +160,8 @@ pub(super) fn apply_events(
             hours
         ])?;
     }
-    for (((party, location_id, evse_uid), month_ms), (access, failed)) in &months {
+    for m in &records.months {
+        let (party, location_id, evse_uid) = m.evse;
         tx.prepare_cached(
             "INSERT INTO evse_month
                  (origin, party, location_id, evse_uid, month_ms, access_ms, failed_ms)
@@ -217,13 +174,12 @@ pub(super) fn apply_events(
             party,
             location_id,
             evse_uid,
-            month_ms,
-            access,
-            failed
+            m.month_ms,
+            m.access_ms,
+            m.failed_ms
         ])?;
     }
-    if lagged && let Some(cp) = checkpoint_ms {
-        let day = bucket_start(cp, Bucket::Day);
+    if let Some((day, lags)) = &records.freshness {
         let old: Option<String> = tx
             .prepare_cached("SELECT counts FROM freshness_day WHERE origin = ?1 AND day_ms = ?2")?
             .query_row(params![origin, day], |r| r.get(0))
@@ -234,44 +190,13 @@ pub(super) fn apply_events(
             }
             None => Vec::new(),
         };
-        counts.resize(LAG_BUCKETS_S.len(), 0);
-        for (c, n) in counts.iter_mut().zip(lags) {
-            *c += n;
-        }
+        add_counts(&mut counts, lags);
         tx.prepare_cached(
             "INSERT OR REPLACE INTO freshness_day (origin, day_ms, counts) VALUES (?1, ?2, ?3)",
         )?
         .execute(params![origin, day, serde_json::json!(counts).to_string()])?;
     }
     Ok(())
-}
-
-fn load_state(
-    tx: &Transaction<'_>,
-    origin: &str,
-    (party, location_id, evse_uid): EvseKey<'_>,
-) -> Result<Option<EvseState>, StoreError> {
-    let row: Option<(String, i64, bool, Option<String>)> = tx
-        .prepare_cached(
-            "SELECT status, since_ms, rapid, hours FROM evse_state
-             WHERE origin = ?1 AND party = ?2 AND location_id = ?3 AND evse_uid = ?4",
-        )?
-        .query_row(params![origin, party, location_id, evse_uid], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })
-        .optional()?;
-    row.map(|(status, since_ms, rapid, hours)| {
-        Ok(EvseState {
-            status: status_of(&status)?,
-            since_ms,
-            rapid,
-            hours: hours
-                .map(|h| serde_json::from_str(&h))
-                .transpose()
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        })
-    })
-    .transpose()
 }
 
 /// Counts one harvest attempt of `origin` in its hour.
@@ -291,10 +216,6 @@ pub(super) fn count_harvest(
         i64::from(ok)
     ])?;
     Ok(())
-}
-
-fn origins_json(origins: &[String]) -> String {
-    serde_json::json!(origins).to_string()
 }
 
 /// `[(access, failed) before this_year, (access, failed) from this_year]` from `evse_month` rows
@@ -424,8 +345,50 @@ impl Store {
         })
     }
 
-    /// Harvests of these members since `since_ms` (on the reader connection, as every read
-    /// here but [`Store::reliability`]: a harvest's write transaction does not hold it up).
+    /// The stored state of each of these EVSEs of a member (`None`: never seen), in the order
+    /// asked, on the reader connection: the harvest folds a batch's events onto them before it
+    /// applies the batch (it is the only writer of a member's EVSE states, one batch at a time).
+    pub fn evse_states(
+        &self,
+        origin: &str,
+        keys: &[EvseKey<'_>],
+    ) -> Result<Vec<Option<EvseState>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        /// An `evse_state` row as stored: status, since, rapid, opening times.
+        type Raw = (String, i64, bool, Option<String>);
+        let rows: Vec<Option<Raw>> = self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT status, since_ms, rapid, hours FROM evse_state
+                 WHERE origin = ?1 AND party = ?2 AND location_id = ?3 AND evse_uid = ?4",
+            )?;
+            keys.iter()
+                .map(|(party, location_id, evse_uid)| {
+                    stmt.query_row(params![origin, party, location_id, evse_uid], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    })
+                    .optional()
+                })
+                .collect()
+        })?;
+        rows.into_iter()
+            .map(|row| {
+                row.map(|(status, since_ms, rapid, hours)| {
+                    Ok(EvseState {
+                        status: status_of(&status)?,
+                        since_ms,
+                        rapid,
+                        hours: hours_of(hours)?,
+                    })
+                })
+                .transpose()
+            })
+            .collect()
+    }
+
+    /// Harvests of these members since `since_ms` (on the reader connection, as the other
+    /// reads here: a harvest's write transaction does not hold it up).
     pub fn availability(
         &self,
         origins: &[String],
@@ -445,9 +408,8 @@ impl Store {
             ok: ok as u64,
         })
     }
-
-    /// The freshness histogram of these members since `since_ms` (counts per
-    /// [`LAG_BUCKETS_S`] bucket).
+    /// The freshness histogram of these members since `since_ms`: counts per bucket of
+    /// `crate::compliance::LAG_BUCKETS_S`, summed over members and days.
     pub fn lag_counts(&self, origins: &[String], since_ms: i64) -> Result<Vec<u64>, StoreError> {
         let days: Vec<String> = self.read(|c| {
             c.prepare_cached(
@@ -457,87 +419,79 @@ impl Store {
             .query_map(params![origins_json(origins), since_ms], |r| r.get(0))?
             .collect()
         })?;
-        let mut total = vec![0u64; LAG_BUCKETS_S.len()];
+        let mut total = Vec::new();
         for json in days {
             let counts: Vec<u64> =
                 serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            for (t, c) in total.iter_mut().zip(counts) {
-                *t += c;
-            }
+            add_counts(&mut total, &counts);
         }
         Ok(total)
     }
 
-    /// Access and failed time of every EVSE of these members in `[from_ms, to_ms)`: the
-    /// closed months from `evse_month`, plus each EVSE's current status from its last change
-    /// until `to_ms` (bounded to `[from_ms, to_ms)`). Months are whole, so `from_ms` should be
-    /// a month start.
-    pub fn reliability(
+    /// Every EVSE of these members with its latest state, and the access and failed time of
+    /// its closed months in `[from_ms, to_ms)` (whole months, so `from_ms` should be a month
+    /// start), in one snapshot of the reader connection, ordered by party, location and EVSE.
+    pub fn evse_records(
         &self,
         origins: &[String],
         from_ms: i64,
         to_ms: i64,
-    ) -> Result<Vec<EvseReliability>, StoreError> {
-        let conn = self.conn()?;
-        let mut by_evse: HashMap<(String, String, String, String), EvseReliability> =
-            HashMap::new();
-        let mut stmt = conn.prepare_cached(
-            "SELECT origin, party, location_id, evse_uid, status, since_ms, rapid, hours
-             FROM evse_state WHERE origin IN (SELECT value FROM json_each(?1))",
-        )?;
-        let rows = stmt.query_map(params![origins_json(origins)], |r| {
-            Ok((
-                (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?),
-                r.get::<_, String>(4)?,
-                r.get::<_, i64>(5)?,
-                r.get::<_, bool>(6)?,
-                r.get::<_, Option<String>>(7)?,
-            ))
+    ) -> Result<Vec<EvseRecord>, StoreError> {
+        type Key = (String, String, String, String);
+        type Raw = (Key, String, i64, bool, Option<String>);
+        let (states, months): (Vec<Raw>, HashMap<Key, (i64, i64)>) = self.read(|c| {
+            let tx = c.unchecked_transaction()?;
+            let states = tx
+                .prepare_cached(
+                    "SELECT origin, party, location_id, evse_uid, status, since_ms, rapid, hours
+                     FROM evse_state WHERE origin IN (SELECT value FROM json_each(?1))",
+                )?
+                .query_map(params![origins_json(origins)], |r| {
+                    Ok((
+                        (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?),
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                    ))
+                })?
+                .collect::<Result<_, _>>()?;
+            let months = tx
+                .prepare_cached(
+                    "SELECT origin, party, location_id, evse_uid, SUM(access_ms), SUM(failed_ms)
+                     FROM evse_month
+                     WHERE origin IN (SELECT value FROM json_each(?1))
+                       AND month_ms >= ?2 AND month_ms < ?3
+                     GROUP BY origin, party, location_id, evse_uid",
+                )?
+                .query_map(params![origins_json(origins), from_ms, to_ms], |r| {
+                    Ok((
+                        (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?),
+                        (r.get(4)?, r.get(5)?),
+                    ))
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok((states, months))
         })?;
-        for row in rows {
-            let (key, status, since, rapid, hours) = row?;
-            let hours: Option<Hours> = hours
-                .map(|h| serde_json::from_str(&h))
-                .transpose()
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let (origin, party, location_id, evse_uid): (String, String, String, String) =
-                key.clone();
-            let e = by_evse.entry(key).or_insert(EvseReliability {
+        let mut out = Vec::with_capacity(states.len());
+        for (key, status, since_ms, rapid, hours) in states {
+            let (access_ms, failed_ms) = months.get(&key).copied().unwrap_or((0, 0));
+            let (origin, party, location_id, evse_uid) = key;
+            out.push(EvseRecord {
                 origin,
                 party,
                 location_id,
                 evse_uid,
-                rapid,
-                access_ms: 0,
-                failed_ms: 0,
+                state: EvseState {
+                    status: status_of(&status)?,
+                    since_ms,
+                    rapid,
+                    hours: hours_of(hours)?,
+                },
+                access_ms,
+                failed_ms,
             });
-            let (a, b) = (since.max(from_ms), to_ms);
-            for span in reliability::spans(status_of(&status)?, hours.as_ref(), a, b) {
-                e.access_ms += span.access_ms;
-                e.failed_ms += span.failed_ms;
-            }
         }
-        let mut stmt = conn.prepare_cached(
-            "SELECT origin, party, location_id, evse_uid, SUM(access_ms), SUM(failed_ms)
-             FROM evse_month
-             WHERE origin IN (SELECT value FROM json_each(?1)) AND month_ms >= ?2 AND month_ms < ?3
-             GROUP BY origin, party, location_id, evse_uid",
-        )?;
-        let rows = stmt.query_map(params![origins_json(origins), from_ms, to_ms], |r| {
-            Ok((
-                (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?),
-                r.get::<_, i64>(4)?,
-                r.get::<_, i64>(5)?,
-            ))
-        })?;
-        for row in rows {
-            let (key, access, failed) = row?;
-            if let Some(e) = by_evse.get_mut(&key) {
-                e.access_ms += access;
-                e.failed_ms += failed;
-            }
-        }
-        let mut out: Vec<EvseReliability> = by_evse.into_values().collect();
         out.sort_by(|a, b| {
             (&a.party, &a.location_id, &a.evse_uid).cmp(&(&b.party, &b.location_id, &b.evse_uid))
         });
@@ -586,85 +540,20 @@ impl Store {
             Ok(((size.unwrap_or(0) as u64, checkpoint), months))
         })
     }
-
-    /// Records a conformance run.
-    pub fn add_conformance_run(
-        &self,
-        origin: &str,
-        at_ms: i64,
-        passed: bool,
-        report: &[u8],
-    ) -> Result<(), StoreError> {
-        let conn = self.conn()?;
-        conn.prepare_cached(
-            "INSERT INTO conformance_run (origin, at_ms, passed, report) VALUES (?1, ?2, ?3, ?4)",
-        )?
-        .execute(params![origin, at_ms, passed, report])?;
-        Ok(())
-    }
-
-    /// Conformance runs of these members since `since_ms`: (origin, at_ms, passed), newest
-    /// first.
-    pub fn conformance_runs(
-        &self,
-        origins: &[String],
-        since_ms: i64,
-    ) -> Result<Vec<(String, i64, bool)>, StoreError> {
-        self.read(|c| {
-            c.prepare_cached(
-                "SELECT origin, at_ms, passed FROM conformance_run
-                 WHERE origin IN (SELECT value FROM json_each(?1)) AND at_ms >= ?2
-                 ORDER BY at_ms DESC",
-            )?
-            .query_map(params![origins_json(origins), since_ms], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })?
-            .collect()
-        })
-    }
-
-    /// Every member's latest conformance run.
-    pub fn latest_conformance_runs(&self) -> Result<Vec<ConformanceRun>, StoreError> {
-        let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT origin, at_ms, passed, report FROM conformance_run c
-             WHERE id = (SELECT id FROM conformance_run WHERE origin = c.origin
-                         ORDER BY at_ms DESC, id DESC LIMIT 1)
-             ORDER BY origin",
-        )?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// The latest conformance report of a member, as stored.
-    pub fn latest_conformance_report(
-        &self,
-        origin: &str,
-    ) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
-        let conn = self.conn()?;
-        Ok(conn
-            .prepare_cached(
-                "SELECT at_ms, report FROM conformance_run WHERE origin = ?1
-                 ORDER BY at_ms DESC LIMIT 1",
-            )?
-            .query_row(params![origin], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?)
-    }
 }
 
 #[cfg(test)]
 impl Store {
-    /// The harvest's write of status events, for tests that build a store without a log,
-    /// moving the member's cursor on as [`Store::apply`] does.
-    pub(crate) fn apply_events_for_test(
+    /// The harvest's write of folded status events, for tests that build a store without a
+    /// log, moving the member's cursor on as [`Store::apply`] does.
+    pub(crate) fn write_statuses_for_test(
         &self,
         origin: &str,
-        events: &[StatusEvent],
-        checkpoint_ms: Option<i64>,
+        records: &StatusRecords<'_>,
     ) -> Result<(), StoreError> {
         let mut conn = self.conn()?;
         let tx = conn.transaction()?;
-        apply_events(&tx, origin, events, checkpoint_ms)?;
+        write_statuses(&tx, origin, records)?;
         // The accepted checkpoint is what moves here (the size would need a frontier).
         tx.execute(
             "UPDATE member SET checkpoint = randomblob(16) WHERE origin = ?1",
@@ -672,6 +561,12 @@ impl Store {
         )?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// Runs `sql` on the writer connection: for tests that store what this binary would
+    /// never write.
+    pub(crate) fn execute_for_test(&self, sql: &str) -> Result<usize, StoreError> {
+        Ok(self.conn()?.execute(sql, [])?)
     }
 
     /// One harvest attempt at `now_ms`, as the harvest counts it.
@@ -723,5 +618,122 @@ impl Store {
         )?;
         tx.commit()?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use evfed_spec::ocpi::Status;
+
+    use super::*;
+    use crate::store::fixtures::{member, store};
+
+    /// 2026-03-01T00:00:00Z.
+    const MARCH: i64 = 1_772_323_200_000;
+    const DAY: i64 = 86_400_000;
+
+    fn state(status: Status, since_ms: i64) -> EvseState {
+        EvseState {
+            status,
+            since_ms,
+            rapid: true,
+            hours: None,
+        }
+    }
+
+    /// Status records written in two batches read back as each EVSE's latest state with its
+    /// closed months summed within the range asked; the lag counts of a day add up.
+    #[test]
+    fn status_records_add_up_and_read_back_by_range() {
+        let (_dir, store) = store();
+        store.add_member(&member("a.example")).unwrap();
+        let e1 = ("GB*AAA", "L1", "E1");
+        let month = |month_ms, access_ms, failed_ms| EvseMonthAdd {
+            evse: e1,
+            month_ms,
+            access_ms,
+            failed_ms,
+        };
+        let first = StatusRecords {
+            states: vec![(e1, state(Status::OutOfOrder, MARCH - DAY))],
+            months: vec![month(MARCH - 28 * DAY, 10, 4)],
+            freshness: Some((MARCH, vec![1, 2])),
+        };
+        let second = StatusRecords {
+            states: vec![(e1, state(Status::Available, MARCH + DAY))],
+            months: vec![month(MARCH - 28 * DAY, 5, 5), month(MARCH, DAY, DAY)],
+            freshness: Some((MARCH, vec![0, 1, 7])),
+        };
+        store.write_statuses_for_test("a.example", &first).unwrap();
+        store.write_statuses_for_test("a.example", &second).unwrap();
+        let origins = ["a.example".to_owned()];
+        let records = store
+            .evse_records(&origins, MARCH - 28 * DAY, MARCH)
+            .unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].state, state(Status::Available, MARCH + DAY));
+        assert_eq!(
+            (records[0].access_ms, records[0].failed_ms),
+            (15, 9),
+            "February only"
+        );
+        let records = store
+            .evse_records(&origins, MARCH - 28 * DAY, MARCH + 31 * DAY)
+            .unwrap();
+        assert_eq!(records[0].access_ms, 15 + DAY);
+        assert!(
+            store
+                .evse_records(&["b.example".into()], 0, MARCH)
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(store.lag_counts(&origins, MARCH).unwrap(), [1, 3, 7]);
+        assert_eq!(
+            store.lag_counts(&origins, MARCH + DAY).unwrap(),
+            Vec::<u64>::new()
+        );
+        let history = store
+            .evse_history(
+                "a.example",
+                MARCH - 365 * DAY,
+                MARCH - 59 * DAY,
+                &|_, _, _, _| false,
+            )
+            .unwrap();
+        assert_eq!(history.rows.len(), 1);
+        assert_eq!(history.rows[0].status, "AVAILABLE");
+        assert_eq!(history.rows[0].closed, Some([(0, 0), (15 + DAY, 9 + DAY)]));
+    }
+
+    /// A status this binary would never store is `Corrupt`, for the harvest's fold and for the
+    /// indicators alike.
+    #[test]
+    fn an_unknown_stored_status_is_corrupt() {
+        let (_dir, store) = store();
+        store
+            .write_statuses_for_test(
+                "a.example",
+                &StatusRecords {
+                    states: vec![(("p", "l", "e"), state(Status::Charging, 1))],
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        store
+            .execute_for_test("UPDATE evse_state SET status = 'ASLEEP'")
+            .unwrap();
+        for err in [
+            store
+                .evse_states("a.example", &[("p", "l", "e")])
+                .unwrap_err(),
+            store
+                .evse_records(&["a.example".into()], 0, 10)
+                .unwrap_err(),
+        ] {
+            assert!(
+                matches!(&err, StoreError::Corrupt(why) if why.contains("ASLEEP")),
+                "{err:?}"
+            );
+        }
     }
 }
