@@ -361,13 +361,13 @@ pub fn issue_token(dir: &Path, scopes: &[String], ttl: Duration) -> anyhow::Resu
     let now = u64::try_from(unix_ms() / 1000).unwrap_or(0);
     crate::oauth::token::sign(
         &keys.current,
-        &crate::oauth::token::Minted {
+        &evfed_node::tokens::AccessToken {
             issuer: &issuer,
-            client_id: "evfed-aggregator-cli",
+            subject: "evfed-aggregator-cli",
             audience: config.origin.as_str(),
             scope: &scopes.join(" "),
             party: None,
-            ttl_seconds: ttl.as_secs(),
+            ttl,
         },
         now,
     )

@@ -4,6 +4,9 @@
 //! handler sees its scopes or party.
 //!
 //! Tokens of other issuers the node's `config.toml` trusts are checked by [`crate::trust`].
+//! [`sign_access_token`] is the one signer of evfed access tokens: the node's issuer and the
+//! aggregator's authorization server both sign through it, so `kid`, `jti` and claims have one
+//! form.
 //!
 //! Architecture Invariant: tokens are never logged; a validation failure says why in terms that
 //! reveal nothing about keys.
@@ -57,6 +60,73 @@ pub enum TokenError {
     Audience,
     #[error("the token's party claim is not CC*PID")]
     Party,
+    #[error("the token cannot be signed: {0}")]
+    Sign(String),
+}
+
+/// What an access token says (RFC 9068 claims; spec §14.2).
+#[derive(Debug, Clone, Copy)]
+pub struct AccessToken<'a> {
+    /// `iss`.
+    pub issuer: &'a str,
+    /// `sub` and `client_id`.
+    pub subject: &'a str,
+    /// `aud`: the origin the token is for.
+    pub audience: &'a str,
+    /// `scope`: space-separated scopes.
+    pub scope: &'a str,
+    /// `party`: the `CC*PID` the holder acts for.
+    pub party: Option<&'a str>,
+    /// `exp` minus `iat`.
+    pub ttl: Duration,
+}
+
+/// The `kid` of tokens signed with `key`, as its JWKS entry names it.
+pub fn key_id(key: &SigningKey) -> String {
+    format!("{:08x}", key.verifier().id())
+}
+
+/// Signs `token` at `now` (Unix seconds) with `key`: EdDSA, `typ: at+jwt`, `kid` from
+/// [`key_id`], a random 128-bit `jti`.
+pub fn sign_access_token(
+    key: &SigningKey,
+    token: &AccessToken<'_>,
+    now: u64,
+) -> Result<String, TokenError> {
+    sign_with(&encoding_key(key)?, &key_id(key), token, now)
+}
+
+fn encoding_key(key: &SigningKey) -> Result<EncodingKey, TokenError> {
+    let der = key
+        .to_pkcs8_der()
+        .ok_or_else(|| TokenError::Sign("the signing key cannot be encoded".into()))?;
+    Ok(EncodingKey::from_ed_der(&der))
+}
+
+fn sign_with(
+    encoding: &EncodingKey,
+    kid: &str,
+    t: &AccessToken<'_>,
+    now: u64,
+) -> Result<String, TokenError> {
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.typ = Some("at+jwt".into());
+    header.kid = Some(kid.to_owned());
+    let mut jti = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut jti);
+    let claims = Claims {
+        iss: t.issuer.to_owned(),
+        sub: t.subject.to_owned(),
+        client_id: t.subject.to_owned(),
+        aud: Audience::One(t.audience.to_owned()),
+        exp: now + t.ttl.as_secs(),
+        iat: now,
+        jti: hex::encode(jti),
+        nbf: None,
+        scope: t.scope.to_owned(),
+        party: t.party.map(str::to_owned),
+    };
+    jsonwebtoken::encode(&header, &claims, encoding).map_err(|e| TokenError::Sign(e.to_string()))
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -95,14 +165,11 @@ impl std::fmt::Debug for Issuer {
 impl Issuer {
     /// The issuer of the node with `origin`, signing with `key`.
     pub fn new(origin: &str, key: &SigningKey) -> Result<Self, TokenError> {
-        let der = key
-            .to_pkcs8_der()
-            .ok_or_else(|| TokenError::Invalid("issuer key cannot be encoded".into()))?;
         Ok(Self {
             iss: origin.to_owned(),
             audience: origin.to_owned(),
-            kid: format!("{:08x}", key.verifier().id()),
-            encoding: EncodingKey::from_ed_der(&der),
+            kid: key_id(key),
+            encoding: encoding_key(key)?,
             decoding: DecodingKey::from_ed_der(key.verifier().public_key().as_bytes()),
         })
     }
@@ -116,25 +183,16 @@ impl Issuer {
         ttl: Duration,
         now: u64,
     ) -> Result<String, TokenError> {
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.typ = Some("at+jwt".into());
-        header.kid = Some(self.kid.clone());
-        let mut jti = [0u8; 16];
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut jti);
-        let claims = Claims {
-            iss: self.iss.clone(),
-            sub: subject.to_owned(),
-            client_id: subject.to_owned(),
-            aud: Audience::One(self.audience.clone()),
-            exp: now + ttl.as_secs(),
-            iat: now,
-            jti: hex::encode(jti),
-            nbf: None,
-            scope: scopes.join(" "),
-            party: party.map(|p| p.to_string()),
+        let party = party.map(Party::to_string);
+        let token = AccessToken {
+            issuer: &self.iss,
+            subject,
+            audience: &self.audience,
+            scope: &scopes.join(" "),
+            party: party.as_deref(),
+            ttl,
         };
-        jsonwebtoken::encode(&header, &claims, &self.encoding)
-            .map_err(|e| TokenError::Invalid(e.to_string()))
+        sign_with(&self.encoding, &self.kid, &token, now)
     }
 
     /// Validates `token` (spec §14.2) at time `now`.

@@ -53,7 +53,7 @@ impl Keys {
 
 /// The `kid` of a key: its key id (spec §3.2) in hex.
 pub fn kid(key: &SigningKey) -> String {
-    format!("{:08x}", key.verifier().id())
+    evfed_node::tokens::key_id(key)
 }
 
 /// The authorization server as an issuer the embedded node trusts (for the aggregator's own

@@ -3,15 +3,17 @@
 //! sign an RFC 9068 access token. Blocking (it reads the store): run it off the executor.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
 
+use evfed_node::tokens::AccessToken;
 use evfed_spec::note::SigningKey;
 
-use super::keys::{Keys, kid};
+use super::keys::Keys;
 use super::{
     AuthServer, Client, Credential, MAX_ASSERTION_SECONDS, MAX_REMEMBERED_ASSERTIONS,
     TOKEN_TTL_SECONDS, secret_hash,
@@ -83,20 +85,6 @@ impl OAuthError {
     }
 }
 
-#[derive(Debug, Serialize)]
-struct AccessClaims<'a> {
-    iss: &'a str,
-    sub: &'a str,
-    client_id: &'a str,
-    aud: &'a str,
-    exp: u64,
-    iat: u64,
-    jti: String,
-    scope: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    party: Option<&'a str>,
-}
-
 #[derive(Debug, Deserialize)]
 struct AssertionClaims {
     exp: u64,
@@ -104,44 +92,9 @@ struct AssertionClaims {
     jti: Option<String>,
 }
 
-/// What an access token says.
-#[derive(Debug)]
-pub struct Minted<'a> {
-    /// `iss`: the authorization server's issuer identifier.
-    pub issuer: &'a str,
-    /// `sub` and `client_id`.
-    pub client_id: &'a str,
-    /// `aud`: the origin the token is for.
-    pub audience: &'a str,
-    /// Space-separated scopes.
-    pub scope: &'a str,
-    pub party: Option<&'a str>,
-    pub ttl_seconds: u64,
-}
-
-/// Signs an RFC 9068 access token (EdDSA, `typ: at+jwt`, `kid`) with `key` at `now`.
-pub fn sign(key: &SigningKey, t: &Minted<'_>, now: u64) -> Result<String, String> {
-    let der = key
-        .to_pkcs8_der()
-        .ok_or_else(|| "the signing key cannot be encoded".to_owned())?;
-    let mut header = Header::new(Algorithm::EdDSA);
-    header.typ = Some("at+jwt".into());
-    header.kid = Some(kid(key));
-    let mut jti = [0u8; 16];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut jti);
-    let claims = AccessClaims {
-        iss: t.issuer,
-        sub: t.client_id,
-        client_id: t.client_id,
-        aud: t.audience,
-        exp: now + t.ttl_seconds,
-        iat: now,
-        jti: URL_SAFE_NO_PAD.encode(jti),
-        scope: t.scope.to_owned(),
-        party: t.party,
-    };
-    jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(&der))
-        .map_err(|e| format!("signing: {e}"))
+/// Signs an RFC 9068 access token with `key` at `now`, through the node's one token signer.
+pub fn sign(key: &SigningKey, token: &AccessToken<'_>, now: u64) -> Result<String, String> {
+    evfed_node::tokens::sign_access_token(key, token, now).map_err(|e| e.to_string())
 }
 
 /// Answers a token request at `now` (Unix seconds).
@@ -200,13 +153,13 @@ pub fn grant(
     let scope = scopes.join(" ");
     let access_token = sign(
         &keys.current,
-        &Minted {
+        &AccessToken {
             issuer: &server.issuer,
-            client_id: &client.id,
+            subject: &client.id,
             audience: &audience,
             scope: &scope,
             party: client.party.as_deref(),
-            ttl_seconds: TOKEN_TTL_SECONDS,
+            ttl: Duration::from_secs(TOKEN_TTL_SECONDS),
         },
         now,
     )
