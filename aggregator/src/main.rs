@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use evfed_aggregator::commands;
@@ -198,7 +199,7 @@ enum MembersCommand {
     },
 }
 
-fn main() -> anyhow::Result<()> {
+fn run() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Init { dir, origin, areas } => commands::init(&dir, &origin, areas.as_deref()),
         Command::Serve {
@@ -275,6 +276,26 @@ fn main() -> anyhow::Result<()> {
             ),
             MembersCommand::List { dir, json } => commands::list_members(&dir, json),
             MembersCommand::Remove { dir, origin } => commands::remove_member(&dir, &origin),
+        },
+    }
+}
+
+/// Runs the command; when the aggregator's own log contradicts what it signed, it exits with
+/// the node's `EXIT_REFUSES_TO_SIGN` (spec §9.4), as `evfed-node` does; any other failure with
+/// 1, as `anyhow` reports it.
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => match evfed_node::commands::refuses_to_sign(&e) {
+            Some(refusal) => {
+                eprintln!("evfed-aggregator: {refusal}");
+                let code = u8::try_from(evfed_node::commands::EXIT_REFUSES_TO_SIGN).unwrap_or(1);
+                ExitCode::from(code)
+            }
+            None => {
+                eprintln!("Error: {e:?}");
+                ExitCode::FAILURE
+            }
         },
     }
 }

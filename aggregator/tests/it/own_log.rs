@@ -328,3 +328,31 @@ fn the_aggregator_publishes_the_london_view_as_a_verifiable_log() {
     cpo_server.stop();
     borough_server.stop();
 }
+
+/// An aggregator whose own log no longer extends what it signed (a database restored from an
+/// old backup, say) refuses to serve, with the node's exit status 3 and its explanation.
+#[test]
+fn an_own_log_behind_what_it_signed_refuses_to_serve() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = aggregator(root.path());
+    Server::start(Path::new(AGGREGATOR), &dir).stop();
+    let state_file = dir.join("node/signed-state.json");
+    let mut state: Value = serde_json::from_slice(&std::fs::read(&state_file).unwrap()).unwrap();
+    assert_eq!(state["public"]["size"], 0, "{state}");
+    // A signed history of five entries that the database does not hold.
+    state["public"]["size"] = json!(5);
+    state["public"]["root"] = json!(B64.encode([7u8; 32]));
+    std::fs::write(&state_file, state.to_string()).unwrap();
+
+    let out = std::process::Command::new(AGGREGATOR)
+        .args(["serve", "--dir"])
+        .arg(&dir)
+        .args(["--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("evfed-aggregator: "), "{err}");
+    assert!(err.contains("refusing to sign"), "{err}");
+}

@@ -325,7 +325,7 @@ pub fn log_size(node: &Server) -> u64 {
 
 /// The settings every test aggregator runs with unless it says otherwise: harvest rounds
 /// 100 ms apart and no conformance runs.
-pub const QUICK: &str = "harvest_interval_ms = 100\nconformance_interval_s = 0\n";
+pub const QUICK: &str = "harvest_interval = \"100ms\"\nconformance_interval = \"0s\"\n";
 
 /// `evfed-aggregator init --dir DIR --origin ORIGIN [init_args…]`, then `settings` appended to
 /// the `aggregator.toml` it wrote (whose tables are all commented out, so appended keys are
