@@ -2,9 +2,10 @@
 //! run in its own transaction, and the connections [`Store::open`](super::Store::open) makes.
 
 use std::path::Path;
-use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
+
+use evfed_node::store::sqlite::{self, MigrateError};
 
 use super::StoreError;
 
@@ -288,51 +289,30 @@ const MIGRATIONS: &[&str] = &[
 "#,
 ];
 
-/// Opens (creating when missing) the writer connection of the database at `path`, in WAL mode
-/// with full sync, and brings its schema up to date. A database whose schema is newer than
-/// this binary's is refused (`Corrupt`): it would be written by rules this binary does not
-/// know.
+/// Opens (creating when missing) the writer connection of the database at `path` with the
+/// settings of every evfed database (`evfed_node::store::sqlite`), and brings its schema up to
+/// date. A database whose schema is newer than this binary's is refused (`Corrupt`): it would
+/// be written by rules this binary does not know.
 pub(super) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
-    let mut conn = Connection::open(path)?;
-    conn.busy_timeout(Duration::from_secs(10))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE;
+    let mut conn = sqlite::open_writer(path, flags)?;
     // A harvest step writes thousands of sessions and their roll-ups in one transaction:
     // with SQLite's default 2 MB cache it re-read and spilled pages mid-transaction.
     conn.pragma_update(None, "cache_size", -65_536)?;
-    migrate(&mut conn)?;
+    sqlite::migrate(&mut conn, MIGRATIONS).map_err(|e| match e {
+        MigrateError::Sqlite(e) => StoreError::Sqlite(e),
+        e @ MigrateError::TooNew { .. } => {
+            StoreError::Corrupt(format!("{e}: upgrade evfed-aggregator"))
+        }
+    })?;
     Ok(conn)
-}
-
-/// Runs the migrations `conn` has not run yet, each with its version bump in one transaction.
-fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    let current = current as usize;
-    if current > MIGRATIONS.len() {
-        return Err(StoreError::Corrupt(format!(
-            "database schema {current} is newer than this binary's {}",
-            MIGRATIONS.len()
-        )));
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i as i64 + 1)?;
-        tx.commit()?;
-    }
-    Ok(())
 }
 
 /// A read-only connection to the database at `path` (already migrated by the writer), for
 /// reads that must never wait for a harvest's write transaction: WAL readers see the last
 /// commit.
 pub(super) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
-    let reader = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    reader.busy_timeout(Duration::from_secs(10))?;
-    Ok(reader)
+    Ok(sqlite::open_reader(path)?)
 }
 
 /// The schema version this binary writes.

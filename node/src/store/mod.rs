@@ -30,6 +30,7 @@ mod pull;
 mod records;
 mod rows;
 mod schema;
+pub mod sqlite;
 mod verify;
 
 use std::path::{Path, PathBuf};
@@ -185,11 +186,7 @@ impl Store {
     }
 
     fn open_inner(path: &Path, flags: OpenFlags) -> Result<Self, StoreError> {
-        let mut conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let mut conn = sqlite::open_writer(path, flags)?;
         // The ticker's `checkpoint_wal` copies WAL pages into the database off the request path;
         // the writer's own checkpoint, at a larger threshold than SQLite's default, is what lets
         // the WAL restart under sustained writes, and the size limit returns the space.
@@ -204,7 +201,7 @@ impl Store {
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        wal.busy_timeout(std::time::Duration::from_secs(5))?;
+        wal.busy_timeout(sqlite::BUSY_TIMEOUT)?;
         let heads = [
             load_frontier(&conn, LogId::Public)?,
             load_frontier(&conn, LogId::Restricted)?,

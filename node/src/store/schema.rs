@@ -4,6 +4,7 @@
 use rusqlite::Connection;
 
 use super::StoreError;
+use super::sqlite::MigrateError;
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -142,23 +143,13 @@ pub const VERSION: u32 = MIGRATIONS.len() as u32;
 
 /// Brings `conn` up to [`VERSION`], one transaction per migration.
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let current: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if current > VERSION {
-        return Err(StoreError::TooNew {
-            found: current,
-            supported: VERSION,
-        });
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i as u32 + 1)?;
-        tx.commit()?;
-    }
-    Ok(())
+    super::sqlite::migrate(conn, MIGRATIONS).map_err(|e| match e {
+        MigrateError::Sqlite(e) => StoreError::Sqlite(e),
+        MigrateError::TooNew { found, supported } => StoreError::TooNew { found, supported },
+    })
 }
 
 /// The version stored in `conn`.
 pub fn version(conn: &Connection) -> Result<u32, StoreError> {
-    Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    Ok(super::sqlite::version(conn)?)
 }
