@@ -4,9 +4,9 @@
 //! is busy.
 //!
 //! Range statistics read the store's roll-ups (by hour, day and month), never the sessions, so
-//! a query costs the same with ten thousand sessions as with ten million. Utilisation is EVSE-time in
-//! use over EVSE-time available, with today's EVSE count in the area from the London view (the
-//! view keeps no EVSE history). Buckets are UTC.
+//! a query costs the same with ten thousand sessions as with ten million. Utilisation is
+//! EVSE-time in use over EVSE-time available, with today's EVSE count in the area from the
+//! London view (the view keeps no EVSE history). Buckets are UTC.
 
 use std::collections::HashMap;
 
