@@ -32,10 +32,9 @@ use std::time::{Duration, Instant};
 use evfed_aggregator::harvest::{Harvester, Limits};
 use evfed_aggregator::london::London;
 use evfed_aggregator::store::{Kind, NewMember, NewSession, SessionRow, Store};
-use evfed_node::commands::{self, OpenNode};
-use evfed_node::config::{Kind as NodeKind, Origin};
-use evfed_node::domain::import::{BatchOptions, put_locations};
-use evfed_node::domain::records::post_status;
+use evfed_node::embed::config::{Kind as NodeKind, Origin};
+use evfed_node::embed::publish::{BatchOptions, post_status, put_locations};
+use evfed_node::embed::{self, OpenNode};
 use evfed_spec::areas::AreaSet;
 use evfed_spec::ocpi::Location;
 use evfed_spec::time::DateTime;
@@ -80,7 +79,7 @@ fn main() {
     let sessions = knob("EVFED_BENCH_SESSIONS", 10_000_000);
     let apply = knob("EVFED_BENCH_APPLY", 200_000);
     let queries = knob("EVFED_BENCH_QUERIES", 200);
-    evfed_aggregator::harvest::install_crypto_provider();
+    evfed_aggregator::outgoing::install_crypto_provider();
     let mut tmp = tempfile::tempdir().unwrap();
     tmp.disable_cleanup(std::env::var("EVFED_BENCH_KEEP").is_ok_and(|v| v == "1"));
     let mut rng = rand::rngs::StdRng::seed_from_u64(2026);
@@ -110,7 +109,7 @@ fn main() {
     let agg_dir = tmp.path().join("london");
     evfed_aggregator::commands::init(&agg_dir, "evfed.london.example", None).unwrap();
     let store = Arc::new(Store::open(&agg_dir.join("aggregator.db")).unwrap());
-    let usage_token = commands::issue_token(
+    let usage_token = evfed_node::cli::issue_token(
         &tmp.path().join("node0"),
         None,
         &["usage:read".into()],
@@ -155,13 +154,13 @@ fn main() {
     }
 
     // 3. The aggregator's own log.
-    let own = commands::open(&agg_dir.join("node"), None).unwrap();
+    let own = embed::open(&agg_dir.join("node"), None).unwrap();
     let started = Instant::now();
     let synced =
         evfed_aggregator::publish::sync(&london, &own.state.store, &own.state.policy).unwrap();
     own.state
         .signer
-        .sign_grown(&own.state.store, commands::unix_now(), false)
+        .sign_grown(&own.state.store, embed::unix_now(), false)
         .unwrap();
     let secs = started.elapsed().as_secs_f64();
     figure(
@@ -199,7 +198,7 @@ fn main() {
         .unwrap();
         state
             .signer
-            .sign_grown(&state.store, commands::unix_now(), false)
+            .sign_grown(&state.store, embed::unix_now(), false)
             .unwrap();
         let started = Instant::now();
         let applied = round(&store, &london, &harvester);
@@ -268,7 +267,7 @@ fn main() {
                     "end_date_time": iso(s.row.end_ms.unwrap()), "kwh": s.row.kwh})
             })
             .collect();
-        evfed_node::domain::records::post_sessions(
+        evfed_node::embed::publish::post_sessions(
             &first.open.state.store,
             &first.open.state.policy,
             &party,
@@ -282,7 +281,7 @@ fn main() {
         .open
         .state
         .signer
-        .sign_grown(&first.open.state.store, commands::unix_now(), false)
+        .sign_grown(&first.open.state.store, embed::unix_now(), false)
         .unwrap();
     let member = store.members().unwrap().into_iter().next().unwrap();
     let started = Instant::now();
@@ -458,8 +457,8 @@ fn build_node(
 ) -> BenchNode {
     let dir = root.join(format!("node{i}"));
     let origin: Origin = format!("evfed.bench{i}.example").parse().unwrap();
-    commands::init(&dir, &origin, NodeKind::Cpo, None, None, &[]).unwrap();
-    let open = commands::open(&dir, None).unwrap();
+    embed::init(&dir, &origin, NodeKind::Cpo, None, None, &[]).unwrap();
+    let open = embed::open(&dir, None).unwrap();
     let party_id = format!("B{i:02}");
     let party = format!("GB*{party_id}");
     let london = AreaSet::london();
@@ -542,16 +541,17 @@ fn build_node(
     }
     state
         .signer
-        .sign_grown(&state.store, commands::unix_now(), false)
+        .sign_grown(&state.store, embed::unix_now(), false)
         .unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     let served = state.clone();
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
-            let server = actix_web::HttpServer::new(move || evfed_node::http::app(served.clone()))
-                .workers(1)
-                .bind("127.0.0.1:0")
-                .unwrap();
+            let server =
+                actix_web::HttpServer::new(move || evfed_node::embed::http::app(served.clone()))
+                    .workers(1)
+                    .bind("127.0.0.1:0")
+                    .unwrap();
             tx.send(server.addrs()[0]).unwrap();
             server.disable_signals().run().await.unwrap();
         });

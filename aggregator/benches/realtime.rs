@@ -110,7 +110,7 @@ fn percentiles(name: &str, mut ms: Vec<f64>, goals: &str) {
 }
 
 fn main() {
-    evfed_aggregator::harvest::install_crypto_provider();
+    evfed_aggregator::outgoing::install_crypto_provider();
     let nodes_n = knob("EVFED_BENCH_NODES", 5);
     let sites = knob("EVFED_BENCH_SITES", 200);
     let rate = knob("EVFED_BENCH_RATE", 500);

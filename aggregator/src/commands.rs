@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::web;
 use anyhow::{Context as _, bail};
-use evfed_node::home::write_atomic;
+use evfed_node::embed::write_atomic;
 use serde::Deserialize;
 
 use crate::harvest::{Harvester, Limits};
@@ -17,8 +17,8 @@ use crate::http::{AppState, routes};
 use crate::london::London;
 use crate::members::{MemberSpec, ReadmitSpec};
 use crate::store::Store;
-use evfed_node::config::{Origin, parse_duration};
-use evfed_node::domain::areas::NodeAreas;
+use evfed_node::embed::NodeAreas;
+use evfed_node::embed::config::{Origin, parse_duration};
 
 /// `DIR/aggregator.toml`, in the node's configuration style: durations are strings such as
 /// `"2s"` or `"500ms"`, the origin is checked as a node's is. The millisecond and second keys of
@@ -52,9 +52,9 @@ pub struct Config {
     /// The level those runs test: core, usage or realtime.
     pub conformance_level: evfed_conformance::Level,
     /// Request limits at the HTTP edge (`[limits]`, as a node's).
-    pub limits: evfed_node::config::Limits,
+    pub limits: evfed_node::embed::config::Limits,
     /// Serve HTTPS with this certificate and key (`[tls]`, paths relative to `DIR`).
-    pub tls: Option<evfed_node::config::TlsConfig>,
+    pub tls: Option<evfed_node::embed::config::TlsConfig>,
     /// The dashboard at `/` (`[dashboard]`: basemap tiles, small-number suppression).
     pub dashboard: crate::dashboard::DashboardConfig,
     /// The area set locations are placed in (GeoJSON, relative to `DIR`; docs/adopt.md).
@@ -93,9 +93,9 @@ struct ConfigFile {
     #[serde(default = "default_conformance_level")]
     conformance_level: evfed_conformance::Level,
     #[serde(default)]
-    limits: evfed_node::config::Limits,
+    limits: evfed_node::embed::config::Limits,
     #[serde(default)]
-    tls: Option<evfed_node::config::TlsConfig>,
+    tls: Option<evfed_node::embed::config::TlsConfig>,
     #[serde(default)]
     dashboard: crate::dashboard::DashboardConfig,
     #[serde(default)]
@@ -301,7 +301,7 @@ const AREAS_FILE: &str = "areas.geojson";
 /// same area set) unless it exists; returns its verifier key.
 fn own_log(dir: &Path, origin: &str, areas: Option<&Path>) -> anyhow::Result<String> {
     let node_dir = dir.join(NODE_DIR);
-    let home = evfed_node::home::Home::new(&node_dir);
+    let home = evfed_node::embed::Home::new(&node_dir);
     if home.config_path().exists() {
         return Ok(home
             .vkeys()?
@@ -309,13 +309,13 @@ fn own_log(dir: &Path, origin: &str, areas: Option<&Path>) -> anyhow::Result<Str
             .map(ToString::to_string)
             .unwrap_or_default());
     }
-    let origin: evfed_node::config::Origin = origin
+    let origin: evfed_node::embed::config::Origin = origin
         .parse()
         .map_err(|e| anyhow::anyhow!("origin {origin:?}: {e}"))?;
-    evfed_node::commands::init(
+    evfed_node::embed::init(
         &node_dir,
         &origin,
-        evfed_node::config::Kind::Aggregator,
+        evfed_node::embed::config::Kind::Aggregator,
         None,
         areas,
         &[],
@@ -361,7 +361,7 @@ pub fn issue_token(dir: &Path, scopes: &[String], ttl: Duration) -> anyhow::Resu
     let now = u64::try_from(unix_ms() / 1000).unwrap_or(0);
     crate::oauth::token::sign(
         &keys.current,
-        &evfed_node::tokens::AccessToken {
+        &evfed_node::embed::tokens::AccessToken {
             issuer: &issuer,
             subject: "evfed-aggregator-cli",
             audience: config.origin.as_str(),
@@ -438,9 +438,9 @@ pub fn serve(
     crate::oauth::keys::ensure(dir, config.origin.as_str())?;
     let issuer = crate::oauth::issuer_of(config.oauth_issuer.as_deref(), config.origin.as_str());
     let (doc, doc_json) = crate::openapi::served(config.compliance_open);
-    let allowed = Arc::new(evfed_node::http::RouteTable::from_document(&doc));
+    let allowed = Arc::new(evfed_node::embed::http::RouteTable::from_document(&doc));
     drop(doc);
-    let node = evfed_node::commands::open_as(
+    let node = evfed_node::embed::open_as(
         &dir.join(NODE_DIR),
         None,
         doc_json,
@@ -473,7 +473,7 @@ pub fn serve(
         london: london.clone(),
         origin: config.origin.to_string(),
         dir: dir.to_owned(),
-        report_key: Arc::new(evfed_node::home::Home::new(dir.join(NODE_DIR)).signing_key()?),
+        report_key: Arc::new(evfed_node::embed::Home::new(dir.join(NODE_DIR)).signing_key()?),
         compliance_open: config.compliance_open,
         compliance_cache: crate::compliance::Cache::default(),
         dashboard: Arc::new(crate::dashboard::Dashboard::new(config.dashboard.clone())),
@@ -484,7 +484,7 @@ pub fn serve(
         dir.to_owned(),
     ));
     let tls = match &config.tls {
-        Some(t) => Some(evfed_node::tls::server_config(dir, t)?),
+        Some(t) => Some(evfed_node::embed::tls_server_config(dir, t)?),
         None => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -493,11 +493,11 @@ pub fn serve(
     rt.block_on(async move {
         let (app_state, app_node) = (state.clone(), node_state.clone());
         // Built once, inside the runtime: both workers count in the same limits.
-        let edges = evfed_node::http::Edges::new(config.limits, tls.is_some())
+        let edges = evfed_node::embed::http::Edges::new(config.limits, tls.is_some())
             .with_open_reads(crate::http::open_reads(config.compliance_open));
-        let server = evfed_node::http::listen::Listener::new(node_state.clone(), move || {
+        let server = evfed_node::embed::http::Listener::new(node_state.clone(), move || {
             let (agg, oauth) = (app_state.clone(), oauth.clone());
-            evfed_node::http::app_with(
+            evfed_node::embed::http::app_with(
                 app_node.clone(),
                 allowed.clone(),
                 edges.clone(),
@@ -529,7 +529,7 @@ pub fn serve(
         }
         let running = server.shutdown_timeout(10).run();
         let serving = actix_web::rt::spawn(running);
-        let ticker = actix_web::rt::spawn(evfed_node::commands::checkpoint_loop(
+        let ticker = actix_web::rt::spawn(evfed_node::embed::checkpoint_loop(
             node_state.clone(),
             node_state.config.checkpoint_interval,
         ));
@@ -570,7 +570,7 @@ pub fn serve(
         // its result is recorded only once it completes.
         drop(conformance);
         let _ = web::block(move || harvest.join()).await;
-        evfed_node::commands::sign_final(node_state).await;
+        evfed_node::embed::sign_final(node_state).await;
         tracing::info!("stopped");
         result
             .context("server task failed")?
@@ -584,7 +584,7 @@ struct Round<'a> {
     london: &'a London,
     harvester: &'a Harvester,
     /// The aggregator's own log.
-    own: &'a evfed_node::http::AppState,
+    own: &'a evfed_node::embed::http::AppState,
     /// Longest wait for a member to accept a connection (its follower's too).
     connect: Duration,
 }
@@ -684,7 +684,7 @@ pub fn unix_ms() -> i64 {
 
 fn init_tracing() {
     // The node's set-up: no colour codes when stderr is not a terminal (log files).
-    evfed_node::commands::init_tracing(evfed_node::config::LogFormat::Text);
+    evfed_node::embed::init_tracing(evfed_node::embed::config::LogFormat::Text);
 }
 
 #[cfg(test)]

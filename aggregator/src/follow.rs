@@ -9,12 +9,14 @@
 //! to the harvest's rounds, as before.
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::Read as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use url::Url;
+
+use crate::outgoing::{self, Bounds};
 use crate::store::{Member, State};
 
 /// Seconds a long-poll asks the member to hold it.
@@ -145,24 +147,35 @@ fn follow(
     wake: &Wakeups,
     connect: Duration,
 ) {
-    let client = match reqwest::blocking::Client::builder()
-        .connect_timeout(connect)
-        .timeout(Duration::from_secs(WAIT_SECONDS + 10))
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("evfed-aggregator/", env!("CARGO_PKG_VERSION")))
-        .build()
-    {
+    // A long-poll is held open by the member for up to `WAIT_SECONDS`: an idle timeout a little
+    // longer than that, not a total one, bounds each wait.
+    let bounds = Bounds::streaming(
+        connect,
+        Duration::from_secs(WAIT_SECONDS + 10),
+        MAX_NOTE_BYTES,
+    );
+    let client = match outgoing::client(bounds) {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(origin, error = %e, "cannot follow member");
             return;
         }
     };
-    let base = format!("{}/v1/log/checkpoint", url.trim_end_matches('/'));
+    let base = match Url::parse(&format!("{}/v1/log/checkpoint", url.trim_end_matches('/'))) {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::warn!(origin, error = %e, "cannot follow member: its URL does not parse");
+            return;
+        }
+    };
     let mut backoff = MIN_BACKOFF;
     while !stop.load(Ordering::Relaxed) {
+        let mut poll = base.clone();
+        poll.query_pairs_mut()
+            .append_pair("newer_than", &known.to_string())
+            .append_pair("wait", &WAIT_SECONDS.to_string());
         let polled = client
-            .get(format!("{base}?newer_than={known}&wait={WAIT_SECONDS}"))
+            .get(&poll)
             .send()
             .map_err(|e| e.to_string())
             .and_then(|res| {
@@ -170,10 +183,7 @@ fn follow(
                     return Err(format!("checkpoint answered {}", res.status()));
                 }
                 let offered = res.headers().contains_key("evfed-checkpoint-wait");
-                let mut note = Vec::new();
-                res.take(MAX_NOTE_BYTES)
-                    .read_to_end(&mut note)
-                    .map_err(|e| e.to_string())?;
+                let note = res.body().map_err(|e| e.to_string())?;
                 Ok((offered, tree_size(&note)))
             });
         match polled {

@@ -15,6 +15,7 @@ pub mod london;
 pub mod members;
 pub mod oauth;
 pub mod openapi;
+pub mod outgoing;
 pub mod publish;
 pub mod store;
 pub mod usage;

@@ -130,7 +130,7 @@ enum TokenCommand {
         /// usage:read or admin; repeat for several.
         #[arg(long = "scope", required = true)]
         scopes: Vec<String>,
-        #[arg(long, default_value = "1h", value_parser = evfed_node::config::parse_duration)]
+        #[arg(long, default_value = "1h", value_parser = evfed_node::embed::config::parse_duration)]
         ttl: std::time::Duration,
     },
 }
@@ -286,10 +286,10 @@ fn run() -> anyhow::Result<()> {
 fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => match evfed_node::commands::refuses_to_sign(&e) {
+        Err(e) => match evfed_node::embed::refuses_to_sign(&e) {
             Some(refusal) => {
                 eprintln!("evfed-aggregator: {refusal}");
-                let code = u8::try_from(evfed_node::commands::EXIT_REFUSES_TO_SIGN).unwrap_or(1);
+                let code = u8::try_from(evfed_node::embed::EXIT_REFUSES_TO_SIGN).unwrap_or(1);
                 ExitCode::from(code)
             }
             None => {

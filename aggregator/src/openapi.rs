@@ -72,12 +72,12 @@ struct AggregatorApi;
 
 /// The whole document as a value.
 pub fn document() -> utoipa::openapi::OpenApi {
-    let mut doc = evfed_node::openapi::document();
+    let mut doc = evfed_node::embed::openapi::document();
     let own = AggregatorApi::openapi();
     doc.info = own.info.clone();
     doc.merge(own);
     doc.merge(crate::oauth::http::OauthApi::openapi());
-    evfed_node::openapi::complete(&mut doc);
+    evfed_node::embed::openapi::complete(&mut doc);
     doc
 }
 
@@ -113,7 +113,7 @@ pub fn served(compliance_open: bool) -> (utoipa::openapi::OpenApi, String) {
             }
         }
     }
-    evfed_node::openapi::complete(&mut doc);
+    evfed_node::embed::openapi::complete(&mut doc);
     let json = json_of(&doc);
     (doc, json)
 }

@@ -12,10 +12,9 @@
 //! Architecture Invariant: only verified copies reach this log: its input is the London view,
 //! which only `Store::apply` (verified batches) feeds.
 
-use evfed_node::domain::Error;
-use evfed_node::domain::import::{BatchOptions, put_locations};
-use evfed_node::domain::records::{MAX_BATCH, Policy, current_body};
-use evfed_node::store::Store as NodeStore;
+use evfed_node::embed::publish::{
+    BatchOptions, Error, MAX_BATCH, Policy, Store as NodeStore, current_body, put_locations,
+};
 use evfed_spec::api::ItemOutcome;
 use evfed_spec::ocpi::Location;
 use evfed_spec::time::DateTime;

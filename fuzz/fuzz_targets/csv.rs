@@ -17,8 +17,7 @@
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
-use evfed_node::domain::areas::NodeAreas;
-use evfed_node::ingest::{self, Area, Format, ImportOptions, Sink};
+use evfed_node::parsers::ingest::{self, Area, Format, ImportOptions, NodeAreas, Sink};
 use evfed_spec::api::{ItemOutcome, ItemResult};
 use evfed_spec::entry::{EntryData, LogEntry, Parsed};
 use evfed_spec::ids::Party;

@@ -17,7 +17,7 @@
 use std::fmt::Debug;
 use std::sync::LazyLock;
 
-use evfed_node::pull::normalise::{self, Context};
+use evfed_node::parsers::normalise::{self, Context};
 use evfed_spec::ids::Party;
 use evfed_spec::jcs;
 use evfed_spec::ocpi::{self, Connector, Evse, Location, Status, Tariff};

@@ -18,7 +18,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_evfed-node");
 const PARTY: &str = "GB*BEN";
 
 fn main() -> anyhow::Result<()> {
-    evfed_node::pull::install_crypto_provider();
+    evfed_node::embed::outgoing::install_crypto_provider();
     let locations: u32 = knob("EVFED_BENCH_LOCATIONS", 40_000)?;
     let writers: u32 = knob("EVFED_BENCH_WRITERS", 4)?;
     let tmp = tempfile::tempdir()?;

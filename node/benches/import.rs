@@ -13,9 +13,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use evfed_node::commands;
-use evfed_node::config::{Kind, Origin};
-use evfed_node::ingest::{Format, ImportOptions};
+use evfed_node::cli::ingest::{Format, ImportOptions};
+use evfed_node::cli::{self as commands, Kind, Origin};
 
 const BIN: &str = env!("CARGO_BIN_EXE_evfed-node");
 const PARTY: &str = "GB*BEN";

@@ -17,9 +17,8 @@ use std::time::Instant;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use anyhow::{Context, bail};
-use evfed_node::config::{Config, Kind};
-use evfed_node::pull::{self, Options, Source, Stop};
-use evfed_node::store::Store;
+use evfed_node::cli::pull::{self, Options, Source, Stop, Store};
+use evfed_node::cli::{Config, Kind};
 use evfed_spec::time::DateTime;
 
 /// The sender's objects, each already serialised, and its page size.
@@ -30,7 +29,7 @@ struct Feed {
 }
 
 fn main() -> anyhow::Result<()> {
-    evfed_node::pull::install_crypto_provider();
+    evfed_node::embed::outgoing::install_crypto_provider();
     let n = knob("EVFED_BENCH_LOCATIONS", 10_000)?;
     let page = knob("EVFED_BENCH_PAGE", 500)?.max(1);
     let now = DateTime::now();
@@ -51,10 +50,10 @@ fn main() -> anyhow::Result<()> {
     let origin = "evfed.pull-bench.example"
         .parse()
         .map_err(|e: String| anyhow::anyhow!(e))?;
-    evfed_node::commands::init(&dir, &origin, Kind::Cpo, None, None, &[])?;
+    evfed_node::cli::init(&dir, &origin, Kind::Cpo, None, None, &[])?;
     let store = Store::open(&dir.join("evfed.db"))?;
     let config = Config::load(&dir.join("config.toml"))?;
-    let policy = evfed_node::commands::policy(&config);
+    let policy = pull::policy(&config);
     let source = Source {
         url: url.parse()?,
         token: None,

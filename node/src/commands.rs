@@ -28,7 +28,7 @@ use crate::store::{self, LogId, Store};
 use crate::tokens::{Issuer, SCOPES};
 
 use crate::http::server::reachable;
-pub use crate::http::server::{MIN_CHECKPOINT_GAP, OpenNode, checkpoint_loop, sign_final};
+pub use crate::http::server::{OpenNode, checkpoint_loop, sign_final};
 pub use pull::{PullArgs, pull_ocpi};
 pub use verify::{Verification, verify};
 

@@ -7,9 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use evfed_node::commands::{self, ServeOptions};
-use evfed_node::config::{LogFormat, Origin, parse_duration};
-use evfed_node::ingest;
+use evfed_node::cli::{self, LogFormat, Origin, ServeOptions, ingest, parse_duration};
 use evfed_spec::ext::GssCode;
 use evfed_spec::ids::Party;
 
@@ -168,7 +166,7 @@ enum PullCommand {
         party: Option<Party>,
         /// Only this module (tariffs, locations, sessions, cdrs); repeat for several.
         #[arg(long = "module")]
-        modules: Vec<evfed_node::pull::Module>,
+        modules: Vec<cli::pull::Module>,
         /// Ignore the stored cursor and read everything again.
         #[arg(long)]
         full: bool,
@@ -240,7 +238,7 @@ enum TokenCommand {
 }
 
 fn ocpi(command: OcpiCommand, out: &mut impl std::io::Write) -> anyhow::Result<()> {
-    use commands::ocpi;
+    use cli::ocpi;
     let through = |via: &Option<String>| match via {
         Some(url) => format!(" (through the serving node at {url})"),
         None => String::new(),
@@ -296,10 +294,10 @@ fn ocpi(command: OcpiCommand, out: &mut impl std::io::Write) -> anyhow::Result<(
 fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => match commands::refuses_to_sign(&e) {
+        Err(e) => match cli::refuses_to_sign(&e) {
             Some(refusal) => {
                 eprintln!("evfed-node: {refusal}");
-                let code = u8::try_from(commands::EXIT_REFUSES_TO_SIGN).unwrap_or(1);
+                let code = u8::try_from(cli::EXIT_REFUSES_TO_SIGN).unwrap_or(1);
                 ExitCode::from(code)
             }
             None => {
@@ -323,10 +321,10 @@ fn run() -> anyhow::Result<()> {
             parties,
         } => {
             let kind = match kind {
-                KindArg::Borough => evfed_node::config::Kind::Borough,
-                KindArg::Cpo => evfed_node::config::Kind::Cpo,
+                KindArg::Borough => cli::Kind::Borough,
+                KindArg::Cpo => cli::Kind::Cpo,
             };
-            let vkey = commands::init(
+            let vkey = cli::init(
                 &dir,
                 &origin,
                 kind,
@@ -339,7 +337,7 @@ fn run() -> anyhow::Result<()> {
                 "initialised {}\nverifier key:\n{vkey}\n",
                 dir.display()
             )?;
-            write!(out, "{}", commands::next_steps(&dir, &parties))?;
+            write!(out, "{}", cli::next_steps(&dir, &parties))?;
         }
         Command::Serve {
             dir,
@@ -347,7 +345,7 @@ fn run() -> anyhow::Result<()> {
             ready_file,
             log_format,
         } => {
-            commands::serve(
+            cli::serve(
                 &dir,
                 ServeOptions {
                     listen,
@@ -359,11 +357,11 @@ fn run() -> anyhow::Result<()> {
         Command::Key {
             command: KeyCommand::Rotate { dir },
         } => {
-            let vkey = commands::rotate_key(&dir)?;
+            let vkey = cli::rotate_key(&dir)?;
             writeln!(out, "rotated; new verifier key:\n{vkey}")?;
         }
         Command::Backup { dir, out: path } => {
-            let heads = commands::backup(&dir, &path)?;
+            let heads = cli::backup(&dir, &path)?;
             writeln!(
                 out,
                 "backed up to {}: public log {} entries, restricted log {} entries",
@@ -373,7 +371,7 @@ fn run() -> anyhow::Result<()> {
             )?;
         }
         Command::Verify { dir, database } => {
-            let report = commands::verify(&dir, database.as_deref())?;
+            let report = cli::verify(&dir, database.as_deref())?;
             write!(out, "{}", report.render())?;
             if !report.ok() {
                 out.flush()?;
@@ -383,7 +381,7 @@ fn run() -> anyhow::Result<()> {
             }
         }
         Command::Restore { dir, backup, force } => {
-            commands::restore(&dir, &backup, force)?;
+            cli::restore(&dir, &backup, force)?;
             writeln!(out, "restored {} into {}", backup.display(), dir.display())?;
         }
         Command::Token {
@@ -400,7 +398,7 @@ fn run() -> anyhow::Result<()> {
                 .flat_map(|s| s.split_whitespace())
                 .map(str::to_owned)
                 .collect();
-            let token = commands::issue_token(&dir, party.as_ref(), &scopes, ttl)?;
+            let token = cli::issue_token(&dir, party.as_ref(), &scopes, ttl)?;
             writeln!(out, "{token}")?;
         }
         Command::Pull {
@@ -415,7 +413,7 @@ fn run() -> anyhow::Result<()> {
                     report,
                 },
         } => {
-            let args = commands::PullArgs {
+            let args = cli::PullArgs {
                 url,
                 token,
                 party,
@@ -423,7 +421,7 @@ fn run() -> anyhow::Result<()> {
                 full,
                 report,
             };
-            let report = commands::pull_ocpi(&dir, args)?;
+            let report = cli::pull_ocpi(&dir, args)?;
             write!(out, "{report}")?;
             if !report.complete() {
                 anyhow::bail!(
@@ -433,7 +431,7 @@ fn run() -> anyhow::Result<()> {
         }
         Command::Ocpi { command } => ocpi(command, &mut out)?,
         Command::Openapi => {
-            out.write_all(evfed_node::openapi::document_json().as_bytes())?;
+            out.write_all(cli::document_json().as_bytes())?;
         }
         Command::Import {
             command:
@@ -468,7 +466,7 @@ fn run() -> anyhow::Result<()> {
                 dry_run,
                 report,
             };
-            let imported = commands::import(&dir, &file, &opts)?;
+            let imported = cli::import(&dir, &file, &opts)?;
             let verb = if dry_run {
                 "checked, nothing written,"
             } else {

@@ -15,7 +15,8 @@
 //! - **TLS** is rustls with ring as the crypto provider (installed by [`install_crypto_provider`]
 //!   before any client is built) and the platform's certificate verifier; plain `http` is
 //!   allowed, and a TLS failure is told apart from other failures ([`Error::Tls`]).
-//! - Every request says `User-Agent: evfed-node/VERSION`.
+//! - Every request says `User-Agent: evfed-node/VERSION`, or what an embedding program names
+//!   itself ([`Client::with_user_agent`]).
 //!
 //! Clients are blocking: call them off the async executor.
 //!
@@ -155,6 +156,12 @@ impl Bounds {
 impl Client {
     /// A client bounded by `bounds`.
     pub fn new(bounds: Bounds) -> Result<Self, Error> {
+        Self::with_user_agent(bounds, USER_AGENT)
+    }
+
+    /// A client bounded by `bounds` that says `User-Agent: user_agent` (a program embedding the
+    /// node names itself).
+    pub fn with_user_agent(bounds: Bounds, user_agent: &str) -> Result<Self, Error> {
         install_crypto_provider();
         let wait = match bounds.timeout {
             Timeout::Total(d) | Timeout::Idle(d) => d,
@@ -164,7 +171,7 @@ impl Client {
         let mut builder = reqwest::blocking::Client::builder()
             .timeout(wait)
             .connect_timeout(bounds.connect_timeout)
-            .user_agent(USER_AGENT);
+            .user_agent(user_agent);
         builder = match &bounds.reach {
             Reach::Any if bounds.redirects > 0 => {
                 builder.redirect(reqwest::redirect::Policy::limited(bounds.redirects))
@@ -234,6 +241,14 @@ impl Request<'_> {
         }
     }
 
+    /// `bytes` as the body (its `Content-Type` is the caller's to set).
+    pub fn body(self, bytes: Vec<u8>) -> Self {
+        Self {
+            builder: self.builder.body(bytes),
+            ..self
+        }
+    }
+
     /// `bytes` as the body, with `Content-Type: application/json`.
     pub fn json_bytes(self, bytes: Vec<u8>) -> Self {
         Self {
@@ -278,6 +293,13 @@ impl Response {
     /// The whole body, at most the client's `max_body_bytes`, within its total timeout.
     pub fn body(self) -> Result<Vec<u8>, Error> {
         let max = self.max_body_bytes;
+        self.body_within(max)
+    }
+
+    /// The whole body, at most `max` bytes (and never more than the client's
+    /// `max_body_bytes`), within its total timeout: for a client whose answers differ in size.
+    pub fn body_within(self, max: u64) -> Result<Vec<u8>, Error> {
+        let max = max.min(self.max_body_bytes);
         let too_large = || Error::TooLarge {
             url: redact(&self.url),
             max,
@@ -471,6 +493,20 @@ mod tests {
         let err = client.get(&url).send().unwrap().body().unwrap_err();
         assert!(matches!(err, Error::TooLarge { max: 99, .. }), "{err}");
         assert!(!err.to_string().contains("secret"), "{err}");
+
+        // A smaller bound for one answer than the client's.
+        let url = serve(|mut s| {
+            head(&mut s, "");
+            s.write_all(&[b'a'; 100]).unwrap();
+        });
+        let client = Client::new(Bounds::total(Duration::from_secs(5), 1000)).unwrap();
+        let err = client
+            .get(&url)
+            .send()
+            .unwrap()
+            .body_within(50)
+            .unwrap_err();
+        assert!(matches!(err, Error::TooLarge { max: 50, .. }), "{err}");
     }
 
     #[test]
@@ -568,6 +604,33 @@ mod tests {
             any.get(&file).send(),
             Err(Error::Unreachable { .. })
         ));
+    }
+
+    #[test]
+    fn a_client_says_who_it_is() {
+        let agent = |client: Client| {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+            let (seen, got) = mpsc::channel();
+            std::thread::spawn(move || {
+                let (mut stream, _) = listener.accept().unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap() > 2 {
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("user-agent:") {
+                        seen.send(v.trim().to_owned()).unwrap();
+                    }
+                    line.clear();
+                }
+                head(&mut stream, "Content-Length: 0\r\n");
+            });
+            client.get(&url).send().unwrap().body().unwrap();
+            got.recv_timeout(Duration::from_secs(5)).unwrap()
+        };
+        let bounds = Bounds::total(Duration::from_secs(5), 1024);
+        assert_eq!(agent(Client::new(bounds.clone()).unwrap()), USER_AGENT);
+        let named = Client::with_user_agent(bounds, "evfed-aggregator/9").unwrap();
+        assert_eq!(agent(named), "evfed-aggregator/9");
     }
 
     #[test]

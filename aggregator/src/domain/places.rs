@@ -5,7 +5,7 @@
 
 use std::sync::OnceLock;
 
-use evfed_node::domain::areas::NodeAreas;
+use evfed_node::embed::NodeAreas;
 use evfed_spec::areas::AreaSet;
 use evfed_spec::ocpi::{Evse, Location};
 

@@ -3,15 +3,16 @@
 //! from the kept leaf hashes), then its new entries in bounded chunks, each verified as a
 //! prefix of the signed tree before it is handed on to be applied.
 
-use std::io::Read as _;
-
 use evfed_spec::checkpoint::{BatchError, EntryBatch};
 use evfed_spec::entry::MAX_ENTRY_BYTES;
 use evfed_spec::merkle::{self, Frontier, Hash};
 use evfed_spec::note::VerifierKey;
 use evfed_spec::trust::{Unverified, Verified};
 
+use url::Url;
+
 use super::{Failure, Harvester, evidence};
+use crate::outgoing;
 use crate::store::{LeafLog, Store};
 
 /// What a log's harvest does with each verified chunk: the batch, the frontier it reaches, and
@@ -185,13 +186,13 @@ impl Harvester {
     }
 
     fn get(&self, log: &Log<'_>, url: &str, max: u64) -> Result<Vec<u8>, Failure> {
-        let mut req = self.http.get(url);
+        let parsed =
+            Url::parse(url).map_err(|e| Failure::Unreachable(format!("GET {url}: {e}")))?;
+        let mut req = self.http.get(&parsed);
         if let Some(token) = log.token {
-            req = req.bearer_auth(token);
+            req = req.bearer(token);
         }
-        let res = req
-            .send()
-            .map_err(|e| Failure::Unreachable(format!("GET {url}: {}", chain(&e))))?;
+        let res = req.send().map_err(|e| failure(url, e))?;
         let status = res.status();
         if status.is_server_error() {
             return Err(Failure::Unreachable(format!("GET {url}: HTTP {status}")));
@@ -199,17 +200,7 @@ impl Harvester {
         if !status.is_success() {
             return Err(Failure::Invalid(format!("GET {url}: HTTP {status}"), None));
         }
-        let mut body = Vec::new();
-        res.take(max + 1)
-            .read_to_end(&mut body)
-            .map_err(|e| Failure::Unreachable(format!("GET {url}: {e}")))?;
-        if body.len() as u64 > max {
-            return Err(Failure::Invalid(
-                format!("GET {url}: the answer is larger than {max} bytes"),
-                None,
-            ));
-        }
-        Ok(body)
+        res.body_within(max).map_err(|e| failure(url, e))
     }
 
     fn consistency(&self, log: &Log<'_>, first: u64, second: u64) -> Result<Vec<Hash>, Failure> {
@@ -265,14 +256,21 @@ impl Harvester {
     }
 }
 
-/// An error with its sources, each after a colon.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(inner) = source {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        source = inner.source();
+/// What a failed `GET` of `url` makes of the member: an answer larger than asked for is
+/// invalid; anything else (connecting, TLS, a timeout, a broken body) is unreachable, worth
+/// trying again. The message names `url` once, as asked for.
+fn failure(url: &str, e: outgoing::Error) -> Failure {
+    use outgoing::Error as E;
+    match e {
+        E::TooLarge { max, .. } => Failure::Invalid(
+            format!("GET {url}: the answer is larger than {max} bytes"),
+            None,
+        ),
+        E::Tls { detail, .. } => Failure::Unreachable(format!("GET {url}: TLS failed: {detail}")),
+        E::Build(detail)
+        | E::Unreachable { detail, .. }
+        | E::Invalid { detail, .. }
+        | E::Transport { detail, .. }
+        | E::Body { detail, .. } => Failure::Unreachable(format!("GET {url}: {detail}")),
     }
-    s
 }

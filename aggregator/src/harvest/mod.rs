@@ -17,6 +17,7 @@ use self::changes::{Changes, changes_of, keys_as_strings, parse_keys, sessions_o
 use self::log::Log;
 use crate::compliance::history;
 use crate::london::London;
+use crate::outgoing::{self, Bounds, Timeout};
 use crate::store::{Evidence, LeafLog, Member, State, Step, Store, StoreError, UsageStep};
 
 /// Bounds of one harvest.
@@ -65,21 +66,20 @@ impl From<StoreError> for Failure {
 }
 
 pub struct Harvester {
-    http: reqwest::blocking::Client,
+    http: outgoing::Client,
     limits: Limits,
     /// `usage:read` tokens by OAuth 2.0 client credentials, when configured.
     usage_tokens: std::sync::OnceLock<crate::oauth::client::UsageTokens>,
 }
 
 impl Harvester {
-    pub fn new(limits: Limits) -> Result<Self, reqwest::Error> {
-        install_crypto_provider();
-        let http = reqwest::blocking::Client::builder()
-            .connect_timeout(limits.connect)
-            .timeout(limits.request)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("evfed-aggregator/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+    pub fn new(limits: Limits) -> Result<Self, outgoing::Error> {
+        // Each answer is bounded by what it is (a note, a proof, a page of entries), none by
+        // more than `max_body`.
+        let http = outgoing::client(Bounds {
+            timeout: Timeout::Total(limits.request),
+            ..Bounds::total(limits.connect, limits.max_body)
+        })?;
         Ok(Harvester {
             http,
             limits,
@@ -308,10 +308,6 @@ fn evidence(
 
 fn corrupt(e: &dyn std::fmt::Display) -> Failure {
     Failure::Store(StoreError::Corrupt(e.to_string()))
-}
-/// Installs ring as rustls's process-wide crypto provider (reqwest is built without one).
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 impl std::fmt::Debug for Harvester {

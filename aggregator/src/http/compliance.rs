@@ -9,7 +9,7 @@ use super::{ApiError, AppState, blocking};
 /// (`compliance::statuses_cached`), with the register and members they were computed under.
 async fn compliance_statuses(
     state: &web::Data<AppState>,
-    caller: &evfed_node::http::Caller,
+    caller: &evfed_node::embed::http::Caller,
     only: Option<String>,
 ) -> Result<crate::compliance::Statuses, ApiError> {
     if !state.compliance_open {
@@ -45,7 +45,7 @@ async fn compliance_statuses(
 #[get("/v1/compliance/suppliers")]
 pub async fn compliance_suppliers(
     state: web::Data<AppState>,
-    caller: evfed_node::http::Caller,
+    caller: evfed_node::embed::http::Caller,
 ) -> Result<HttpResponse, ApiError> {
     let all = compliance_statuses(&state, &caller, None).await?;
     Ok(HttpResponse::Ok().json(all.suppliers))
@@ -61,7 +61,7 @@ pub async fn compliance_suppliers(
 #[get("/v1/compliance/suppliers/{id}")]
 pub async fn compliance_supplier(
     state: web::Data<AppState>,
-    caller: evfed_node::http::Caller,
+    caller: evfed_node::embed::http::Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let mut one = compliance_statuses(&state, &caller, Some(path.into_inner())).await?;
@@ -81,7 +81,7 @@ pub async fn compliance_supplier(
 #[get("/v1/compliance/suppliers/{id}/report.{format}")]
 pub async fn compliance_report(
     state: web::Data<AppState>,
-    caller: evfed_node::http::Caller,
+    caller: evfed_node::embed::http::Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, format) = path.into_inner();

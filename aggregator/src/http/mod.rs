@@ -69,7 +69,7 @@ pub enum ApiError {
     TooLarge(String),
     /// A refusal of the embedded node's token check (401/403 with their challenges).
     #[error(transparent)]
-    Node(#[from] evfed_node::http::ApiError),
+    Node(#[from] evfed_node::embed::http::ApiError),
 }
 
 impl ResponseError for ApiError {
@@ -158,7 +158,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// the London view and its exports (not usage analytics or saturation, which need
 /// `usage:read`), members, conformance results, the authorization server's keys, and
 /// compliance when `compliance_open`.
-pub fn open_reads(compliance_open: bool) -> evfed_node::http::OpenExtra {
+pub fn open_reads(compliance_open: bool) -> evfed_node::embed::http::OpenExtra {
     std::sync::Arc::new(move |path: &str| {
         let london = path.starts_with("/v1/london/")
             && !path.starts_with("/v1/london/usage")
@@ -214,7 +214,7 @@ impl FromRequest for Admin {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let caller = evfed_node::http::Caller::from_request(req, payload);
+        let caller = evfed_node::embed::http::Caller::from_request(req, payload);
         let issuer = req
             .app_data::<web::Data<crate::oauth::AuthServer>>()
             .map(|s| s.issuer.clone());

@@ -71,7 +71,7 @@ fn usage_query(query: &str, store: &Store) -> Result<Option<crate::usage::Query>
 
 async fn usage_answer(
     state: web::Data<AppState>,
-    caller: evfed_node::http::Caller,
+    caller: evfed_node::embed::http::Caller,
     query: String,
 ) -> Result<HttpResponse, ApiError> {
     caller.require("usage:read")?;
@@ -114,7 +114,7 @@ async fn usage_answer(
 #[get("/v1/london/usage")]
 pub async fn usage_stats(
     state: web::Data<AppState>,
-    caller: evfed_node::http::Caller,
+    caller: evfed_node::embed::http::Caller,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     usage_answer(state, caller, req.query_string().to_owned()).await
@@ -128,7 +128,7 @@ pub async fn usage_stats(
 #[get("/v1/london/usage/trends")]
 pub async fn usage_trends(
     state: web::Data<AppState>,
-    caller: evfed_node::http::Caller,
+    caller: evfed_node::embed::http::Caller,
 ) -> Result<HttpResponse, ApiError> {
     usage_answer(state, caller, "by=month&area=borough".to_owned()).await
 }
@@ -145,7 +145,7 @@ pub async fn usage_trends(
 #[get("/v1/london/locations/{country_code}/{party_id}/{location_id}/saturation")]
 pub async fn saturation(
     state: web::Data<AppState>,
-    caller: evfed_node::http::Caller,
+    caller: evfed_node::embed::http::Caller,
     path: web::Path<(String, String, String)>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {

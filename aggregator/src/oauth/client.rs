@@ -8,7 +8,6 @@
 //! Architecture Invariant: the client secret and the tokens are never logged.
 
 use std::collections::HashMap;
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -20,6 +19,8 @@ use oauth2::{
     TokenUrl,
 };
 use serde::{Deserialize, Serialize};
+
+use crate::outgoing::{self, Bounds};
 
 /// How long a member the server issues no token for is not asked about again.
 const NOT_FOR_MEMBER: Duration = Duration::from_secs(60);
@@ -44,7 +45,7 @@ pub struct UsageTokens {
     client_id: String,
     secret: String,
     token_url: String,
-    http: reqwest::blocking::Client,
+    http: outgoing::Client,
     /// Per member origin: its token (none: the server issues none) and until when to use that.
     cache: Mutex<HashMap<String, (Option<String>, Instant)>>,
 }
@@ -82,15 +83,11 @@ impl UsageTokens {
         timeout: Duration,
     ) -> anyhow::Result<Self> {
         let path = dir.join(&config.secret_file);
-        let secret = evfed_node::home::read_secret(&path)
+        let secret = evfed_node::embed::read_secret(&path)
             .with_context(|| format!("reading the usage client's secret {}", path.display()))?
             .trim()
             .to_owned();
-        crate::harvest::install_crypto_provider();
-        let http = reqwest::blocking::Client::builder()
-            .timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
+        let http = outgoing::client(Bounds::total(timeout, MAX_RESPONSE_BYTES))
             .context("building the token client")?;
         Ok(Self {
             client_id: config.client_id.clone(),
@@ -161,25 +158,22 @@ impl UsageTokens {
         }
     }
 
-    /// Sends an `oauth2` request with reqwest 0.13 and rebuilds the answer, bounded.
+    /// Sends an `oauth2` request with the aggregator's bounded client and rebuilds the answer.
     fn send(&self, req: HttpRequest) -> Result<HttpResponse, SendError> {
         let err = |e: &dyn std::fmt::Display| SendError(e.to_string());
         let (parts, body) = req.into_parts();
-        let method =
-            reqwest::Method::from_bytes(parts.method.as_str().as_bytes()).map_err(|e| err(&e))?;
-        let mut rb = self.http.request(method, parts.uri.to_string()).body(body);
+        let url = url::Url::parse(&parts.uri.to_string()).map_err(|e| err(&e))?;
+        let mut rb = self.http.request(parts.method, &url).body(body);
         for (name, value) in &parts.headers {
-            rb = rb.header(name.as_str(), value.as_bytes());
+            let value = value.to_str().map_err(|e| err(&e))?;
+            rb = rb.header(name.clone(), value);
         }
         let res = rb.send().map_err(|e| err(&e))?;
         let mut out = oauth2::http::Response::builder().status(res.status().as_u16());
         for (name, value) in res.headers() {
             out = out.header(name.as_str(), value.as_bytes());
         }
-        let mut bytes = Vec::new();
-        res.take(MAX_RESPONSE_BYTES)
-            .read_to_end(&mut bytes)
-            .map_err(|e| err(&e))?;
+        let bytes = res.body().map_err(|e| err(&e))?;
         out.body(bytes).map_err(|e| err(&e))
     }
 }

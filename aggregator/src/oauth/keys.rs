@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use evfed_node::home::{create_new, read_secret, write_atomic};
+use evfed_node::embed::{create_new, read_secret, write_atomic};
 use evfed_spec::note::SigningKey;
 use serde_json::{Value, json};
 
@@ -53,15 +53,19 @@ impl Keys {
 
 /// The `kid` of a key: its key id (spec §3.2) in hex.
 pub fn kid(key: &SigningKey) -> String {
-    evfed_node::tokens::key_id(key)
+    evfed_node::embed::tokens::key_id(key)
 }
 
 /// The authorization server as an issuer the embedded node trusts (for the aggregator's own
 /// origin): its keys are read from `dir` again whenever a token names one not cached, so a
 /// rotation while serving takes effect at once.
-pub fn local_issuer(dir: &Path, issuer: &str, origin: &str) -> evfed_node::trust::LocalIssuer {
+pub fn local_issuer(
+    dir: &Path,
+    issuer: &str,
+    origin: &str,
+) -> evfed_node::embed::tokens::LocalIssuer {
     let dir = dir.to_owned();
-    evfed_node::trust::LocalIssuer {
+    evfed_node::embed::tokens::LocalIssuer {
         issuer: issuer.to_owned(),
         audience: origin.to_owned(),
         keys: std::sync::Arc::new(move || {

@@ -31,7 +31,7 @@ pub mod keys;
 pub mod token;
 
 /// Scopes a client may hold (STANDARD.md §14.3).
-pub const SCOPES: [&str; 3] = evfed_node::tokens::SCOPES;
+pub const SCOPES: [&str; 3] = evfed_node::embed::tokens::SCOPES;
 /// Lifetime of the access tokens issued.
 pub const TOKEN_TTL_SECONDS: u64 = 3600;
 /// Longest lifetime accepted for a client assertion (bounds the replay memory).

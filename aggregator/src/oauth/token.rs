@@ -10,7 +10,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
 
-use evfed_node::tokens::AccessToken;
+use evfed_node::embed::tokens::AccessToken;
 use evfed_spec::note::SigningKey;
 
 use super::keys::Keys;
@@ -94,7 +94,7 @@ struct AssertionClaims {
 
 /// Signs an RFC 9068 access token with `key` at `now`, through the node's one token signer.
 pub fn sign(key: &SigningKey, token: &AccessToken<'_>, now: u64) -> Result<String, String> {
-    evfed_node::tokens::sign_access_token(key, token, now).map_err(|e| e.to_string())
+    evfed_node::embed::tokens::sign_access_token(key, token, now).map_err(|e| e.to_string())
 }
 
 /// Answers a token request at `now` (Unix seconds).

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags};
 
-use evfed_node::store::sqlite::{self, MigrateError};
+use evfed_node::embed::sqlite::{self, MigrateError};
 
 use super::StoreError;
 

@@ -46,7 +46,7 @@ fn outcome<'a>(report: &'a Value, id: &str) -> &'a Value {
 
 #[test]
 fn another_city_runs_evfed_with_its_own_areas() {
-    evfed_aggregator::harvest::install_crypto_provider();
+    evfed_aggregator::outgoing::install_crypto_provider();
     let root = tempfile::tempdir().unwrap();
     let areas = guide_file("lindmouth.geojson");
     let areas = areas.to_str().unwrap();

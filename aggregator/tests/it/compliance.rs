@@ -89,7 +89,7 @@ fn indicator<'a>(supplier: &'a Value, name: &str) -> &'a Value {
 
 #[test]
 fn supplier_indicators_and_signed_evidence() {
-    evfed_aggregator::harvest::install_crypto_provider();
+    evfed_aggregator::outgoing::install_crypto_provider();
     let root = tempfile::tempdir().unwrap();
     let now = evfed_spec::time::DateTime::now().unix_millis();
     let year = evfed_aggregator::compliance::year_start(now);

@@ -22,7 +22,7 @@ fn the_aggregator_limits_requests_per_address() {
     let dir = aggregator(root.path());
     configure(&dir, "[limits]\nper_ip_per_minute = 4");
     let agg = Server::start(Path::new(AGGREGATOR), &dir);
-    evfed_aggregator::harvest::install_crypto_provider();
+    evfed_aggregator::outgoing::install_crypto_provider();
     let http = Client::new();
     let mut remaining = Vec::new();
     let limited = loop {
@@ -64,7 +64,7 @@ fn cors_only_on_the_open_view_and_security_headers_everywhere() {
     let dir = aggregator(root.path());
     configure(&dir, "compliance_open = false");
     let agg = Server::start(Path::new(AGGREGATOR), &dir);
-    evfed_aggregator::harvest::install_crypto_provider();
+    evfed_aggregator::outgoing::install_crypto_provider();
     let http = Client::new();
     let get = |path: &str, token: Option<&str>| {
         let mut req = http.get(format!("{}{path}", agg.url));
@@ -171,7 +171,7 @@ fn the_aggregator_serves_https_from_its_tls_table() {
     configure(&dir, "[tls]\ncert = \"cert.pem\"\nkey = \"key.pem\"");
     let agg = Server::start(Path::new(AGGREGATOR), &dir);
     assert!(agg.url.starts_with("https://127.0.0.1:"), "{}", agg.url);
-    evfed_aggregator::harvest::install_crypto_provider();
+    evfed_aggregator::outgoing::install_crypto_provider();
     let http = Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(cert.pem().as_bytes()).unwrap()])
         .timeout(Duration::from_secs(30))
@@ -230,7 +230,7 @@ fn a_request_head_with_1000_fields_gets_problem_json() {
     assert_eq!(problem["code"], "headers-too-large");
     assert_eq!(problem["status"], 431);
     // A request on a fresh connection is served as before.
-    evfed_aggregator::harvest::install_crypto_provider();
+    evfed_aggregator::outgoing::install_crypto_provider();
     let res = Client::new()
         .get(format!("{}/v1/london/locations", agg.url))
         .send()

@@ -81,7 +81,7 @@ fn admin_post(agg: &Server, token: Option<&str>, path: &str, body: &Value) -> (u
 
 #[test]
 fn misbehaving_members_get_states_with_evidence_and_nothing_unverified_is_stored() {
-    evfed_aggregator::harvest::install_crypto_provider();
+    evfed_aggregator::outgoing::install_crypto_provider();
     let root = tempfile::tempdir().unwrap();
     let agg_dir = root.path().join("london");
     init_aggregator(

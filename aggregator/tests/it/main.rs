@@ -29,7 +29,7 @@ mod usage;
 
 #[test]
 fn harvests_verified_data_and_refuses_tampering() {
-    evfed_aggregator::harvest::install_crypto_provider();
+    evfed_aggregator::outgoing::install_crypto_provider();
     let root = tempfile::tempdir().unwrap();
     let node = Node::init(root.path(), "rhx");
     let server = Server::start(&node_bin(), &node.dir);

@@ -64,7 +64,7 @@ fn every_operation_answers_every_token_as_documented() {
     client_add(&agg_dir, GONE_CLIENT, "usage:read", "evfed.camden.example");
     let secret = client_add(&agg_dir, "operator", "admin", ORIGIN);
     let agg = Server::start(Path::new(AGGREGATOR), &agg_dir);
-    evfed_node::pull::install_crypto_provider();
+    evfed_node::embed::outgoing::install_crypto_provider();
     let http = reqwest::blocking::Client::new();
 
     // An admin client's token (client credentials) and the CLI's open the admin API; a token
@@ -89,10 +89,10 @@ fn every_operation_answers_every_token_as_documented() {
             .unwrap();
         assert_eq!(res.status(), 200);
     }
-    let node_key = evfed_node::home::Home::new(agg_dir.join("node"))
+    let node_key = evfed_node::embed::Home::new(agg_dir.join("node"))
         .issuer_key()
         .unwrap();
-    let node_admin = evfed_node::tokens::Issuer::new(ORIGIN, &node_key)
+    let node_admin = evfed_node::embed::tokens::Issuer::new(ORIGIN, &node_key)
         .unwrap()
         .issue(
             "matrix",

@@ -119,7 +119,7 @@ fn node_trusting(root: &Path, agg: &Server) -> Node {
 
 #[test]
 fn client_credentials_tokens_open_a_trusting_nodes_usage_data() {
-    evfed_aggregator::harvest::install_crypto_provider();
+    evfed_aggregator::outgoing::install_crypto_provider();
     let root = tempfile::tempdir().unwrap();
     let agg_dir = aggregator(root.path());
     let agg = Server::start(Path::new(AGGREGATOR), &agg_dir);
@@ -354,7 +354,7 @@ fn client_credentials_tokens_open_a_trusting_nodes_usage_data() {
 fn the_harvester_gets_usage_tokens_by_client_credentials() {
     use std::os::unix::fs::PermissionsExt as _;
 
-    evfed_aggregator::harvest::install_crypto_provider();
+    evfed_aggregator::outgoing::install_crypto_provider();
     let root = tempfile::tempdir().unwrap();
     let agg_dir = aggregator(root.path());
     crate::support::configure_aggregator(
@@ -434,7 +434,7 @@ fn the_harvester_gets_usage_tokens_by_client_credentials() {
 /// the aggregator's token endpoint and admin API and at a node that checks the tokens.
 #[test]
 fn no_secret_or_token_reaches_a_log() {
-    evfed_aggregator::harvest::install_crypto_provider();
+    evfed_aggregator::outgoing::install_crypto_provider();
     let root = tempfile::tempdir().unwrap();
     let agg_dir = aggregator(root.path());
     let (agg_log, node_log) = (root.path().join("agg.log"), root.path().join("node.log"));

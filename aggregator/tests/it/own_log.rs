@@ -148,7 +148,7 @@ fn london_keys(agg: &Server) -> BTreeSet<(String, String)> {
 
 #[test]
 fn the_aggregator_publishes_the_london_view_as_a_verifiable_log() {
-    evfed_aggregator::harvest::install_crypto_provider();
+    evfed_aggregator::outgoing::install_crypto_provider();
     let root = tempfile::tempdir().unwrap();
     // An operator and a borough that lists one of the operator's sites under the operator's
     // party and ids: one location in London, two provenances.

@@ -77,7 +77,7 @@ fn stream(agg: &Server, last_event_id: Option<u64>) -> impl Iterator<Item = Stri
 
 #[test]
 fn a_change_is_pushed_to_the_view_and_the_stream_and_a_resumed_stream_misses_nothing() {
-    evfed_aggregator::harvest::install_crypto_provider();
+    evfed_aggregator::outgoing::install_crypto_provider();
     let root = tempfile::tempdir().unwrap();
     let node = Node::init(root.path(), "rtm");
     let server = Server::start(&node_bin(), &node.dir);

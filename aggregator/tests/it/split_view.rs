@@ -14,7 +14,7 @@ fn wait_state(agg: &Server, origin: &str, state: &str) -> serde_json::Value {
 
 #[test]
 fn a_shorter_diverging_copy_is_a_fork_and_an_older_honest_one_is_stale_once() {
-    evfed_aggregator::harvest::install_crypto_provider();
+    evfed_aggregator::outgoing::install_crypto_provider();
     let root = tempfile::tempdir().unwrap();
     let agg_dir = root.path().join("london");
     init_aggregator(

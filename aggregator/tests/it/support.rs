@@ -144,7 +144,7 @@ impl Server {
     /// `bin serve --dir DIR` with a ready file; returns once the file names the bound URL.
     pub fn serve(bin: &Path, dir: &Path, how: Serve<'_>) -> Server {
         // The test's own reqwest clients need rustls's provider too.
-        evfed_aggregator::harvest::install_crypto_provider();
+        evfed_aggregator::outgoing::install_crypto_provider();
         let ready = dir.join("ready.json");
         let _ = std::fs::remove_file(&ready);
         let mut command = Command::new(bin);

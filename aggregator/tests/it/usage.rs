@@ -45,7 +45,7 @@ fn restricted_size(node: &Server) -> u64 {
 
 #[test]
 fn usage_is_harvested_verified_rolled_up_and_only_for_usage_readers() {
-    evfed_aggregator::harvest::install_crypto_provider();
+    evfed_aggregator::outgoing::install_crypto_provider();
     let root = tempfile::tempdir().unwrap();
     let node = Node::init(root.path(), "volt");
     let server = Server::start(&node_bin(), &node.dir);

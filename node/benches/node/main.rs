@@ -31,8 +31,8 @@ const WRK_CONNECTIONS: u32 = 64;
 const UNCACHED_READ_SECS: u64 = 3;
 
 fn main() -> anyhow::Result<()> {
-    // reqwest has rustls without a default provider (see evfed_node::pull).
-    evfed_node::pull::install_crypto_provider();
+    // reqwest has rustls without a default provider (see evfed_node::embed::outgoing).
+    evfed_node::embed::outgoing::install_crypto_provider();
     let bench_started = Instant::now();
     let locations = knob("EVFED_BENCH_LOCATIONS", 10_000)?;
     let loaders = knob("EVFED_BENCH_LOADERS", 4)?.max(1);

@@ -49,7 +49,7 @@ const CONNECTIONS: u32 = 64;
 const WRITE_BATCH: usize = 50;
 
 fn main() -> anyhow::Result<()> {
-    evfed_node::pull::install_crypto_provider();
+    evfed_node::embed::outgoing::install_crypto_provider();
     if !wrk::available() {
         bail!("wrk is not installed (apt-get install -y wrk)");
     }

@@ -19,8 +19,8 @@ use super::Stop;
 pub use super::link::{Link, judge_link, offset_url};
 use super::report::Deviation;
 use crate::outgoing::header::{ACCEPT, AUTHORIZATION, HeaderMap, LINK};
+pub use crate::outgoing::redact;
 use crate::outgoing::{self, Bounds, Reach, Timeout};
-pub use crate::outgoing::{install_crypto_provider, redact};
 
 /// Counts of deviations, kept by whoever asked for the fetch.
 pub type Counts = BTreeMap<Deviation, u64>;
@@ -209,14 +209,6 @@ impl Client {
             plain_pending: false,
             opts,
         })
-    }
-
-    pub fn set_style(&mut self, style: TokenStyle) {
-        self.style = style;
-    }
-
-    pub fn style(&self) -> TokenStyle {
-        self.style
     }
 
     /// Uses `version`'s token style, unless the sender already showed it wants the token plain.

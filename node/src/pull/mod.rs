@@ -34,7 +34,7 @@ use crate::domain::Error as DomainError;
 use crate::domain::records::{self, LocationKey, Method, Part, Policy, TariffKey};
 use crate::store::{PullCursor, Store, StoreError};
 use client::{Client, Link, offset_url, redact};
-pub use client::{ClientOptions, FetchError, Module, install_crypto_provider};
+pub use client::{ClientOptions, FetchError, Module};
 pub use report::{Deviation, ModuleReport, Outcome, RecordError, Report};
 
 /// Where to pull from.

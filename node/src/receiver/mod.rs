@@ -25,7 +25,7 @@ use crate::pull::Deviation;
 use crate::pull::normalise::{self, Context, Normalised};
 use crate::store::Store;
 
-pub use sessions::{CdrAccepted, SessionKey, patch_session, post_cdr, put_session, read_cdr};
+pub use sessions::{SessionKey, patch_session, post_cdr, put_session, read_cdr};
 
 /// What an accepted push did.
 #[derive(Debug, Clone, PartialEq, Eq)]

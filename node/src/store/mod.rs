@@ -50,7 +50,8 @@ pub use rows::{
     EvseRow, Hidden, ListFilter, LocationRow, LocationWrite, Page, RecordCounts, StatusApplied,
     StatusRow,
 };
-pub use schema::VERSION as SCHEMA_VERSION;
+#[cfg(test)]
+use schema::VERSION as SCHEMA_VERSION;
 pub use verify::{StoredCheckpoint, inspect};
 
 /// Which of a node's two logs.

@@ -278,7 +278,7 @@ fn serves_https_with_hsts_from_a_configured_certificate() {
     );
     let mut run = node.serve();
     assert!(run.url.starts_with("https://127.0.0.1:"), "{}", run.url);
-    evfed_node::pull::install_crypto_provider();
+    evfed_node::embed::outgoing::install_crypto_provider();
     run.http = reqwest::blocking::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(cert.as_bytes()).unwrap()])
         .timeout(Duration::from_secs(30))

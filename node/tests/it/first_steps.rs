@@ -12,7 +12,7 @@ use crate::support::{BIN, NodeDir, Running, run};
 
 /// A client that shows redirects instead of following them.
 fn no_redirects() -> reqwest::blocking::Client {
-    evfed_node::pull::install_crypto_provider();
+    evfed_node::embed::outgoing::install_crypto_provider();
     reqwest::blocking::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))

@@ -102,7 +102,7 @@ impl Oidc {
             assert!(Instant::now() < deadline, "the fixture is not ready");
             std::thread::sleep(Duration::from_millis(20));
         };
-        evfed_node::pull::install_crypto_provider();
+        evfed_node::embed::outgoing::install_crypto_provider();
         let http = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
@@ -559,7 +559,7 @@ accept_jwt_typ = true
 fn the_documented_issuer_tables_parse() {
     #[derive(serde::Deserialize)]
     struct Tables {
-        issuer: Vec<evfed_node::trust::IssuerConfig>,
+        issuer: Vec<evfed_node::embed::tokens::IssuerConfig>,
     }
     let doc = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/access.md"),

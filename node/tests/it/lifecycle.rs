@@ -135,7 +135,7 @@ fn backup_while_writing_restore_and_an_old_backup_refuses_to_sign() {
     let lines: Vec<&str> = entries.lines().collect();
     assert_eq!(lines.len(), 45);
     let tree = MemoryTree::from_entries(&lines);
-    let [(size, root), _] = evfed_node::store::heads_of(&during).unwrap();
+    let [(size, root), _] = evfed_node::cli::heads_of(&during).unwrap();
     assert!((5..=45).contains(&size), "backup of size {size}");
     assert_eq!(
         tree.root_at(size).unwrap(),
@@ -508,7 +508,7 @@ fn backup_completes_under_a_steady_write_load() {
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
-    let [(size, _), _] = evfed_node::store::heads_of(&backup).unwrap();
+    let [(size, _), _] = evfed_node::cli::heads_of(&backup).unwrap();
     assert!(
         size > u64::from(SEED),
         "the load appended before the copy: size {size}"

@@ -17,7 +17,7 @@ use cells::{Authority, Fixture, Operation, Records};
 fn every_operation_answers_every_token_as_documented() {
     let node = NodeDir::init("evfed.ops.example", &["--kind", "cpo"]);
     let run = node.serve();
-    let key = evfed_node::home::Home::new(node.path())
+    let key = evfed_node::embed::Home::new(node.path())
         .issuer_key()
         .unwrap();
     let authority = Authority {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 #[test]
 fn committed_openapi_matches_the_code() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../spec/openapi/node.json");
-    let generated = evfed_node::openapi::document_json();
+    let generated = evfed_node::cli::document_json();
     if std::env::var_os("EVFED_WRITE_OPENAPI").is_some() {
         std::fs::write(&path, &generated).unwrap();
         return;
@@ -21,8 +21,7 @@ fn committed_openapi_matches_the_code() {
 
 #[test]
 fn document_is_openapi_3_1_with_the_wire_types() {
-    let doc: serde_json::Value =
-        serde_json::from_str(&evfed_node::openapi::document_json()).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&evfed_node::cli::document_json()).unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     let schemas = doc["components"]["schemas"].as_object().unwrap();
     for name in [
@@ -44,8 +43,7 @@ fn document_is_openapi_3_1_with_the_wire_types() {
 /// OCPI's error envelope, except the edge's `429`, which is problem+json.
 #[test]
 fn ocpi_answers_have_real_schemas() {
-    let doc: serde_json::Value =
-        serde_json::from_str(&evfed_node::openapi::document_json()).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&evfed_node::cli::document_json()).unwrap();
     let schemas = &doc["components"]["schemas"];
     let named = |s: &serde_json::Value| {
         s["$ref"]

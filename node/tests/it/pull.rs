@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt as _;
 use std::time::{Duration, Instant};
 
-use evfed_node::config::Config;
-use evfed_node::pull::{
+use evfed_node::cli::Config;
+use evfed_node::cli::pull::{
     self, ClientOptions, Deviation, FetchError, Module, Options, Outcome, PullError, Source, Stop,
+    Store,
 };
-use evfed_node::store::Store;
 use reqwest::Method;
 use serde_json::Value;
 use url::Url;
@@ -381,10 +381,10 @@ fn evfed_own_ocpi_feed_is_a_source() {
 }
 
 /// The node directory's store and policy, for library-level pulls.
-fn open(node: &NodeDir) -> (Store, evfed_node::domain::records::Policy) {
+fn open(node: &NodeDir) -> (Store, pull::Policy) {
     let store = Store::open(&node.path().join("evfed.db")).unwrap();
     let config = Config::load(&node.path().join("config.toml")).unwrap();
-    (store, evfed_node::commands::policy(&config))
+    (store, pull::policy(&config))
 }
 
 fn fast() -> Options {

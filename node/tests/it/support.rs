@@ -91,7 +91,7 @@ impl NodeDir {
             if let Ok(text) = std::fs::read_to_string(&ready) {
                 let v: serde_json::Value = serde_json::from_str(&text).unwrap();
                 let url = v["url"].as_str().unwrap().to_owned();
-                evfed_node::pull::install_crypto_provider();
+                evfed_node::embed::outgoing::install_crypto_provider();
                 let http = reqwest::blocking::Client::builder()
                     .timeout(Duration::from_secs(30))
                     .build()

@@ -34,7 +34,7 @@ pub(crate) use locations::{
     append_location_entries, clock_location, same_location, store_location,
 };
 pub use locations::{
-    list_locations, part_body, published_locations_with_id, read_location, write_location,
+    list_locations, published_locations_with_id, read_location, write_location,
 };
 pub use sessions::post_sessions;
 pub(crate) use sessions::{append_usage, check_usage};

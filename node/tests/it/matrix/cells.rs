@@ -237,7 +237,7 @@ impl Records {
 
     /// Writes the records with `token` (`data:write` for their party).
     pub fn write(&self, base_url: &str, token: &str) {
-        evfed_node::pull::install_crypto_provider();
+        evfed_node::embed::outgoing::install_crypto_provider();
         let http = reqwest::blocking::Client::new();
         let p = |n: &str| self.param(n).unwrap();
         for (method, path, body) in [
@@ -487,7 +487,7 @@ pub fn run(
     fx: &Fixture<'_>,
     timeout: Duration,
 ) -> Report {
-    evfed_node::pull::install_crypto_provider();
+    evfed_node::embed::outgoing::install_crypto_provider();
     let http = reqwest::blocking::Client::builder()
         .timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())

@@ -68,7 +68,7 @@ impl Platform {
     /// A platform of party `CC*PID` holding registration token `token_a`.
     pub fn new(party: &str, token_a: &str) -> Self {
         let (cc, pid) = party.split_once('*').unwrap();
-        evfed_node::pull::install_crypto_provider();
+        evfed_node::embed::outgoing::install_crypto_provider();
         Self {
             http: reqwest::blocking::Client::builder()
                 .timeout(Duration::from_secs(30))
