@@ -5,17 +5,20 @@
 //! Merge rule: an operator (`cpo`) member's copy wins over a borough's (the operator runs the
 //! chargepoint and knows its live status); among members of one kind, the copy updated last.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, RwLock};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+
+use bytes::Bytes;
 
 use evfed_spec::ext::GssCode;
 use evfed_spec::ocpi::Location;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::domain::live::{Feed, StatusEvent};
+use crate::domain::pages::{ListPage, Pages};
 use crate::domain::places::{self, Placed};
-use crate::store::{CopyChange, Kind, Member, Store, StoreError};
+use crate::store::{CopyChange, Kind, Member, State, Store, StoreError};
 
 /// One member's copy of a location.
 #[derive(Debug, Clone)]
@@ -29,6 +32,9 @@ pub struct Copy {
     pub place: Placed,
     /// The index of the member's log entry that last changed it, where known.
     pub entry: Option<u64>,
+    /// The served copy as the London view lists it ([`served_json`]), made on first use and
+    /// forgotten whenever the copies of its location or a member's state change.
+    rendered: OnceLock<Bytes>,
 }
 
 impl Copy {
@@ -53,6 +59,24 @@ pub struct London {
     version: std::sync::atomic::AtomicU64,
     /// Status changes of served EVSEs, for subscribers.
     feed: Feed,
+    /// Origins of the members whose data is not current (any harvest state but ok), as the
+    /// harvest last recorded them: each served copy says whether it comes from one. Locked
+    /// after `copies`, and written under its write lock.
+    stale: RwLock<HashSet<String>>,
+    /// Rendered pages of `GET /v1/london/locations`, kept for one version.
+    pages: Pages<ListPage>,
+}
+
+/// One page of the London view's served copies: those a filter keeps, counted, and the ones
+/// from `offset` on as JSON.
+#[derive(Debug)]
+pub struct Page {
+    /// The view's version it was read at.
+    pub version: u64,
+    /// Copies the filter keeps, on every page.
+    pub total: usize,
+    /// The page's copies, each as [`served_json`] bytes.
+    pub items: Vec<Bytes>,
 }
 
 /// Adds (`sign` 1) or takes away (-1) the served copy of `list` from the EVSE counts.
@@ -106,6 +130,9 @@ impl London {
                     entry,
                 });
         }
+        for member in members {
+            london.note_state(&member.origin, member.state == State::Ok);
+        }
         for (origin, changes) in by_origin {
             if let Some(member) = members.iter().find(|m| m.origin == origin) {
                 london.apply(member, &changes);
@@ -143,8 +170,10 @@ impl London {
                         placement: placement(location, member.borough.as_ref()).into(),
                         place: places::place(location),
                         entry: *entry,
+                        rendered: OnceLock::new(),
                     });
                     list.sort_by_key(|c| std::cmp::Reverse(rank(c)));
+                    forget_rendered(list);
                     count_evses(&mut evses, Some(list), 1);
                     if let (Some(before), Some(after)) = (before, list.first()) {
                         self.feed.push(status_changes(&before, after));
@@ -156,6 +185,7 @@ impl London {
                     if let Some(list) = copies.get_mut(&key) {
                         count_evses(&mut evses, Some(list), -1);
                         list.retain(|c| c.origin != origin);
+                        forget_rendered(list);
                         count_evses(&mut evses, Some(list), 1);
                         if list.is_empty() {
                             copies.remove(&key);
@@ -183,6 +213,78 @@ impl London {
         &self.feed
     }
 
+    /// Rendered pages of the view's list, kept for one version.
+    pub fn pages(&self) -> &Pages<ListPage> {
+        &self.pages
+    }
+
+    /// Records the harvest state of `origin`'s data: current (`ok`) or not. A change of it is a
+    /// change of the view (each served copy says whether it is current).
+    pub fn note_state(&self, origin: &str, current: bool) {
+        let Ok(mut copies) = self.copies.write() else {
+            return;
+        };
+        let mut stale = self.stale.write().unwrap_or_else(|p| p.into_inner());
+        let changed = if current {
+            stale.remove(origin)
+        } else {
+            stale.insert(origin.to_owned())
+        };
+        if changed {
+            for list in copies.values_mut() {
+                if list.iter().any(|c| c.origin == origin) {
+                    forget_rendered(list);
+                }
+            }
+            self.bump();
+        }
+    }
+
+    /// Whether `origin`'s data is not current.
+    pub fn is_stale(&self, origin: &str) -> bool {
+        self.stale
+            .read()
+            .map(|s| s.contains(origin))
+            .unwrap_or(false)
+    }
+
+    /// The served copies `keep` keeps, in key order: how many, and from the `offset`th on, at
+    /// most `limit` of them as JSON ([`served_json`], each made once per change of its
+    /// location).
+    pub fn page(&self, keep: impl Fn(&Key, &Copy) -> bool, offset: usize, limit: usize) -> Page {
+        let Ok(copies) = self.copies.read() else {
+            return Page {
+                version: self.version(),
+                total: 0,
+                items: Vec::new(),
+            };
+        };
+        // Read under the lock every change bumps it under: the page is of exactly this version.
+        let version = self.version();
+        let stale = self.stale.read().unwrap_or_else(|p| p.into_inner());
+        let mut total = 0;
+        let mut items = Vec::new();
+        for (key, list) in copies.iter() {
+            let Some(copy) = list.first() else { continue };
+            if !keep(key, copy) {
+                continue;
+            }
+            if total >= offset && items.len() < limit {
+                let bytes = copy.rendered.get_or_init(|| {
+                    let json = served_json(copy, list, stale.contains(&copy.origin));
+                    Bytes::from(serde_json::to_vec(&json).unwrap_or_default())
+                });
+                items.push(bytes.clone());
+            }
+            total += 1;
+        }
+        Page {
+            version,
+            total,
+            items,
+        }
+    }
+
     /// Forgets the copies of members no longer registered.
     pub fn retain_members(&self, origins: &[String]) {
         self.drop_copies(|origin| !origins.iter().any(|o| o == origin));
@@ -205,6 +307,7 @@ impl London {
             list.retain(|c| !gone(&c.origin));
             count_evses(&mut evses, Some(list), 1);
             if list.len() != before {
+                forget_rendered(list);
                 dirty.insert(key.clone());
             }
             !list.is_empty()
@@ -327,6 +430,33 @@ pub fn placement(loc: &Location, member_borough: Option<&GssCode>) -> Vec<String
     findings
 }
 
+/// The served copy as the London view lists it: OCPI JSON with its `evfed` member, and
+/// `evfed_london` with the sources (`all`, served first), whether the served one is `stale`
+/// (its member's data is not current), and the borough and ward the coordinates lie in, with
+/// their names.
+pub fn served_json(copy: &Copy, all: &[Copy], stale: bool) -> Value {
+    let mut v = copy.to_json();
+    let set = places::area_set();
+    let area = |code: Option<&str>| {
+        code.and_then(|c| set.get(c))
+            .map(|a| json!({"code": a.code, "name": a.name}))
+    };
+    v["evfed_london"] = json!({
+        "sources": all.iter().map(|c| c.origin.as_str()).collect::<Vec<_>>(),
+        "stale": stale,
+        "borough": area(copy.place.borough),
+        "ward": area(copy.place.ward),
+    });
+    v
+}
+
+/// Forgets what the copies of one location were rendered as (they, or their sources, changed).
+fn forget_rendered(list: &mut [Copy]) {
+    for c in list {
+        c.rendered = OnceLock::new();
+    }
+}
+
 /// The EVSEs whose status the served copy `after` changed from the served copy `before`.
 fn status_changes(before: &Location, after: &Copy) -> Vec<StatusEvent> {
     let loc = &after.location;
@@ -442,6 +572,54 @@ mod tests {
             .filter(|(_, n)| *n > 0)
             .map(|(a, n)| (a, n as u64))
             .collect()
+    }
+
+    #[test]
+    fn pages_are_made_again_after_every_change_they_show() {
+        let london = London::default();
+        let borough = member("evfed.westminster.example", Kind::Borough);
+        let cpo = member("evfed.lpc.example", Kind::Cpo);
+        let hub = "location_park_royal_rapid_hub.json";
+        london.apply(&borough, &[put(hub, |_| {})]);
+        london.apply(
+            &borough,
+            &[put("location_westminster_lamppost.json", |_| {})],
+        );
+        let item =
+            |page: &Page, i: usize| -> Value { serde_json::from_slice(&page.items[i]).unwrap() };
+        let first = london.page(|_, _| true, 0, 10);
+        assert_eq!((first.total, first.items.len()), (2, 2));
+        assert_eq!(first.version, london.version());
+        assert_eq!(item(&first, 0)["evfed_london"]["stale"], false);
+        // Paged: the second copy alone, with the count of all.
+        let second = london.page(|_, _| true, 1, 10);
+        assert_eq!((second.total, second.items.len()), (2, 1));
+        assert_eq!(item(&second, 0), item(&first, 1));
+        // A member's data turning stale is a change of the view, shown at once.
+        london.note_state(&borough.origin, false);
+        assert!(london.version() > first.version);
+        let stale = london.page(|_, _| true, 0, 10);
+        assert_eq!(item(&stale, 0)["evfed_london"]["stale"], true);
+        let unchanged = london.version();
+        london.note_state(&borough.origin, false);
+        assert_eq!(london.version(), unchanged, "no change, no new version");
+        london.note_state(&borough.origin, true);
+        // Another member's copy of the hub is served over the borough's, with both sources.
+        london.apply(
+            &cpo,
+            &[put(hub, |l| {
+                l.evses.pop();
+                l.last_updated = evfed_spec::time::DateTime::now();
+            })],
+        );
+        let merged = london.page(|_, _| true, 0, 10);
+        let hub_json = (0..2)
+            .map(|i| item(&merged, i))
+            .find(|v| v["evfed_london"]["sources"].as_array().unwrap().len() == 2)
+            .unwrap();
+        assert_eq!(hub_json["evfed_london"]["sources"][0], cpo.origin.as_str());
+        assert_eq!(hub_json["evfed_london"]["stale"], false);
+        assert_eq!(hub_json["evses"].as_array().unwrap().len(), 2);
     }
 
     #[test]

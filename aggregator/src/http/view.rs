@@ -1,17 +1,19 @@
 //! The London view: locations, their sources, the borough check, status, statistics and
 //! exports.
 
+use std::collections::BTreeMap;
+
 use actix_web::{HttpRequest, HttpResponse, get, web};
+use evfed_spec::ocpi::Location;
 use evfed_spec::problem::Problem;
+use evfed_spec::time::DateTime;
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::MAX_LIMIT;
-use super::{ApiError, AppState};
-use crate::london::{self, Copy, Key};
-use crate::store::{State, Store, StoreError};
-use evfed_spec::ocpi::Location;
-use serde::Serialize;
-use std::collections::BTreeMap;
+use super::{ApiError, AppState, blocking};
+use crate::domain::pages::ListPage;
+use crate::london::{self, Copy, Key, served_json};
 
 /// An area a filter names: one of the area set's codes, or none (locations outside every area).
 #[derive(Debug, Clone, PartialEq)]
@@ -74,6 +76,10 @@ struct Filter {
     status: Option<evfed_spec::ocpi::Status>,
     bbox: Option<[f64; 4]>,
     near: Option<(f64, f64, f64)>,
+    /// Only copies with `last_updated` at or after this (OCPI `date_from`).
+    from: Option<DateTime>,
+    /// Only copies with `last_updated` before this (OCPI `date_to`).
+    to: Option<DateTime>,
     offset: usize,
     limit: usize,
 }
@@ -146,6 +152,16 @@ impl Filter {
                     near = Some((lat, lon));
                 }
                 "radius_m" => radius = Some(num(&k, &v)?),
+                "date_from" | "date_to" => {
+                    let at = v
+                        .parse::<DateTime>()
+                        .map_err(|e| ApiError::Query(format!("{k}: {e}")))?;
+                    if k == "date_from" {
+                        f.from = Some(at)
+                    } else {
+                        f.to = Some(at)
+                    }
+                }
                 "offset" => {
                     f.offset = v
                         .parse()
@@ -175,6 +191,11 @@ impl Filter {
             (None, Some(_)) => return Err(ApiError::Query("radius_m needs near".into())),
             (None, None) => None,
         };
+        if let (Some(from), Some(to)) = (&f.from, &f.to)
+            && from > to
+        {
+            return Err(ApiError::Query("date_from is after date_to".into()));
+        }
         Ok(f)
     }
 
@@ -222,6 +243,11 @@ impl Filter {
         {
             return false;
         }
+        if self.from.as_ref().is_some_and(|f| loc.last_updated < *f)
+            || self.to.as_ref().is_some_and(|t| loc.last_updated >= *t)
+        {
+            return false;
+        }
         true
     }
 }
@@ -262,35 +288,6 @@ fn max_power_kw(loc: &Location) -> f64 {
         .fold(0.0, f64::max)
 }
 
-/// The served copy as JSON, with where it comes from and whether that member is current.
-/// `evfed_london` holds the sources, whether the served one is current, and the borough and
-/// ward the coordinates lie in, with their names.
-fn london_json(copy: &Copy, all: &[Copy], stale: &[String]) -> Value {
-    let mut v = copy.to_json();
-    let set = crate::domain::places::area_set();
-    let area = |code: Option<&str>| {
-        code.and_then(|c| set.get(c))
-            .map(|a| json!({"code": a.code, "name": a.name}))
-    };
-    v["evfed_london"] = json!({
-        "sources": all.iter().map(|c| c.origin.as_str()).collect::<Vec<_>>(),
-        "stale": stale.contains(&copy.origin),
-        "borough": area(copy.place.borough),
-        "ward": area(copy.place.ward),
-    });
-    v
-}
-
-/// Origins of members whose data is not current (any state but ok).
-fn stale_origins(store: &Store) -> Result<Vec<String>, StoreError> {
-    Ok(store
-        .members()?
-        .into_iter()
-        .filter(|m| m.state != State::Ok)
-        .map(|m| m.origin)
-        .collect())
-}
-
 /// The London view: every location, as served from its winning copy, with its sources.
 #[utoipa::path(tag = "london",
     params(
@@ -304,6 +301,8 @@ fn stale_origins(store: &Store) -> Result<Vec<String>, StoreError> {
         ("bbox" = Option<String>, Query, description = "min_lon,min_lat,max_lon,max_lat"),
         ("near" = Option<String>, Query, description = "lat,lon; with radius_m"),
         ("radius_m" = Option<f64>, Query),
+        ("date_from" = Option<String>, Query, description = "only locations last updated at or after this RFC 3339 time"),
+        ("date_to" = Option<String>, Query, description = "only locations last updated before this RFC 3339 time"),
         ("offset" = Option<usize>, Query),
         ("limit" = Option<usize>, Query, description = "1 to 1000, default 100"),
     ),
@@ -315,49 +314,40 @@ pub async fn locations(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let filter = Filter::parse(req.query_string())?;
+    let query = req.query_string().to_owned();
+    // Read before the page: a page is never older than the version it is kept under.
+    let version = state.london.version();
     let st = state.clone();
-    let (total, page) = web::block(move || -> Result<_, ApiError> {
-        let stale = stale_origins(&st.store)?;
-        let mut total = 0usize;
-        let page = st.london.each(|key, copy, all| {
-            if !filter.matches(key, copy) {
-                return None;
-            }
-            total += 1;
-            let i = total - 1;
-            (i >= filter.offset && i < filter.offset + filter.limit)
-                .then(|| london_json(copy, all, &stale))
-        });
-        Ok((total, page))
-    })
-    .await
-    .map_err(|e| ApiError::Blocking(e.to_string()))??;
-    let offset = Filter::parse(req.query_string())?.offset;
+    let page = state
+        .london
+        .pages()
+        .get_or_render(&query.clone(), version, move || {
+            blocking(move || {
+                let page = st.london.page(
+                    |key, copy| filter.matches(key, copy),
+                    filter.offset,
+                    filter.limit,
+                );
+                Ok(ListPage::new(&query, filter.offset, page))
+            })
+        })
+        .await?;
     let mut res = HttpResponse::Ok();
-    res.insert_header(("X-Total-Count", total.to_string()));
-    let next = offset + page.len();
-    if next < total && !page.is_empty() {
-        let query: Vec<(String, String)> =
-            url::form_urlencoded::parse(req.query_string().as_bytes())
-                .filter(|(k, _)| k != "offset")
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .chain([("offset".to_owned(), next.to_string())])
-                .collect();
-        let query = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(query)
-            .finish();
+    res.content_type("application/json");
+    res.insert_header(("X-Total-Count", page.total().to_string()));
+    if let Some(next) = page.next() {
         let info = req.connection_info();
         res.insert_header((
             "Link",
             format!(
-                "<{}://{}{}?{query}>; rel=\"next\"",
+                "<{}://{}{}?{next}>; rel=\"next\"",
                 info.scheme(),
                 info.host(),
                 req.path()
             ),
         ));
     }
-    Ok(res.json(page))
+    Ok(res.body(page.body().clone()))
 }
 
 pub(super) fn key_of(path: &(String, String, String)) -> Key {
@@ -382,11 +372,8 @@ pub async fn location(
             key.0, key.1
         )));
     };
-    let st = state.clone();
-    let stale = web::block(move || stale_origins(&st.store))
-        .await
-        .map_err(|e| ApiError::Blocking(e.to_string()))??;
-    Ok(HttpResponse::Ok().json(london_json(served, &copies, &stale)))
+    let stale = state.london.is_stale(&served.origin);
+    Ok(HttpResponse::Ok().json(served_json(served, &copies, stale)))
 }
 
 /// Every member's copy of one location: which is served, and where they disagree.
@@ -583,7 +570,6 @@ pub async fn export(
     let filter = Filter::parse(req.query_string())?;
     let st = state.clone();
     let body = web::block(move || -> Result<Vec<u8>, ApiError> {
-        let stale = stale_origins(&st.store)?;
         let copies = st.london.each(|key, copy, all| {
             filter
                 .matches(key, copy)
@@ -594,7 +580,7 @@ pub async fn export(
             .map(|(copy, all)| crate::exports::Row {
                 copy,
                 sources: all.iter().map(|c| c.origin.as_str()).collect(),
-                stale: stale.contains(&copy.origin),
+                stale: st.london.is_stale(&copy.origin),
             })
             .collect();
         let bytes = match format.as_str() {
