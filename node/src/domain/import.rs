@@ -1,9 +1,9 @@
 //! Many whole Locations in one call, each accepted or rejected on its own: the write behind
 //! `evfed-node import` and `POST /v1/admin/locations`.
 //!
-//! Each item is a `PUT` of a whole Location under exactly the rules of
-//! [`write_location`](super::records::write_location), with its helpers: the node's party
-//! list, clock rules, borough placement, the no-churn rule and the entries of spec §6.2. Items
+//! Each item is a `PUT` of a whole Location through the one PUT rule,
+//! [`put_location`](super::records::put_location): the node's party list, clock rules,
+//! borough placement, the no-churn rule and the entries of spec §6.2. Items
 //! share one store transaction (one durable commit per batch instead of one per location) and
 //! each runs in its own savepoint, so a rejected item leaves nothing behind while the others
 //! land.
@@ -17,10 +17,7 @@ use evfed_spec::problem::ProblemCode;
 use evfed_spec::time::DateTime;
 
 use super::Error;
-use super::records::{
-    MAX_BATCH, Policy, append_location_entries, clock_location, current_body, decode, decode_pat,
-    same_location, store_location,
-};
+use super::records::{self, MAX_BATCH, Policy, current_location, decode_pat};
 use crate::store::{Store, Tx};
 
 /// Whether to keep what a batch did.
@@ -80,7 +77,7 @@ pub fn place_stored(store: &Store, policy: &Policy, now: DateTime) -> Result<u64
                 let Some(row) = tx.location(party, id)? else {
                     continue;
                 };
-                let mut loc: Location = decode(&current_body(&row)?)?;
+                let mut loc = current_location(&row)?;
                 let mut placed = loc.clone();
                 policy.place(&mut placed);
                 if placed.evfed == loc.evfed {
@@ -146,47 +143,23 @@ fn put_all(
     Ok(results)
 }
 
-/// One whole-Location `PUT`, as `records::write_location` does it for `Part::Location`.
+/// One whole-Location `PUT` through the one PUT rule, [`records::put_location`], for
+/// whichever party owns the record (only the node's list of parties applies).
 fn put_one(
     tx: &mut Tx<'_>,
     policy: &Policy,
-    mut new: Location,
+    loc: Location,
     now: &DateTime,
 ) -> Result<ItemResult, Error> {
-    let owner = new.party();
-    // The importer writes for whichever party owns the record; only the node's list applies.
-    policy.authorize(&owner, &owner)?;
-    let new_pat = new.take_publish_allowed_to();
-    clock_location(&mut new, now)?;
-    policy.place(&mut new);
-    let party = owner.to_string();
-    let (current, current_pat) = match tx.location(&party, new.id.as_str())? {
-        Some(row) => (
-            Some(decode::<Location>(&current_body(&row)?)?),
-            decode_pat(row.publish_allowed_to.as_deref())?,
-        ),
-        None => (None, Vec::new()),
-    };
-    if let Some(cur) = &current
-        && same_location(cur, &new)
-        && current_pat == new_pat
-    {
-        return Ok(ItemResult {
-            outcome: ItemOutcome::Unchanged,
-            appended: 0,
-            code: None,
-            detail: None,
-        });
-    }
-    let appended = append_location_entries(tx, current.as_ref(), &new, now)?;
-    store_location(tx, &party, &new, &new_pat, current.as_ref())?;
+    let owner = loc.party();
+    let put = records::put_location(tx, policy, &owner, loc, now)?;
     Ok(ItemResult {
-        outcome: if current.is_none() {
-            ItemOutcome::Created
-        } else {
-            ItemOutcome::Updated
+        outcome: match (put.created, put.appended) {
+            (true, _) => ItemOutcome::Created,
+            (false, 0) => ItemOutcome::Unchanged,
+            (false, _) => ItemOutcome::Updated,
         },
-        appended,
+        appended: put.appended,
         code: None,
         detail: None,
     })

@@ -25,13 +25,14 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use evfed_spec::ids::{LocationId, Party, TariffId};
+use evfed_spec::ocpi;
 use evfed_spec::problem::ProblemCode;
 use evfed_spec::time::DateTime;
 use serde_json::Value;
 use url::Url;
 
 use crate::domain::Error as DomainError;
-use crate::domain::records::{self, LocationKey, Method, Part, Policy, TariffKey};
+use crate::domain::records::{self, LocationBody, LocationKey, Part, Policy, TariffKey};
 use crate::store::{PullCursor, Store, StoreError};
 use client::{Client, Link, offset_url, redact};
 pub use client::{ClientOptions, FetchError, Module};
@@ -446,9 +447,6 @@ impl Run<'_> {
                 return Ok(());
             }
         };
-        let body = serde_json::to_vec(&n.value).map_err(|e| {
-            PullError::Domain(DomainError::Corrupt(format!("re-encoding a record: {e}")))
-        })?;
         let now = DateTime::now();
         let written = match module {
             Module::Locations => LocationId::try_from(id)
@@ -458,14 +456,15 @@ impl Run<'_> {
                         party: party.clone(),
                         id,
                     };
-                    records::write_location(
+                    self.policy.authorize(&party, &party)?;
+                    let loc = ocpi::parse_value(n.value)?.value;
+                    records::write_parsed_location(
                         self.store,
                         self.policy,
                         &party,
                         &key,
                         &Part::Location,
-                        Method::Put,
-                        &body,
+                        LocationBody::Location(loc),
                         now,
                     )
                 }),
@@ -476,7 +475,9 @@ impl Run<'_> {
                         party: party.clone(),
                         id,
                     };
-                    records::put_tariff(self.store, self.policy, &party, &key, &body, now)
+                    self.policy.authorize(&party, &party)?;
+                    let tariff = ocpi::parse_value(n.value)?.value;
+                    records::put_parsed_tariff(self.store, self.policy, &party, &key, tariff, now)
                 }),
         };
         match written {

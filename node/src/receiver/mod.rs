@@ -14,13 +14,13 @@ pub mod credentials;
 mod sessions;
 
 use evfed_spec::ids::Party;
-use evfed_spec::ocpi::Status;
+use evfed_spec::ocpi::{self, Status};
 use evfed_spec::time::DateTime;
 use evfed_spec::usage::StatusChange;
 use serde_json::{Map, Value};
 
 use crate::domain::Error;
-use crate::domain::records::{self, LocationKey, Method, Part, Policy, TariffKey, Viewer};
+use crate::domain::records::{self, LocationBody, LocationKey, Part, Policy, TariffKey, Viewer};
 use crate::pull::Deviation;
 use crate::pull::normalise::{self, Context, Normalised};
 use crate::store::Store;
@@ -59,8 +59,12 @@ pub fn put_location(
         Part::Connector(..) => normalise::connector_object(value),
     }
     .map_err(Error::InvalidField)?;
-    let bytes = reencode(&n.value)?;
-    let w = records::write_location(store, policy, caller, key, part, Method::Put, &bytes, now)?;
+    let body = match part {
+        Part::Location => LocationBody::Location(ocpi::parse_value(n.value)?.value),
+        Part::Evse(_) => LocationBody::Evse(ocpi::parse_value(n.value)?.value),
+        Part::Connector(..) => LocationBody::Connector(ocpi::parse_value(n.value)?.value),
+    };
+    let w = records::write_parsed_location(store, policy, caller, key, part, body, now)?;
     Ok(Accepted {
         created: w.created,
         appended: w.appended,
@@ -99,8 +103,8 @@ pub fn patch_location(
             repaired,
         });
     }
-    let bytes = reencode(&Value::Object(patch))?;
-    let w = records::write_location(store, policy, caller, key, part, Method::Patch, &bytes, now)?;
+    let body = LocationBody::Patch(patch);
+    let w = records::write_parsed_location(store, policy, caller, key, part, body, now)?;
     Ok(Accepted {
         created: false,
         appended: w.appended,
@@ -154,8 +158,8 @@ pub fn put_tariff(
     };
     let mut n = normalise::tariff(json(body)?, &ctx).map_err(Error::InvalidField)?;
     default_last_updated(&mut n, &now);
-    let bytes = reencode(&n.value)?;
-    let w = records::put_tariff(store, policy, caller, key, &bytes, now)?;
+    let tariff = ocpi::parse_value(n.value)?.value;
+    let w = records::put_parsed_tariff(store, policy, caller, key, tariff, now)?;
     Ok(Accepted {
         created: w.created,
         appended: w.appended,

@@ -34,7 +34,7 @@ pub use enums::{
 pub use geo::{AdditionalGeoLocation, GeoError, GeoLocation};
 pub use hours::{ExceptionalPeriod, Hours, RegularHours};
 pub use location::{Connector, Evse, Location, PublishTokenType, StatusSchedule};
-pub use parse::{ParseError, Parsed, Warning, WarningCode, parse};
+pub use parse::{ParseError, Parsed, Warning, WarningCode, parse, parse_value};
 pub use surface::{
     Credentials, CredentialsRole, Endpoint, InterfaceRole, KeptCdr, KeptCdrLocation, OcpiAck,
     OcpiErrorResponse, OcpiResponse, Version, VersionDetails,

@@ -73,6 +73,25 @@ pub fn parse<T: DeserializeOwned>(json: &[u8]) -> Result<Parsed<T>, ParseError> 
     Ok(Parsed { value, warnings })
 }
 
+/// Reads JSON already parsed by serde_json as `T` under the same rules as [`parse`], with the
+/// same errors and warnings (in the value's member order), without encoding it to text and
+/// parsing that again: for a value a caller has changed after reading it (a pushed or pulled
+/// object repaired field by field). serde_json's own reading already refused what [`parse`]'s
+/// I-JSON check refuses in a value that survives it (numbers out of range, unpaired
+/// surrogates, nesting beyond [`crate::jcs::MAX_DEPTH`]), and it keeps one member of each name.
+pub fn parse_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<Parsed<T>, ParseError> {
+    let mut warnings = Vec::new();
+    let mut on_ignored = |path: serde_ignored::Path| {
+        warnings.push(Warning {
+            code: WarningCode::UnknownField,
+            path: json_path(&path),
+        });
+    };
+    let tracked = serde_ignored::Deserializer::new(value, &mut on_ignored);
+    let value: T = serde_path_to_error::deserialize(tracked).map_err(ParseError::from_path)?;
+    Ok(Parsed { value, warnings })
+}
+
 impl WarningCode {
     /// The code as serialised, e.g. `unknown-field`.
     pub fn as_str(self) -> &'static str {
@@ -240,6 +259,45 @@ mod tests {
             assert_eq!((e.code(), e.path()), ("invalid-json", None));
         }
         assert!(parse::<DisplayText>(br#"{"language":"en","text":"a","x":[1e300]}"#).is_ok());
+    }
+
+    /// A value read by serde_json gives what its text gives: the same object, warnings and
+    /// errors, over every Location the test data holds, valid or not.
+    #[test]
+    fn a_parsed_value_reads_as_its_text_does() {
+        use crate::ocpi::Location;
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/ocpi");
+        let mut seen = 0;
+        for sub in ["valid", "invalid"] {
+            for file in std::fs::read_dir(format!("{dir}/{sub}")).unwrap() {
+                let path = file.unwrap().path();
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                if !name.starts_with("location_") {
+                    continue;
+                }
+                let bytes = std::fs::read(&path).unwrap();
+                let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+                    continue;
+                };
+                let text = parse::<Location>(&bytes);
+                let from_value = parse_value::<Location>(value);
+                match (text, from_value) {
+                    (Ok(mut a), Ok(mut b)) => {
+                        // The value's members come in name order, the text's in its own.
+                        a.warnings.sort_by(|x, y| x.path.cmp(&y.path));
+                        b.warnings.sort_by(|x, y| x.path.cmp(&y.path));
+                        assert_eq!(a, b, "{name}");
+                    }
+                    (Err(a), Err(b)) => {
+                        assert_eq!((a.code(), a.path()), (b.code(), b.path()), "{name}");
+                        assert_eq!(a.to_string(), b.to_string(), "{name}");
+                    }
+                    (a, b) => panic!("{name}: {a:?} from the text, {b:?} from the value"),
+                }
+                seen += 1;
+            }
+        }
+        assert!(seen > 10, "{seen} locations");
     }
 
     #[test]

@@ -12,16 +12,59 @@ use evfed_spec::ids::Party;
 use evfed_spec::ocpi::{Connector, Evse, Location, PublishTokenType};
 use evfed_spec::time::DateTime;
 use evfed_spec::usage::StatusChange;
+use serde_json::{Map, Value};
 
-use super::patch::{Child, check_patch_ids, merge, patch_object, roll_up, write_child};
-use super::status::current_body;
+use super::patch::{
+    Child, ChildWrite, check_patch, check_patch_ids, merge, patch_object, roll_up, write_child,
+};
+use super::status::{current_body, current_location};
 use super::{
-    Error, LocationKey, Method, Part, Policy, Viewer, Written, checked_size, clock, decode,
-    decode_pat, encode, entry_bytes, parse, status_name,
+    Error, LocationKey, Method, Part, Policy, Viewer, Written, checked_size, clock, decode_pat,
+    encode, entry_bytes, parse, status_name,
 };
 use crate::store::{EvseRow, ListFilter, LocationWrite, LogId, Page, Store, Tx};
 
-/// `PUT` or `PATCH` of a Location, EVSE or Connector.
+/// What a write to a location path carries, parsed: a whole Location, EVSE or Connector (a
+/// `PUT`), or the members a `PATCH` changes.
+// One value per request, moved once into the write: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum LocationBody {
+    Location(Location),
+    Evse(Evse),
+    Connector(Connector),
+    /// A JSON object with `last_updated`, for any part.
+    Patch(Map<String, Value>),
+}
+
+/// What [`put_location`] did.
+#[derive(Debug)]
+pub struct Put {
+    /// No location was stored under this key before.
+    pub created: bool,
+    /// Entries appended (0 when nothing changed).
+    pub appended: u64,
+    /// The location as stored now (the one written, or the unchanged stored one), without
+    /// `publish_allowed_to`.
+    pub location: Location,
+    /// The bytes stored as its body when it was written (`None` when unchanged).
+    pub body: Option<Vec<u8>>,
+}
+
+impl LocationBody {
+    /// Reads a request body for `part`: a `PUT` by the strict OCPI parse (I-JSON, required
+    /// fields, bounds), a `PATCH` as a JSON object with `last_updated`.
+    pub fn parse(part: &Part, method: Method, body: &[u8]) -> Result<Self, Error> {
+        Ok(match (method, part) {
+            (Method::Patch, _) => LocationBody::Patch(patch_object(body)?),
+            (Method::Put, Part::Location) => LocationBody::Location(parse(body)?),
+            (Method::Put, Part::Evse(_)) => LocationBody::Evse(parse(body)?),
+            (Method::Put, Part::Connector(..)) => LocationBody::Connector(parse(body)?),
+        })
+    }
+}
+
+/// `PUT` or `PATCH` of a Location, EVSE or Connector, from the request body's bytes.
 #[allow(clippy::too_many_arguments)]
 pub fn write_location(
     store: &Store,
@@ -34,64 +77,91 @@ pub fn write_location(
     now: DateTime,
 ) -> Result<Written, Error> {
     policy.authorize(caller, &key.party)?;
-    let patch = match method {
-        Method::Patch => Some(patch_object(body)?),
-        Method::Put => None,
+    let body = LocationBody::parse(part, method, body)?;
+    write_parsed_location(store, policy, caller, key, part, body, now)
+}
+
+/// [`write_location`] with the body already parsed (a pushed or pulled object, repaired): a
+/// whole Location goes through [`put_location`]; an EVSE, a Connector or a `PATCH` is applied
+/// to the stored Location, and the result is written under the same rule.
+pub fn write_parsed_location(
+    store: &Store,
+    policy: &Policy,
+    caller: &Party,
+    key: &LocationKey,
+    part: &Part,
+    body: LocationBody,
+    now: DateTime,
+) -> Result<Written, Error> {
+    policy.authorize(caller, &key.party)?;
+    let put = match (part, body) {
+        (Part::Location, LocationBody::Location(loc)) => {
+            check_location_ids(&loc, key)?;
+            let put = store.write(|tx| put_location(tx, policy, caller, loc, &now))?;
+            let created = put.created;
+            return Ok(Written {
+                created,
+                appended: put.appended,
+                body: match put.body {
+                    Some(b) => b,
+                    None => part_body(&put.location, part)?,
+                },
+            });
+        }
+        (_, LocationBody::Patch(patch)) => {
+            check_patch(&patch)?;
+            Applied::Patch(patch)
+        }
+        (Part::Evse(_), LocationBody::Evse(e)) => Applied::Evse(e),
+        (Part::Connector(..), LocationBody::Connector(c)) => Applied::Connector(c),
+        (_, _) => {
+            return Err(Error::InvalidField(
+                "the body is not the object this path names".into(),
+            ));
+        }
     };
     store.write(|tx| {
         let party = key.party.to_string();
-        let row = tx.location(&party, key.id.as_str())?;
-        let (current, current_pat) = match &row {
-            Some(r) => (
-                Some(decode::<Location>(&current_body(r)?)?),
-                decode_pat(r.publish_allowed_to.as_deref())?,
-            ),
-            None => (None, Vec::new()),
-        };
+        let current = stored_location(tx, &party, key.id.as_str())?;
         let not_found = || Error::NotFound(format!("no location {party}/{}", key.id));
-        let (mut new, new_pat, created) = match (part, &patch) {
-            (Part::Location, None) => {
-                let mut loc: Location = parse(body)?;
-                check_location_ids(&loc, key)?;
-                let pat = loc.take_publish_allowed_to();
-                (loc, pat, current.is_none())
-            }
-            (Part::Location, Some(patch)) => {
-                let cur = current.clone().ok_or_else(not_found)?;
+        let cur = current.as_ref().ok_or_else(not_found)?;
+        let mut new = cur.location.clone();
+        new.publish_allowed_to = cur.publish_allowed_to.clone();
+        let created = match (part, put) {
+            (Part::Location, Applied::Patch(patch)) => {
                 check_patch_ids(
-                    patch,
+                    &patch,
                     &[
                         ("country_code", key.party.country_code.as_str()),
                         ("party_id", key.party.party_id.as_str()),
                         ("id", key.id.as_str()),
                     ],
                 )?;
-                let mut full = cur;
-                full.publish_allowed_to = current_pat.clone();
-                let mut loc: Location = merge(&full, patch)?;
-                let pat = loc.take_publish_allowed_to();
-                (loc, pat, false)
+                new = merge(&new, &patch)?;
+                false
             }
-            (Part::Evse(uid), _) => {
-                let mut loc = current.clone().ok_or_else(not_found)?;
+            (Part::Evse(uid), put) => {
                 let what = format!("EVSE {uid} in location {party}/{}", key.id);
+                let write = match put {
+                    Applied::Evse(e) => ChildWrite::Put(e),
+                    Applied::Patch(p) => ChildWrite::Patch(p),
+                    Applied::Connector(_) => unreachable_body()?,
+                };
                 let created = write_child(
-                    &mut loc.evses,
+                    &mut new.evses,
                     Child {
                         field: "uid",
                         id: uid.as_str(),
                         what: &what,
                     },
                     |e: &Evse| e.uid.as_str(),
-                    patch.as_ref(),
-                    body,
+                    write,
                 )?;
-                roll_up(&mut loc);
-                (loc, current_pat.clone(), created)
+                roll_up(&mut new);
+                created
             }
-            (Part::Connector(uid, cid), _) => {
-                let mut loc = current.clone().ok_or_else(not_found)?;
-                let evse = loc
+            (Part::Connector(uid, cid), put) => {
+                let evse = new
                     .evses
                     .iter_mut()
                     .find(|e| &e.uid == uid)
@@ -99,6 +169,11 @@ pub fn write_location(
                         Error::NotFound(format!("no EVSE {uid} in location {party}/{}", key.id))
                     })?;
                 let what = format!("connector {cid} on EVSE {uid}");
+                let write = match put {
+                    Applied::Connector(c) => ChildWrite::Put(c),
+                    Applied::Patch(p) => ChildWrite::Patch(p),
+                    Applied::Evse(_) => unreachable_body()?,
+                };
                 let created = write_child(
                     &mut evse.connectors,
                     Child {
@@ -107,33 +182,111 @@ pub fn write_location(
                         what: &what,
                     },
                     |c: &Connector| c.id.as_str(),
-                    patch.as_ref(),
-                    body,
+                    write,
                 )?;
-                roll_up(&mut loc);
-                (loc, current_pat.clone(), created)
+                roll_up(&mut new);
+                created
             }
+            (Part::Location, _) => unreachable_body()?,
         };
-        clock_location(&mut new, &now)?;
-        policy.place(&mut new);
-
-        if let Some(cur) = &current
-            && same_location(cur, &new)
-            && current_pat == new_pat
-        {
-            return Ok(Written {
-                created: false,
-                appended: 0,
-                body: part_body(cur, part)?,
-            });
-        }
-        let appended = append_location_entries(tx, current.as_ref(), &new, &now)?;
-        store_location(tx, &party, &new, &new_pat, current.as_ref())?;
+        let put = put_over(tx, policy, &party, current, new, &now)?;
         Ok(Written {
-            created,
-            appended,
-            body: part_body(&new, part)?,
+            created: created && put.appended > 0,
+            appended: put.appended,
+            body: match (part, put.body) {
+                (Part::Location, Some(b)) => b,
+                _ => part_body(&put.location, part)?,
+            },
         })
+    })
+}
+
+/// `PUT` of a whole Location, parsed: the one place of the PUT rule, which every way a
+/// Location comes in takes (`/v1` and OCPI writes, pulls, imports, the aggregator's own log):
+/// the party rule (the caller's party, and the node's `parties`), `publish_allowed_to` kept
+/// apart from the body and out of every entry, the clock rules on every `last_updated`,
+/// placement in the area set, and then create, replace, or nothing at all when only
+/// `last_updated` values differ (the no-churn rule), with exactly the entries of spec §6.2, in
+/// `tx`.
+pub fn put_location(
+    tx: &mut Tx<'_>,
+    policy: &Policy,
+    caller: &Party,
+    loc: Location,
+    now: &DateTime,
+) -> Result<Put, Error> {
+    let owner = loc.party();
+    policy.authorize(caller, &owner)?;
+    let party = owner.to_string();
+    let current = stored_location(tx, &party, loc.id.as_str())?;
+    put_over(tx, policy, &party, current, loc, now)
+}
+
+/// A location as stored, with its `publish_allowed_to`.
+struct Stored {
+    location: Location,
+    publish_allowed_to: Vec<PublishTokenType>,
+}
+
+/// Which parsed body a write to a child or a `PATCH` carries.
+// One value per request, moved once into the write: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+enum Applied {
+    Evse(Evse),
+    Connector(Connector),
+    Patch(Map<String, Value>),
+}
+
+fn unreachable_body<T>() -> Result<T, Error> {
+    Err(Error::InvalidField(
+        "the body is not the object this path names".into(),
+    ))
+}
+
+fn stored_location(tx: &Tx<'_>, party: &str, id: &str) -> Result<Option<Stored>, Error> {
+    tx.location(party, id)?
+        .map(|row| {
+            Ok(Stored {
+                location: current_location(&row)?,
+                publish_allowed_to: decode_pat(row.publish_allowed_to.as_deref())?,
+            })
+        })
+        .transpose()
+}
+
+/// The second half of [`put_location`], once the stored location is known: `new` replaces
+/// `current` (or nothing, under the no-churn rule).
+fn put_over(
+    tx: &mut Tx<'_>,
+    policy: &Policy,
+    party: &str,
+    mut current: Option<Stored>,
+    mut new: Location,
+    now: &DateTime,
+) -> Result<Put, Error> {
+    let new_pat = new.take_publish_allowed_to();
+    clock_location(&mut new, now)?;
+    policy.place(&mut new);
+    if let Some(cur) = &mut current
+        && cur.publish_allowed_to == new_pat
+        && same_location(&mut cur.location, &mut new)
+    {
+        return Ok(Put {
+            created: false,
+            appended: 0,
+            location: std::mem::replace(&mut cur.location, new),
+            body: None,
+        });
+    }
+    let created = current.is_none();
+    let mut current = current.map(|c| c.location);
+    let appended = append_location_entries(tx, current.as_mut(), &mut new, now)?;
+    let body = store_location(tx, party, &new, &new_pat, current.as_ref())?;
+    Ok(Put {
+        created,
+        appended,
+        location: new,
+        body: Some(body),
     })
 }
 
@@ -153,11 +306,10 @@ pub fn read_location(
         return Ok(None);
     }
     let with_pat = own && row.publish_allowed_to.is_some();
-    let body = current_body(&row)?;
     if *part == Part::Location && !with_pat {
-        return Ok(Some(body.into_owned()));
+        return Ok(Some(current_body(&row)?.into_owned()));
     }
-    let mut loc = decode::<Location>(&body)?;
+    let mut loc = current_location(&row)?;
     if with_pat {
         loc.publish_allowed_to = decode_pat(row.publish_allowed_to.as_deref())?;
     }
@@ -244,7 +396,7 @@ fn check_location_ids(loc: &Location, key: &LocationKey) -> Result<(), Error> {
     Ok(())
 }
 
-pub(crate) fn clock_location(loc: &mut Location, now: &DateTime) -> Result<(), Error> {
+fn clock_location(loc: &mut Location, now: &DateTime) -> Result<(), Error> {
     clock(&mut loc.last_updated, now, "last_updated")?;
     for (i, e) in loc.evses.iter_mut().enumerate() {
         clock(
@@ -263,51 +415,79 @@ pub(crate) fn clock_location(loc: &mut Location, now: &DateTime) -> Result<(), E
     Ok(())
 }
 
-/// Equal when only `last_updated` values differ.
-pub(crate) fn same_location(a: &Location, b: &Location) -> bool {
-    without_times(a) == without_times(b)
+/// Equal when only `last_updated` values differ. Compares in place: each side's times are
+/// set aside for the comparison and put back after it.
+fn same_location(a: &mut Location, b: &mut Location) -> bool {
+    let (ta, tb) = (take_times(a), take_times(b));
+    let same = a == b;
+    put_times(a, ta);
+    put_times(b, tb);
+    same
 }
 
-fn without_times(loc: &Location) -> Location {
+/// Every `last_updated` of `loc`, in order, each replaced by one and the same time.
+fn take_times(loc: &mut Location) -> Vec<DateTime> {
     let epoch = DateTime::from_unix_seconds(0).unwrap_or_else(DateTime::now);
-    let mut l = loc.clone();
-    l.last_updated = epoch;
-    for e in &mut l.evses {
-        e.last_updated = epoch;
+    let mut times = Vec::with_capacity(1 + 3 * loc.evses.len());
+    times.push(std::mem::replace(&mut loc.last_updated, epoch));
+    for e in &mut loc.evses {
+        times.push(std::mem::replace(&mut e.last_updated, epoch));
         for c in &mut e.connectors {
-            c.last_updated = epoch;
+            times.push(std::mem::replace(&mut c.last_updated, epoch));
         }
     }
-    l
+    times
 }
 
-/// The EVSEs whose status alone changed, when nothing else did.
-fn status_only_changes<'a>(cur: &Location, new: &'a Location) -> Option<Vec<&'a Evse>> {
-    if cur.evses.len() != new.evses.len() {
+/// Puts back what [`take_times`] took.
+fn put_times(loc: &mut Location, times: Vec<DateTime>) {
+    let mut times = times.into_iter();
+    let mut put = |slot: &mut DateTime| {
+        if let Some(t) = times.next() {
+            *slot = t;
+        }
+    };
+    put(&mut loc.last_updated);
+    for e in &mut loc.evses {
+        put(&mut e.last_updated);
+        for c in &mut e.connectors {
+            put(&mut c.last_updated);
+        }
+    }
+}
+
+/// The indices of the EVSEs whose status alone changed, when nothing else did.
+fn status_only_changes(cur: &mut Location, new: &mut Location) -> Option<Vec<usize>> {
+    if cur.evses.len() != new.evses.len()
+        || cur
+            .evses
+            .iter()
+            .zip(&new.evses)
+            .any(|(c, n)| c.uid != n.uid)
+    {
         return None;
     }
-    let mut masked = new.clone();
-    let mut changed = Vec::new();
-    for (m, (c, n)) in masked
-        .evses
-        .iter_mut()
-        .zip(cur.evses.iter().zip(&new.evses))
-    {
-        if m.uid != c.uid {
-            return None;
-        }
-        if n.status != c.status {
-            m.status = c.status;
-            changed.push(n);
-        }
+    let changed: Vec<usize> = (0..new.evses.len())
+        .filter(|&i| new.evses[i].status != cur.evses[i].status)
+        .collect();
+    if changed.is_empty() {
+        return None;
     }
-    (!changed.is_empty() && same_location(cur, &masked)).then_some(changed)
+    let sent: Vec<_> = changed.iter().map(|&i| new.evses[i].status).collect();
+    for &i in &changed {
+        new.evses[i].status = cur.evses[i].status;
+    }
+    let same = same_location(cur, new);
+    for (&i, status) in changed.iter().zip(sent) {
+        new.evses[i].status = status;
+    }
+    same.then_some(changed)
 }
 
-pub(crate) fn append_location_entries(
+fn append_location_entries(
     tx: &mut Tx<'_>,
-    current: Option<&Location>,
-    new: &Location,
+    current: Option<&mut Location>,
+    new: &mut Location,
     now: &DateTime,
 ) -> Result<u64, Error> {
     let log = LogId::for_publish(new.publish);
@@ -326,7 +506,8 @@ pub(crate) fn append_location_entries(
             tx.append(LogId::for_publish(cur.publish), &bytes)?;
             appended += 1;
         } else if let Some(evses) = status_only_changes(cur, new) {
-            for evse in evses {
+            for i in evses {
+                let evse = &new.evses[i];
                 let change = StatusChange {
                     country_code: new.country_code.clone(),
                     party_id: new.party_id.clone(),
@@ -351,13 +532,15 @@ pub(crate) fn append_location_entries(
     Ok(appended + 1)
 }
 
-pub(crate) fn store_location(
+/// Stores `loc` as the location's body and its EVSEs in the status index; returns the body's
+/// bytes.
+fn store_location(
     tx: &mut Tx<'_>,
     party: &str,
     loc: &Location,
     pat: &[PublishTokenType],
     current: Option<&Location>,
-) -> Result<(), Error> {
+) -> Result<Vec<u8>, Error> {
     // A status keeps its event time only within one log (§10.5): a Location entering the
     // public log (or the restricted one) starts from its EVSEs' `last_updated`, as a replay of
     // that log alone gives.
@@ -397,5 +580,50 @@ pub(crate) fn store_location(
         publish_allowed_to: pat_bytes.as_deref(),
         evses: &evses,
     })?;
-    Ok(())
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use evfed_spec::ocpi::Status;
+
+    use super::*;
+
+    const LOCATION: &[u8] =
+        include_bytes!("../../../../spec/testdata/ocpi/valid/location_park_royal_rapid_hub.json");
+
+    fn location() -> Location {
+        serde_json::from_slice(LOCATION).unwrap()
+    }
+
+    fn later(t: DateTime) -> DateTime {
+        DateTime::from_unix_millis(t.unix_millis() + 60_000).unwrap()
+    }
+
+    /// The comparisons set times and statuses aside in place; each side gets its own back.
+    #[test]
+    fn comparisons_in_place_leave_both_sides_as_they_were() {
+        let mut a = location();
+        let mut b = location();
+        b.last_updated = later(b.last_updated);
+        b.evses[1].connectors[0].last_updated = later(b.evses[1].connectors[0].last_updated);
+        let (a0, b0) = (a.clone(), b.clone());
+        assert!(same_location(&mut a, &mut b));
+        assert_eq!((&a, &b), (&a0, &b0));
+
+        b.evses[2].status = if a.evses[2].status == Status::Charging {
+            Status::Available
+        } else {
+            Status::Charging
+        };
+        let b0 = b.clone();
+        assert!(!same_location(&mut a, &mut b));
+        assert_eq!(status_only_changes(&mut a, &mut b), Some(vec![2]));
+        assert_eq!((&a, &b), (&a0, &b0));
+
+        b.name = Some("elsewhere".into());
+        let b0 = b.clone();
+        assert_eq!(status_only_changes(&mut a, &mut b), None);
+        assert_eq!((&a, &b), (&a0, &b0));
+    }
 }

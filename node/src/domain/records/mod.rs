@@ -4,7 +4,8 @@
 //! transaction per request.
 //!
 //! By concern: `locations` (PUT, PATCH and reads of a Location, EVSE or Connector, and the
-//! entries a location write makes), `patch` (OCPI PATCH merging and a child's PUT), `status`
+//! entries a location write makes; `put_location`, taking a parsed Location, is the one place
+//! of the PUT rule, which every way in uses), `patch` (OCPI PATCH merging and a child's PUT), `status`
 //! (batched status changes, kept pending in the EVSE index and folded into bodies later),
 //! `tariffs`, `sessions` (usage records); the types and checks they share are here.
 //!
@@ -30,16 +31,14 @@ use super::Error;
 use crate::config::Kind;
 use crate::domain::areas::NodeAreas;
 
-pub(crate) use locations::{
-    append_location_entries, clock_location, same_location, store_location,
-};
 pub use locations::{
-    list_locations, published_locations_with_id, read_location, write_location,
+    LocationBody, list_locations, published_locations_with_id, put_location, read_location,
+    write_location, write_parsed_location,
 };
 pub use sessions::post_sessions;
 pub(crate) use sessions::{append_usage, check_usage};
-pub use status::{current_body, fold_pending, patch_evse_status, post_status};
-pub use tariffs::{delete_tariff, put_tariff};
+pub use status::{current_body, current_location, fold_pending, patch_evse_status, post_status};
+pub use tariffs::{delete_tariff, put_parsed_tariff, put_tariff};
 
 /// The most items in one batch (spec §10.1).
 pub const MAX_BATCH: usize = 1000;

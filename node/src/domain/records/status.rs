@@ -9,9 +9,9 @@ use std::borrow::Cow;
 use evfed_spec::api::BatchResult;
 use evfed_spec::entry::{EntryData, LogEntry};
 use evfed_spec::ids::Party;
+use evfed_spec::ocpi::{Location, Status};
 use evfed_spec::time::DateTime;
 use evfed_spec::usage::StatusChange;
-use serde_json::Value;
 
 use super::{Error, Policy, check_batch, clock, decode, encode, entry_bytes, parse, status_name};
 use crate::store::{EvseRow, LocationRow, LogId, StatusApplied, Store, Tx};
@@ -136,8 +136,8 @@ pub fn fold_pending(store: &Store, max: usize) -> Result<usize, Error> {
             let Some(row) = tx.location(party, id)? else {
                 continue;
             };
-            let (body, last_updated_ms) = apply_pending(&row.body, &row.pending)?;
-            tx.fold_location(party, id, last_updated_ms, &body)?;
+            let loc = current_location(&row)?;
+            tx.fold_location(party, id, loc.last_updated.unix_millis(), &encode(&loc)?)?;
         }
         Ok(keys.len())
     })
@@ -148,44 +148,39 @@ pub fn current_body(row: &LocationRow) -> Result<Cow<'_, [u8]>, Error> {
     if row.pending.is_empty() {
         return Ok(Cow::Borrowed(&row.body));
     }
-    Ok(Cow::Owned(apply_pending(&row.body, &row.pending)?.0))
+    Ok(Cow::Owned(encode(&current_location(row)?)?))
 }
 
-/// `body` with each pending status applied as an `evse_status` entry applies it (spec §6.2:
-/// the EVSE's status, and its and the location's `last_updated` raised to the event time), and
-/// the resulting location `last_updated` in Unix milliseconds.
-fn apply_pending(body: &[u8], pending: &[EvseRow]) -> Result<(Vec<u8>, i64), Error> {
-    let mut value = decode::<Value>(body)?;
-    let mut last_updated_ms = 0;
+/// A location as readers see it, typed: the stored body with its pending EVSE statuses
+/// applied, without `publish_allowed_to` (which the row keeps apart).
+pub fn current_location(row: &LocationRow) -> Result<Location, Error> {
+    let mut loc: Location = decode(&row.body)?;
+    apply_pending(&mut loc, &row.pending)?;
+    Ok(loc)
+}
+
+/// Applies each pending status as an `evse_status` entry applies it (spec §6.2): the EVSE's
+/// status, and its and the location's `last_updated` raised to the event time.
+fn apply_pending(loc: &mut Location, pending: &[EvseRow]) -> Result<(), Error> {
     for p in pending {
         let at: DateTime = p
             .event_time
             .parse()
             .map_err(|_| Error::Corrupt(format!("stored event time {:?}", p.event_time)))?;
-        let evse = value["evses"]
-            .as_array_mut()
-            .and_then(|es| es.iter_mut().find(|e| e["uid"] == p.uid.as_str()))
+        let status = Status::ALL
+            .into_iter()
+            .find(|s| s.as_str() == p.status)
+            .ok_or_else(|| Error::Corrupt(format!("stored status {:?}", p.status)))?;
+        let evse = loc
+            .evses
+            .iter_mut()
+            .find(|e| e.uid.as_str() == p.uid)
             .ok_or_else(|| Error::Corrupt(format!("EVSE {} is indexed but not stored", p.uid)))?;
-        evse["status"] = Value::String(p.status.clone());
-        raise_time(&mut evse["last_updated"], &at)?;
-        last_updated_ms = raise_time(&mut value["last_updated"], &at)?;
+        evse.status = status;
+        evse.last_updated = evse.last_updated.max(at);
+        loc.last_updated = loc.last_updated.max(at);
     }
-    Ok((encode(&value)?, last_updated_ms))
-}
-
-/// Sets the DateTime string at `slot` to `t` when `t` is later; returns the resulting time in
-/// milliseconds.
-fn raise_time(slot: &mut Value, t: &DateTime) -> Result<i64, Error> {
-    let current: DateTime = slot
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| Error::Corrupt("stored last_updated is not a DateTime".into()))?;
-    if *t > current {
-        *slot = Value::String(t.to_string());
-        Ok(t.unix_millis())
-    } else {
-        Ok(current.unix_millis())
-    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -196,6 +191,7 @@ mod tests {
         LocationKey, Method, Part, Viewer, list_locations, read_location, write_location,
     };
     use crate::store::{Hidden, ListFilter};
+    use serde_json::Value;
 
     const LOCATION: &[u8] =
         include_bytes!("../../../../spec/testdata/ocpi/valid/location_park_royal_rapid_hub.json");

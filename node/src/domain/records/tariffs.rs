@@ -19,7 +19,19 @@ pub fn put_tariff(
     now: DateTime,
 ) -> Result<Written, Error> {
     policy.authorize(caller, &key.party)?;
-    let mut tariff: Tariff = parse(body)?;
+    put_parsed_tariff(store, policy, caller, key, parse(body)?, now)
+}
+
+/// [`put_tariff`] with the body already parsed (a pushed or pulled Tariff, repaired).
+pub fn put_parsed_tariff(
+    store: &Store,
+    policy: &Policy,
+    caller: &Party,
+    key: &TariffKey,
+    mut tariff: Tariff,
+    now: DateTime,
+) -> Result<Written, Error> {
+    policy.authorize(caller, &key.party)?;
     if tariff.party() != key.party || tariff.id != key.id {
         return Err(Error::InvalidField(format!(
             "country_code, party_id and id ({}/{}) differ from the path ({}/{})",
