@@ -15,4 +15,5 @@ mod reads;
 mod receiver;
 mod standard_client;
 mod support;
+mod tidy;
 mod writes;
