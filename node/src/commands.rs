@@ -222,6 +222,7 @@ pub fn open_as(
         vkeys,
         metrics: Metrics::default(),
         pages: Default::default(),
+        stopping: tokio::sync::watch::Sender::new(false),
     };
     Ok(OpenNode::new(state, home, lock))
 }

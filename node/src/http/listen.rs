@@ -140,8 +140,15 @@ where
         self.addrs.clone()
     }
 
-    /// Starts the workers; the server runs while the returned future is polled.
+    /// Starts the workers; the server runs while the returned future is polled. A graceful
+    /// stop sets the state's `stopping`, which wakes the requests that wait.
     pub fn run(self) -> Server {
+        let signal = self.builder.graceful_shutdown_signal();
+        let state = self.state.clone();
+        actix_web::rt::spawn(async move {
+            signal.notified().await;
+            state.stopping.send_replace(true);
+        });
         self.builder.run()
     }
 }

@@ -195,12 +195,15 @@ async fn note_when(
     }
     if let Some(n) = newer_than {
         let mut signed = state.signer.watch();
-        // A timeout, or a node shutting down, answers with the latest checkpoint.
-        let _ = tokio::time::timeout(
-            std::time::Duration::from_secs(wait),
-            signed.wait_for(|sizes| sizes[log as usize] > n),
-        )
-        .await;
+        let mut stopping = state.stopping.subscribe();
+        // A timeout, or a node beginning to stop, answers with the latest checkpoint.
+        tokio::select! {
+            _ = tokio::time::timeout(
+                std::time::Duration::from_secs(wait),
+                signed.wait_for(|sizes| sizes[log as usize] > n),
+            ) => {}
+            _ = stopping.wait_for(|stopping| *stopping) => {}
+        }
     }
     let mut res = note(state, log)?;
     res.headers_mut().insert(

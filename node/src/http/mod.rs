@@ -67,6 +67,9 @@ pub struct AppState {
     pub pages: pages::PageCache,
     /// The OpenAPI document served at `/openapi.json`.
     pub openapi_json: String,
+    /// Turns `true` when a graceful stop begins ([`listen::Listener::run`]): requests that wait
+    /// (`GET …/checkpoint?newer_than=N`) answer at once instead of holding the stop up.
+    pub stopping: tokio::sync::watch::Sender<bool>,
 }
 
 /// Counters exposed at `/metrics`.

@@ -105,6 +105,55 @@ fn writes_are_signed_at_once_sigterm_is_clean_and_restart_continues() {
 }
 
 #[test]
+fn a_graceful_stop_answers_waiting_checkpoint_readers_at_once() {
+    use std::io::{Read as _, Write as _};
+    use std::time::{Duration, Instant};
+    let node = NodeDir::camden();
+    // A stop that begins before the server has read the wait closes the connection unanswered:
+    // then nothing was tested, and the node is started again.
+    for _ in 0..5 {
+        let run = node.serve();
+        let size = run.tree_size();
+        let addr = run.url.trim_start_matches("http://").to_owned();
+        let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        // Nothing is written meanwhile: without the stop this waits the whole minute.
+        conn.write_all(
+            format!(
+                "GET /v1/log/checkpoint?newer_than={size}&wait=60 HTTP/1.1\r\nHost: {addr}\r\n\
+                 Connection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        // Usually read by now; when not, the answer below is empty and the round is repeated.
+        assert_eq!(run.get("/healthz").status(), 200);
+        let stopping = Instant::now();
+        let status = run.stop();
+        let stopped = stopping.elapsed();
+        assert!(status.success(), "clean exit on SIGTERM: {status}");
+        // The shutdown timeout is 10 s: a stop that waited for the reader takes that long.
+        assert!(
+            stopped < Duration::from_secs(5),
+            "the stop waited {stopped:?} for a checkpoint reader"
+        );
+        let mut answer = String::new();
+        let _ = conn.read_to_string(&mut answer);
+        if answer.is_empty() {
+            continue;
+        }
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(
+            answer.contains(&node.origin),
+            "the latest checkpoint: {answer}"
+        );
+        return;
+    }
+    panic!("the wait was never open when the stop began");
+}
+
+#[test]
 fn backup_while_writing_restore_and_an_old_backup_refuses_to_sign() {
     let node = NodeDir::camden();
     let run = node.serve();
