@@ -35,7 +35,7 @@ pub async fn admin_add_member(
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let spec: crate::members::MemberSpec = json_body(&req, body).await?;
-    let member = spec.check().map_err(ApiError::Invalid)?;
+    let member = spec.check().map_err(ApiError::invalid_field)?;
     let st = state.clone();
     let added = blocking(move || {
         st.store.add_member(&member)?;
@@ -88,7 +88,7 @@ pub async fn admin_readmit_member(
 ) -> Result<HttpResponse, ApiError> {
     let spec: crate::members::ReadmitSpec = json_body(&req, body).await?;
     let origin = origin.into_inner();
-    let r = spec.check(&origin).map_err(ApiError::Invalid)?;
+    let r = spec.check(&origin).map_err(ApiError::invalid_field)?;
     let st = state.clone();
     let member = blocking(move || {
         st.store.readmit(&origin, &r, crate::commands::unix_ms())?;

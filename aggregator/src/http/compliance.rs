@@ -25,11 +25,11 @@ async fn compliance_statuses(
             crate::commands::unix_ms(),
             only.as_deref(),
         )
-        .map_err(|e| ApiError::Blocking(format!("compliance: {e}")))?;
+        .map_err(|e| ApiError::Internal(format!("compliance: {e}")))?;
         if let Some(id) = only
             && statuses.suppliers.is_empty()
         {
-            return Err(ApiError::NotFound(format!("no supplier {id}")));
+            return Err(ApiError::not_found(format!("no supplier {id}")));
         }
         Ok(statuses)
     })
@@ -90,11 +90,11 @@ pub async fn compliance_report(
         caller.require("usage:read")?;
     }
     if !matches!(format.as_str(), "json" | "csv" | "html") {
-        return Err(ApiError::NotFound(format!("no report format {format:?}")));
+        return Err(ApiError::not_found(format!("no report format {format:?}")));
     }
     let mut one = compliance_statuses(&state, &caller, Some(id)).await?;
     let Some(supplier) = one.suppliers.pop() else {
-        return Err(ApiError::NotFound("no such supplier".into()));
+        return Err(ApiError::not_found("no such supplier"));
     };
     let signed = crate::compliance::report::signed(
         &supplier,
@@ -104,13 +104,13 @@ pub async fn compliance_report(
         &state.origin,
         &state.report_key,
     )
-    .map_err(|e| ApiError::Blocking(e.to_string()))?;
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(match format.as_str() {
         "csv" => HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
             .body(
                 crate::compliance::report::csv(&signed)
-                    .map_err(|e| ApiError::Blocking(e.to_string()))?,
+                    .map_err(|e| ApiError::Internal(e.to_string()))?,
             ),
         "html" => HttpResponse::Ok()
             .content_type("text/html; charset=utf-8")

@@ -62,7 +62,7 @@ pub async fn conformance_member(
     })
     .await?;
     let Some((_, report)) = latest else {
-        return Err(ApiError::NotFound(format!(
+        return Err(ApiError::not_found(format!(
             "no conformance run of {origin}"
         )));
     };

@@ -12,7 +12,7 @@ pub async fn members(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
     let st = state.clone();
     let members = web::block(move || st.store.members())
         .await
-        .map_err(|e| ApiError::Blocking(e.to_string()))??;
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
     Ok(HttpResponse::Ok().json(members))
 }
 
@@ -32,7 +32,7 @@ pub async fn evidence(
         st.store.evidence(&origin, 100)
     })
     .await
-    .map_err(|e| ApiError::Blocking(e.to_string()))??;
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
     Ok(HttpResponse::Ok().json(found))
 }
 

@@ -23,7 +23,7 @@ fn params(req: &HttpRequest, allowed: &[&str]) -> Result<Vec<(String, String)>, 
     let mut out = Vec::new();
     for (k, v) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
         if !allowed.contains(&k.as_ref()) {
-            return Err(ApiError::Query(format!(
+            return Err(ApiError::query(format!(
                 "unknown parameter {k:?}; this endpoint takes {}",
                 allowed.join(", ")
             )));
@@ -40,7 +40,7 @@ fn param<'a>(ps: &'a [(String, String)], name: &str) -> Option<&'a str> {
 /// The area a query names by code or name (`within`: a borough, for ward names that repeat).
 fn area_named(text: &str, within: Option<&str>, what: &str) -> Result<&'static Area, ApiError> {
     area_set().find(text, within).map_err(|e| {
-        ApiError::Query(format!(
+        ApiError::query(format!(
             "{what}: {e}; give a code (e.g. E09000007) or a name (e.g. Camden)"
         ))
     })
@@ -109,7 +109,7 @@ pub async fn areas_csv(
 ) -> Result<HttpResponse, ApiError> {
     let rows = area_rows(&state, &req).await?;
     let body = crate::domain::areas::csv(&rows)
-        .map_err(|e| ApiError::Blocking(format!("writing CSV: {e}")))?;
+        .map_err(|e| ApiError::Internal(format!("writing CSV: {e}")))?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((
@@ -130,7 +130,7 @@ async fn area_rows(
         Some("authority" | "borough") => Some("authority"),
         Some("ward") => Some("ward"),
         Some(other) => {
-            return Err(ApiError::Query(format!(
+            return Err(ApiError::query(format!(
                 "level {other:?}: use all, authority (or borough) or ward"
             )));
         }
@@ -139,7 +139,7 @@ async fn area_rows(
         Some(b) => {
             let a = area_named(b, None, "borough")?;
             if a.level != Level::Authority {
-                return Err(ApiError::Query(format!("{b:?} is a ward, not a borough")));
+                return Err(ApiError::query(format!("{b:?} is a ward, not a borough")));
             }
             Some(a.code.as_str())
         }
@@ -180,7 +180,7 @@ pub async fn trends(
         None | Some("month") => Period::Month,
         Some("quarter") => Period::Quarter,
         Some(other) => {
-            return Err(ApiError::Query(format!(
+            return Err(ApiError::query(format!(
                 "by {other:?}: use month or quarter"
             )));
         }
@@ -238,7 +238,7 @@ pub async fn needs_csv(
 ) -> Result<HttpResponse, ApiError> {
     let rows = need_rows(&state, &req).await?;
     let body = crate::domain::needs::csv(&rows)
-        .map_err(|e| ApiError::Blocking(format!("writing CSV: {e}")))?;
+        .map_err(|e| ApiError::Internal(format!("writing CSV: {e}")))?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((
@@ -339,7 +339,7 @@ pub async fn status_stream(
     if let Some(p) = &party
         && p.parse::<evfed_spec::ids::Party>().is_err()
     {
-        return Err(ApiError::Query(format!(
+        return Err(ApiError::query(format!(
             "party {p:?}: write it CC*PID, e.g. GB*LPL"
         )));
     }
@@ -353,7 +353,7 @@ pub async fn status_stream(
         Some(id) => id
             .trim()
             .parse::<u64>()
-            .map_err(|_| ApiError::Query(format!("Last-Event-ID {id:?} is not an event id")))?,
+            .map_err(|_| ApiError::query(format!("Last-Event-ID {id:?} is not an event id")))?,
         None => state.london.feed().last(),
     };
     let keep = move |e: &StatusEvent| {
@@ -459,7 +459,7 @@ pub async fn location_details(
     let key = super::view::key_of(&path);
     let copies = state.london.get(&key);
     let Some(served) = copies.first().cloned() else {
-        return Err(ApiError::NotFound(format!(
+        return Err(ApiError::not_found(format!(
             "no location {}/{}",
             key.0, key.1
         )));

@@ -23,9 +23,7 @@ pub use view::*;
 use std::sync::Arc;
 
 use actix_web::dev::Payload;
-use actix_web::http::StatusCode;
-use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
-use evfed_spec::problem::{CONTENT_TYPE, Problem, ProblemCode};
+use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 
 use crate::london::London;
@@ -51,65 +49,16 @@ pub struct AppState {
 /// Largest page of a list.
 pub const MAX_LIMIT: usize = 1000;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error("{0}")]
-    Query(String),
-    #[error("{0}")]
-    NotFound(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("the request could not be run: {0}")]
-    Blocking(String),
-    #[error("{0}")]
-    Invalid(String),
-    #[error("{0}")]
-    InvalidJson(String),
-    #[error("{0}")]
-    TooLarge(String),
-    /// A refusal of the embedded node's token check (401/403 with their challenges).
-    #[error(transparent)]
-    Node(#[from] evfed_node::embed::http::ApiError),
-}
+/// The one error of the HTTP layer, the node's: every failure is problem+json with a stable
+/// code. A store failure maps as follows.
+pub use evfed_node::embed::http::ApiError;
 
-impl ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(self.code().status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-    }
-    fn error_response(&self) -> HttpResponse {
-        if let ApiError::Node(e) = self {
-            return e.error_response();
-        }
-        let code = self.code();
-        let detail = if code.status() >= 500 {
-            tracing::error!(error = %self, "request failed");
-            None
-        } else {
-            Some(self.to_string())
-        };
-        HttpResponse::build(self.status_code())
-            .content_type(CONTENT_TYPE)
-            .json(Problem::new(code, detail))
-    }
-}
-
-impl ApiError {
-    fn code(&self) -> ProblemCode {
-        match self {
-            ApiError::Query(_) => ProblemCode::InvalidQuery,
-            ApiError::NotFound(_) | ApiError::Store(StoreError::NoMember(_)) => {
-                ProblemCode::NotFound
-            }
-            ApiError::Store(StoreError::Duplicate(_)) => ProblemCode::Conflict,
-            ApiError::Store(_) | ApiError::Blocking(_) => ProblemCode::Internal,
-            ApiError::Invalid(_) => ProblemCode::InvalidField,
-            ApiError::InvalidJson(_) => ProblemCode::InvalidJson,
-            ApiError::TooLarge(_) => ProblemCode::PayloadTooLarge,
-            ApiError::Node(e) => match e.status_code().as_u16() {
-                401 => ProblemCode::Unauthorized,
-                403 => ProblemCode::Forbidden,
-                _ => ProblemCode::Internal,
-            },
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NoMember(_) => ApiError::not_found(e.to_string()),
+            StoreError::Duplicate(_) => ApiError::conflict(e.to_string()),
+            e => ApiError::Internal(e.to_string()),
         }
     }
 }
@@ -221,7 +170,7 @@ impl FromRequest for Admin {
         Box::pin(async move {
             let caller = caller.await?;
             let issuer =
-                issuer.ok_or_else(|| ApiError::Blocking("no authorization server".into()))?;
+                issuer.ok_or_else(|| ApiError::Internal("no authorization server".into()))?;
             caller.require_from(&issuer, "admin")?;
             Ok(Admin)
         })
@@ -241,21 +190,19 @@ pub(crate) async fn json_body<T: serde::de::DeserializeOwned>(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().starts_with("application/json"));
     if !json {
-        return Err(ApiError::InvalidJson(
-            "the body must be application/json".into(),
-        ));
+        return Err(ApiError::invalid_json("the body must be application/json"));
     }
     let mut bytes = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::InvalidJson(e.to_string()))?;
+        let chunk = chunk.map_err(|e| ApiError::invalid_json(e.to_string()))?;
         if bytes.len() + chunk.len() > MAX_ADMIN_BODY {
-            return Err(ApiError::TooLarge(format!(
+            return Err(ApiError::too_large(format!(
                 "bodies are limited to {MAX_ADMIN_BODY} bytes"
             )));
         }
         bytes.extend_from_slice(&chunk);
     }
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::InvalidJson(e.to_string()))
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid_json(e.to_string()))
 }
 
 async fn blocking<T: Send + 'static>(
@@ -263,5 +210,5 @@ async fn blocking<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     web::block(f)
         .await
-        .map_err(|e| ApiError::Blocking(e.to_string()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))?
 }

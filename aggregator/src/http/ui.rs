@@ -97,7 +97,7 @@ pub async fn index(state: web::Data<AppState>) -> HttpResponse {
 pub async fn file(req: HttpRequest, path: web::Path<String>) -> HttpResponse {
     let name = path.into_inner();
     let Some(i) = ASSETS.iter().position(|a| a.name == name) else {
-        return actix_web::ResponseError::error_response(&super::ApiError::NotFound(format!(
+        return actix_web::ResponseError::error_response(&super::ApiError::not_found(format!(
             "no file {name}"
         )));
     };

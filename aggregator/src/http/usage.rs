@@ -26,7 +26,7 @@ fn usage_query(query: &str, store: &Store) -> Result<Option<crate::usage::Query>
     for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
         let time = |v: &str| {
             parse_time(v).ok_or_else(|| {
-                ApiError::Query(format!(
+                ApiError::query(format!(
                     "{k}={v:?} is not an RFC 3339 time or a YYYY-MM-DD date"
                 ))
             })
@@ -39,7 +39,7 @@ fn usage_query(query: &str, store: &Store) -> Result<Option<crate::usage::Query>
                     "hour" => Bucket::Hour,
                     "day" => Bucket::Day,
                     "month" => Bucket::Month,
-                    _ => return Err(ApiError::Query("by is hour, day or month".into())),
+                    _ => return Err(ApiError::query("by is hour, day or month")),
                 }
             }
             "area" => {
@@ -47,12 +47,12 @@ fn usage_query(query: &str, store: &Store) -> Result<Option<crate::usage::Query>
                     "borough" => Area::Borough,
                     "ward" => Area::Ward,
                     "london" => Area::London,
-                    _ => return Err(ApiError::Query("area is borough, ward or london".into())),
+                    _ => return Err(ApiError::query("area is borough, ward or london")),
                 }
             }
             "borough" => q.borough = Some(v.into_owned()),
             "ward" => q.ward = Some(v.into_owned()),
-            other => return Err(ApiError::Query(format!("unknown parameter {other:?}"))),
+            other => return Err(ApiError::query(format!("unknown parameter {other:?}"))),
         }
     }
     q.from_ms = match from {
@@ -64,7 +64,7 @@ fn usage_query(query: &str, store: &Store) -> Result<Option<crate::usage::Query>
         },
     };
     if q.from_ms >= q.to_ms {
-        return Err(ApiError::Query("from must be before to".into()));
+        return Err(ApiError::query("from must be before to"));
     }
     Ok(Some(q))
 }
@@ -85,7 +85,7 @@ async fn usage_answer(
             counts.get(area).copied().unwrap_or(0)
         })?;
         if figures.len() > MAX_FIGURES {
-            return Err(ApiError::Query(format!(
+            return Err(ApiError::query(format!(
                 "{} figures is more than {MAX_FIGURES}: ask for a shorter range or a coarser `by`",
                 figures.len()
             )));
@@ -152,7 +152,7 @@ pub async fn saturation(
     caller.require("usage:read")?;
     let key = key_of(&path);
     let Some(served) = state.london.get(&key).into_iter().next() else {
-        return Err(ApiError::NotFound(format!(
+        return Err(ApiError::not_found(format!(
             "no location {}/{}",
             key.0, key.1
         )));
@@ -161,16 +161,16 @@ pub async fn saturation(
     let mut from = None;
     for (k, v) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
         let t = crate::usage::parse_time(&v)
-            .ok_or_else(|| ApiError::Query(format!("{k}={v:?} is not a time or a date")))?;
+            .ok_or_else(|| ApiError::query(format!("{k}={v:?} is not a time or a date")))?;
         match k.as_ref() {
             "from" => from = Some(t),
             "to" => to = t,
-            other => return Err(ApiError::Query(format!("unknown parameter {other:?}"))),
+            other => return Err(ApiError::query(format!("unknown parameter {other:?}"))),
         }
     }
     let from = from.unwrap_or(to - 30 * 24 * crate::store::HOUR_MS);
     if from >= to {
-        return Err(ApiError::Query("from must be before to".into()));
+        return Err(ApiError::query("from must be before to"));
     }
     let evses = served.location.evses.len();
     let st = state.clone();

@@ -47,7 +47,7 @@ fn area_filter(what: &str, text: &str, within: Option<&str>) -> Result<AreaFilte
         {
             Ok(AreaFilter::Code(text.to_owned()))
         }
-        Err(e) => Err(ApiError::Query(format!(
+        Err(e) => Err(ApiError::query(format!(
             "{what}={text:?}: {e}; give an area code (e.g. E09000007), a name (e.g. Camden; a \
              ward's name with borough=…), or none for locations outside every area"
         ))),
@@ -61,7 +61,7 @@ fn ocpi_value<T: serde::de::DeserializeOwned>(
     allowed: &str,
 ) -> Result<T, ApiError> {
     serde_json::from_value(Value::String(text.to_ascii_uppercase()))
-        .map_err(|_| ApiError::Query(format!("{what}={text:?} is not one of {allowed}")))
+        .map_err(|_| ApiError::query(format!("{what}={text:?} is not one of {allowed}")))
 }
 
 /// The filters of `GET /v1/london/locations`.
@@ -97,7 +97,7 @@ impl Filter {
             v.parse::<f64>()
                 .ok()
                 .filter(|x| x.is_finite())
-                .ok_or_else(|| ApiError::Query(format!("{k} must be a number, got {v:?}")))
+                .ok_or_else(|| ApiError::query(format!("{k} must be a number, got {v:?}")))
         };
         for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
             let v = v.into_owned();
@@ -106,7 +106,7 @@ impl Filter {
                 "ward" => ward = Some(v),
                 "party" => {
                     if v.parse::<evfed_spec::ids::Party>().is_err() {
-                        return Err(ApiError::Query(format!(
+                        return Err(ApiError::query(format!(
                             "party={v:?}: write a party CC*PID, e.g. GB*LPL"
                         )));
                     }
@@ -135,9 +135,7 @@ impl Filter {
                         .map(|p| num("bbox", p))
                         .collect::<Result<Vec<_>, _>>()?;
                     let [w, s, e, n] = parts[..] else {
-                        return Err(ApiError::Query(
-                            "bbox is min_lon,min_lat,max_lon,max_lat".into(),
-                        ));
+                        return Err(ApiError::query("bbox is min_lon,min_lat,max_lon,max_lat"));
                     };
                     f.bbox = Some([w, s, e, n]);
                 }
@@ -147,7 +145,7 @@ impl Filter {
                         .map(|p| num("near", p))
                         .collect::<Result<Vec<_>, _>>()?;
                     let [lat, lon] = parts[..] else {
-                        return Err(ApiError::Query("near is lat,lon".into()));
+                        return Err(ApiError::query("near is lat,lon"));
                     };
                     near = Some((lat, lon));
                 }
@@ -155,7 +153,7 @@ impl Filter {
                 "date_from" | "date_to" => {
                     let at = v
                         .parse::<DateTime>()
-                        .map_err(|e| ApiError::Query(format!("{k}: {e}")))?;
+                        .map_err(|e| ApiError::query(format!("{k}: {e}")))?;
                     if k == "date_from" {
                         f.from = Some(at)
                     } else {
@@ -165,16 +163,16 @@ impl Filter {
                 "offset" => {
                     f.offset = v
                         .parse()
-                        .map_err(|_| ApiError::Query(format!("offset {v:?} is not a count")))?
+                        .map_err(|_| ApiError::query(format!("offset {v:?} is not a count")))?
                 }
                 "limit" => {
                     f.limit = v
                         .parse()
                         .ok()
                         .filter(|l| (1..=MAX_LIMIT).contains(l))
-                        .ok_or_else(|| ApiError::Query(format!("limit must be 1 to {MAX_LIMIT}")))?
+                        .ok_or_else(|| ApiError::query(format!("limit must be 1 to {MAX_LIMIT}")))?
                 }
-                other => return Err(ApiError::Query(format!("unknown parameter {other:?}"))),
+                other => return Err(ApiError::query(format!("unknown parameter {other:?}"))),
             }
         }
         f.borough = borough
@@ -188,13 +186,13 @@ impl Filter {
         f.near = match (near, radius) {
             (Some((lat, lon)), Some(r)) => Some((lat, lon, r)),
             (Some((lat, lon)), None) => Some((lat, lon, 1000.0)),
-            (None, Some(_)) => return Err(ApiError::Query("radius_m needs near".into())),
+            (None, Some(_)) => return Err(ApiError::query("radius_m needs near")),
             (None, None) => None,
         };
         if let (Some(from), Some(to)) = (&f.from, &f.to)
             && from > to
         {
-            return Err(ApiError::Query("date_from is after date_to".into()));
+            return Err(ApiError::query("date_from is after date_to"));
         }
         Ok(f)
     }
@@ -367,7 +365,7 @@ pub async fn location(
     let key = key_of(&path);
     let copies = state.london.get(&key);
     let Some(served) = copies.first() else {
-        return Err(ApiError::NotFound(format!(
+        return Err(ApiError::not_found(format!(
             "no location {}/{}",
             key.0, key.1
         )));
@@ -389,7 +387,7 @@ pub async fn location_sources(
     let key = key_of(&path);
     let copies = state.london.get(&key);
     if copies.is_empty() {
-        return Err(ApiError::NotFound(format!(
+        return Err(ApiError::not_found(format!(
             "no location {}/{}",
             key.0, key.1
         )));
@@ -427,7 +425,7 @@ pub async fn placement(
     for (k, v) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
         match &*k {
             "borough" => borough = Some(v.into_owned()),
-            _ => return Err(ApiError::Query(format!("unknown parameter {k:?}"))),
+            _ => return Err(ApiError::query(format!("unknown parameter {k:?}"))),
         }
     }
     let borough = borough.as_ref();
@@ -562,7 +560,7 @@ pub async fn export(
         "geojson" => ("application/geo+json", "geojson"),
         "json" => ("application/json", "json"),
         other => {
-            return Err(ApiError::NotFound(format!(
+            return Err(ApiError::not_found(format!(
                 "no export format {other:?}: csv, geojson or json"
             )));
         }
@@ -585,16 +583,16 @@ pub async fn export(
             .collect();
         let bytes = match format.as_str() {
             "csv" => crate::exports::csv(&rows)
-                .map_err(|e| ApiError::Blocking(format!("writing CSV: {e}")))?,
+                .map_err(|e| ApiError::Internal(format!("writing CSV: {e}")))?,
             "geojson" => serde_json::to_vec(&crate::exports::geojson(&rows))
-                .map_err(|e| ApiError::Blocking(e.to_string()))?,
+                .map_err(|e| ApiError::Internal(e.to_string()))?,
             _ => serde_json::to_vec(&crate::exports::ocpi(&rows))
-                .map_err(|e| ApiError::Blocking(e.to_string()))?,
+                .map_err(|e| ApiError::Internal(e.to_string()))?,
         };
         Ok(bytes)
     })
     .await
-    .map_err(|e| ApiError::Blocking(e.to_string()))??;
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
     Ok(HttpResponse::Ok()
         .content_type(content_type)
         .insert_header((

@@ -113,6 +113,30 @@ impl ApiError {
             detail: detail.into(),
         }
     }
+    pub fn invalid_field(detail: impl Into<String>) -> Self {
+        ApiError::Problem {
+            code: ProblemCode::InvalidField,
+            detail: detail.into(),
+        }
+    }
+    pub fn invalid_json(detail: impl Into<String>) -> Self {
+        ApiError::Problem {
+            code: ProblemCode::InvalidJson,
+            detail: detail.into(),
+        }
+    }
+    pub fn too_large(detail: impl Into<String>) -> Self {
+        ApiError::Problem {
+            code: ProblemCode::PayloadTooLarge,
+            detail: detail.into(),
+        }
+    }
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        ApiError::Problem {
+            code: ProblemCode::Conflict,
+            detail: detail.into(),
+        }
+    }
     pub fn unavailable(detail: impl Into<String>) -> Self {
         ApiError::Problem {
             code: ProblemCode::Unavailable,
