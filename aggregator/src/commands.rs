@@ -503,8 +503,7 @@ pub fn serve(
                 edges.clone(),
                 move |cfg| {
                     cfg.app_data(agg).app_data(oauth);
-                    routes(cfg);
-                    crate::oauth::http::routes(cfg);
+                    crate::http::pages(crate::oauth::http::routes(routes(cfg)));
                 },
             )
         })

@@ -14,40 +14,6 @@ use utoipa::OpenApi;
                        evidence, and the admin API.",
         license(name = "Apache-2.0", identifier = "Apache-2.0")
     ),
-    paths(
-        crate::http::members,
-        crate::http::evidence,
-        crate::http::history,
-        crate::http::admin_members,
-        crate::http::admin_add_member,
-        crate::http::admin_remove_member,
-        crate::http::admin_readmit_member,
-        crate::http::locations,
-        crate::http::location,
-        crate::http::location_sources,
-        crate::http::placement,
-        crate::http::compliance_suppliers,
-        crate::http::compliance_supplier,
-        crate::http::compliance_report,
-        crate::http::conformance_members,
-        crate::http::conformance_member,
-        crate::http::status,
-        crate::http::borough_stats,
-        crate::http::export,
-        crate::http::usage_stats,
-        crate::http::usage_trends,
-        crate::http::saturation,
-        crate::http::areas,
-        crate::http::areas_csv,
-        crate::http::boundaries,
-        crate::http::trends,
-        crate::http::needs,
-        crate::http::needs_csv,
-        crate::http::map_points,
-        crate::http::status_stream,
-        crate::http::dashboard_config,
-        crate::http::location_details,
-    ),
     components(schemas(
         crate::store::Member,
         crate::store::Kind,
@@ -77,6 +43,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.info = own.info.clone();
     doc.merge(own);
     doc.merge(crate::oauth::http::OauthApi::openapi());
+    doc.merge(crate::http::route_operations());
     evfed_node::embed::openapi::complete(&mut doc);
     doc
 }

@@ -33,7 +33,7 @@ pub mod config {
 pub mod http {
     pub use crate::http::listen::Listener;
     pub use crate::http::{
-        ApiError, AppState, Caller, Edges, OpenExtra, RouteTable, app, app_with,
+        ApiError, AppState, Caller, Edges, OpenExtra, Register, RouteTable, app, app_with,
     };
 }
 

@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
+use evfed_node::embed::http::Register;
 use futures_util::future::LocalBoxFuture;
 
 use crate::london::London;
@@ -66,8 +67,10 @@ impl From<StoreError> for ApiError {
 /// Largest admin request body.
 const MAX_ADMIN_BODY: usize = 64 * 1024;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(members)
+/// Registers every route of the aggregator's own API on `app` (the served app's
+/// `ServiceConfig`, or a `UtoipaApp` for [`route_operations`]).
+pub fn routes<A: Register>(app: A) -> A {
+    app.service(members)
         .service(evidence)
         .service(history)
         .service(admin_members)
@@ -99,8 +102,21 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(status_stream)
         .service(dashboard_config)
         .service(location_details)
-        .service(index)
-        .service(file);
+}
+
+/// The dashboard's page and files: not API operations, so registered apart from [`routes`]
+/// and last (after the authorization server's routes).
+pub fn pages(cfg: &mut web::ServiceConfig) {
+    cfg.service(index).service(file);
+}
+
+/// The operations of every route of the aggregator's own API and its authorization server,
+/// as utoipa-actix-web collects them from the real registrations: the paths part of its
+/// OpenAPI document (`crate::openapi` adds the rest), so no route is listed twice.
+pub fn route_operations() -> utoipa::openapi::OpenApi {
+    use utoipa_actix_web::AppExt as _;
+    let app = routes(actix_web::App::new().into_utoipa_app());
+    crate::oauth::http::routes(app).split_for_parts().1
 }
 
 /// The aggregator's open-data reads besides the node's (which the edge allows cross-origin):

@@ -5,6 +5,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, delete, get, post, web};
+use evfed_node::embed::http::Register;
 use evfed_spec::problem::{CONTENT_TYPE, Problem, ProblemCode};
 use futures_util::StreamExt as _;
 use serde_json::json;
@@ -20,23 +21,13 @@ use crate::store::StoreError;
 pub const MAX_TOKEN_BODY: usize = 16 * 1024;
 
 #[derive(OpenApi)]
-#[openapi(
-    paths(
-        token,
-        metadata,
-        jwks,
-        admin_clients,
-        admin_add_client,
-        admin_remove_client
-    ),
-    components(schemas(
-        TokenResponse,
-        OAuthErrorBody,
-        super::Client,
-        super::ClientSpec,
-        super::Registered
-    ))
-)]
+#[openapi(components(schemas(
+    TokenResponse,
+    OAuthErrorBody,
+    super::Client,
+    super::ClientSpec,
+    super::Registered
+)))]
 #[derive(Debug)]
 pub struct OauthApi;
 
@@ -64,13 +55,14 @@ pub enum ClientsError {
     Internal(String),
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(token)
+/// Registers the authorization server's routes on `app`.
+pub fn routes<A: Register>(app: A) -> A {
+    app.service(token)
         .service(metadata)
         .service(jwks)
         .service(admin_clients)
         .service(admin_add_client)
-        .service(admin_remove_client);
+        .service(admin_remove_client)
 }
 
 /// Access tokens by the client credentials grant (RFC 6749 §4.4).

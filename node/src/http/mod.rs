@@ -224,7 +224,7 @@ impl ResponseError for ApiError {
 }
 
 /// Where [`routes`] registers: the served `App`, or a `UtoipaApp` that also documents every
-/// route (to generate the OpenAPI document). Workers register on the plain `App`, so none of
+/// route (to generate the OpenAPI document), or an embedding program's `ServiceConfig`. Workers register on the plain `App`, so none of
 /// them builds the document: it would stay in that worker's malloc arena (3.7 MiB each at idle).
 pub trait Register: Sized {
     fn service<F: HttpServiceFactory + OpenApiFactory + 'static>(self, factory: F) -> Self;
@@ -241,6 +241,12 @@ where
 {
     fn service<F: HttpServiceFactory + OpenApiFactory + 'static>(self, factory: F) -> Self {
         actix_web::App::service(self, factory)
+    }
+}
+
+impl Register for &mut web::ServiceConfig {
+    fn service<F: HttpServiceFactory + OpenApiFactory + 'static>(self, factory: F) -> Self {
+        web::ServiceConfig::service(self, factory)
     }
 }
 
