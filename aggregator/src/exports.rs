@@ -98,7 +98,7 @@ pub fn csv(rows: &[Row<'_>]) -> Result<Vec<u8>, csv::Error> {
                     operator,
                     evse.uid.as_str(),
                     evse.evse_id.as_ref().map(|e| e.as_str()).unwrap_or(""),
-                    &name(&evse.status),
+                    evse.status.as_str(),
                     c.id.as_str(),
                     &name(&c.standard),
                     &name(&c.format),
@@ -132,7 +132,7 @@ pub fn geojson(rows: &[Row<'_>]) -> Value {
             let available = loc
                 .evses
                 .iter()
-                .filter(|e| name(&e.status) == "AVAILABLE")
+                .filter(|e| e.status == evfed_spec::ocpi::Status::Available)
                 .count();
             json!({
                 "type": "Feature",

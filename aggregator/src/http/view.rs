@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
-use evfed_spec::ocpi::Location;
+use evfed_spec::ocpi::{Capability, Location, Status};
 use evfed_spec::problem::Problem;
 use evfed_spec::time::DateTime;
 use serde::Serialize;
@@ -250,21 +250,6 @@ impl Filter {
     }
 }
 
-/// OCPI enum names through serde, e.g. `IEC_62196_T2`.
-mod erased {
-    pub trait Named {
-        fn name(&self) -> String;
-    }
-    impl<T: serde::Serialize> Named for T {
-        fn name(&self) -> String {
-            match serde_json::to_value(self) {
-                Ok(serde_json::Value::String(s)) => s,
-                _ => String::new(),
-            }
-        }
-    }
-}
-
 /// Great-circle distance in metres.
 fn metres(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
     let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
@@ -457,7 +442,7 @@ pub async fn status(state: web::Data<AppState>) -> HttpResponse {
     state.london.each(|_, copy, _| {
         count += 1;
         for e in &copy.location.evses {
-            *by_status.entry(erased::Named::name(&e.status)).or_default() += 1;
+            *by_status.entry(e.status.as_str().to_owned()).or_default() += 1;
         }
         Some(())
     });
@@ -512,13 +497,10 @@ pub async fn borough_stats(state: web::Data<AppState>) -> HttpResponse {
         s.locations += 1;
         for e in &loc.evses {
             s.evses += 1;
-            if erased::Named::name(&e.status) == "AVAILABLE" {
+            if e.status == Status::Available {
                 s.evses_available += 1;
             }
-            if e.capabilities
-                .iter()
-                .any(|c| erased::Named::name(c) == "CHARGING_PROFILE_CAPABLE")
-            {
+            if e.capabilities.contains(&Capability::ChargingProfileCapable) {
                 *smart += 1;
             }
             for c in &e.connectors {

@@ -102,15 +102,14 @@ pub struct EvseRecord {
 }
 
 fn status_of(s: &str) -> Result<Status, StoreError> {
-    serde_json::from_value(serde_json::Value::String(s.to_owned()))
-        .map_err(|_| StoreError::Corrupt(format!("EVSE status {s:?}")))
+    Status::ALL
+        .into_iter()
+        .find(|status| status.as_str() == s)
+        .ok_or_else(|| StoreError::Corrupt(format!("EVSE status {s:?}")))
 }
 
 fn status_str(s: Status) -> String {
-    serde_json::to_value(s)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
+    s.as_str().to_owned()
 }
 
 fn hours_of(hours: Option<String>) -> Result<Option<Hours>, StoreError> {
