@@ -193,6 +193,47 @@ impl FromRequest for Admin {
     }
 }
 
+/// A caller holding `usage:read` (usage analytics and saturation). Extracted before the
+/// handler runs: no token or an invalid one is `401`, one without the scope `403`.
+#[derive(Debug, Clone, Copy)]
+pub struct UsageReader;
+
+impl FromRequest for UsageReader {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let caller = evfed_node::embed::http::Caller::from_request(req, payload);
+        Box::pin(async move {
+            caller.await?.require("usage:read")?;
+            Ok(UsageReader)
+        })
+    }
+}
+
+/// A caller allowed to read compliance: anyone while `compliance_open` (the DPS's
+/// transparency), else a holder of `usage:read`, as [`UsageReader`].
+#[derive(Debug, Clone, Copy)]
+pub struct ComplianceReader;
+
+impl FromRequest for ComplianceReader {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let open = req
+            .app_data::<web::Data<AppState>>()
+            .is_some_and(|s| s.compliance_open);
+        let reader = (!open).then(|| UsageReader::from_request(req, payload));
+        Box::pin(async move {
+            if let Some(reader) = reader {
+                reader.await?;
+            }
+            Ok(ComplianceReader)
+        })
+    }
+}
+
 /// Reads an admin request's JSON body (at most [`MAX_ADMIN_BODY`] bytes), after the caller's
 /// token was checked.
 pub(crate) async fn json_body<T: serde::de::DeserializeOwned>(

@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use evfed_spec::problem::Problem;
 
 use super::view::key_of;
-use super::{ApiError, AppState, blocking};
+use super::{ApiError, AppState, UsageReader, blocking};
 use crate::store::Store;
 
 /// Most periods × areas one usage answer holds; a longer answer asks for a coarser bucket.
@@ -71,10 +71,9 @@ fn usage_query(query: &str, store: &Store) -> Result<Option<crate::usage::Query>
 
 async fn usage_answer(
     state: web::Data<AppState>,
-    caller: evfed_node::embed::http::Caller,
+    _reader: UsageReader,
     query: String,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require("usage:read")?;
     let st = state.clone();
     let figures = blocking(move || {
         let Some(q) = usage_query(&query, &st.store)? else {
@@ -114,10 +113,10 @@ async fn usage_answer(
 #[get("/v1/london/usage")]
 pub async fn usage_stats(
     state: web::Data<AppState>,
-    caller: evfed_node::embed::http::Caller,
+    reader: UsageReader,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    usage_answer(state, caller, req.query_string().to_owned()).await
+    usage_answer(state, reader, req.query_string().to_owned()).await
 }
 
 /// Monthly trends by borough since the first data (scope `usage:read`).
@@ -128,9 +127,9 @@ pub async fn usage_stats(
 #[get("/v1/london/usage/trends")]
 pub async fn usage_trends(
     state: web::Data<AppState>,
-    caller: evfed_node::embed::http::Caller,
+    reader: UsageReader,
 ) -> Result<HttpResponse, ApiError> {
-    usage_answer(state, caller, "by=month&area=borough".to_owned()).await
+    usage_answer(state, reader, "by=month&area=borough".to_owned()).await
 }
 
 /// Share of the range during which every EVSE of the location was busy (scope `usage:read`).
@@ -145,11 +144,10 @@ pub async fn usage_trends(
 #[get("/v1/london/locations/{country_code}/{party_id}/{location_id}/saturation")]
 pub async fn saturation(
     state: web::Data<AppState>,
-    caller: evfed_node::embed::http::Caller,
+    _reader: UsageReader,
     path: web::Path<(String, String, String)>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    caller.require("usage:read")?;
     let key = key_of(&path);
     let Some(served) = state.london.get(&key).into_iter().next() else {
         return Err(ApiError::not_found(format!(
